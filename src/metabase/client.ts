@@ -1,0 +1,296 @@
+/**
+ * The gateway's Metabase REST client: typed calls for the endpoints of API-CONTRACT.md §4, made with
+ * one role's credential over a shared keep-alive connection pool. Every call has a timeout and waits
+ * for a slot under a per-credential concurrency cap; a login session is made once, reused, and
+ * renewed once on a 401. Failures leave as gateway errors (see transport.ts).
+ */
+import { Agent, type Dispatcher } from 'undici';
+import { UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
+import { Semaphore } from '../utils/semaphore.js';
+import type { MetabaseCredential } from './credentials.js';
+import { Reader } from './decode.js';
+import { isFailedRun, queryFailure, send, toGatewayError, type QueryValue, type UpstreamRequest, type UpstreamResponse } from './transport.js';
+import {
+  readArray, readCard, readCardDashboards, readCollection, readCollectionItem, readCurrentUser, readDashboard, readDatabase,
+  readGroup, readPage, readQueryResult, readSearchResult, readTreeNode,
+  type Card, type CardDashboards, type Collection, type CollectionItem, type CollectionTreeNode, type CurrentUser, type Dashboard,
+  type Database, type Group, type Page, type QueryResult, type SearchResult,
+} from './types.js';
+
+export interface MetabaseClientOptions {
+  /** Metabase's base URL, e.g. `https://metabase.example.com` (the client adds `/api/...`). */
+  readonly baseUrl: string | URL;
+  readonly credential: MetabaseCredential;
+  /** Per-call timeout, including reading the body, in ms. Default 30,000 (Metabase's own limit is 10 min). */
+  readonly timeoutMs?: number;
+  /** Calls in flight at once with this credential. Default 8. */
+  readonly maxConcurrent?: number;
+  /** Connection pool; share one between the clients of all roles. Default: a pool for this client. */
+  readonly dispatcher?: Dispatcher;
+}
+
+/** A parameter value for a run: by id, with the type and target Metabase fills in when left out. */
+export interface RunParameter {
+  readonly id?: string;
+  readonly type?: string;
+  readonly target?: unknown;
+  readonly value: unknown;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+type Query = Readonly<Record<string, QueryValue>>;
+
+/** A keep-alive pool for Metabase calls. Metabase closes the connection after each query run. */
+export function createMetabasePool(options: { connections?: number; keepAliveTimeoutMs?: number } = {}): Agent {
+  return new Agent({ connections: options.connections ?? 32, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
+}
+
+export class MetabaseClient {
+  private readonly baseUrl: URL;
+  private readonly credential: MetabaseCredential;
+  private readonly timeoutMs: number;
+  private readonly limiter: Semaphore;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private session: Promise<string> | undefined;
+
+  constructor(options: MetabaseClientOptions) {
+    this.baseUrl = new URL(options.baseUrl);
+    if (this.baseUrl.protocol !== 'http:' && this.baseUrl.protocol !== 'https:') {
+      throw new TypeError(`Metabase baseUrl must be http or https, received "${this.baseUrl.protocol}"`);
+    }
+    this.credential = options.credential;
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
+    this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
+    this.ownsDispatcher = !options.dispatcher;
+    this.dispatcher = options.dispatcher ?? createMetabasePool();
+  }
+
+  /** Calls in flight now with this credential (never above `maxConcurrent`). */
+  get inFlight(): number {
+    return this.limiter.running;
+  }
+
+  // --- Endpoints -------------------------------------------------------------------------------
+
+  /** `GET /api/health`: needs no credential. */
+  async health(options: CallOptions = {}): Promise<{ status: string }> {
+    const res = await send(this.transport(), { method: 'GET', path: '/api/health', ...signalOf(options) });
+    if (res.status !== 200) throw toGatewayError(res, 'GET /api/health');
+    return { status: Reader.of(res.body, 'health').str('status') };
+  }
+
+  async currentUser(options: CallOptions = {}): Promise<CurrentUser> {
+    return readCurrentUser(Reader.of(await this.get('/api/user/current', {}, options), 'user'));
+  }
+
+  /** `GET /api/card`: every readable card, one heavy call (no paging upstream). */
+  async listCards(filter: { f?: 'all' | 'mine' | 'archived' | 'database' | 'table'; modelId?: number } = {}, options: CallOptions = {}): Promise<Card[]> {
+    return readArray(await this.get('/api/card', { f: filter.f, model_id: filter.modelId }, options), 'cards', readCard);
+  }
+
+  async getCard(id: number | string, options: CallOptions & { legacyMbql?: boolean } = {}): Promise<Card> {
+    const query = options.legacyMbql ? { 'legacy-mbql': true } : {};
+    return readCard(Reader.of(await this.get(`/api/card/${encodeURIComponent(id)}`, query, options), 'card'));
+  }
+
+  async runCard(id: number, run: { parameters?: readonly RunParameter[]; ignoreCache?: boolean; dashboardId?: number } = {}, options: CallOptions = {}): Promise<QueryResult> {
+    const body: Record<string, unknown> = { parameters: run.parameters ?? [], ignore_cache: run.ignoreCache ?? false };
+    if (run.dashboardId !== undefined) body['dashboard_id'] = run.dashboardId;
+    return this.run(`/api/card/${id}/query`, body, options);
+  }
+
+  /** Runs a card on a dashboard with the dashboard's filter values (only `id` and `value` per parameter). */
+  async runDashcard(dashboardId: number, dashcardId: number, cardId: number, run: { parameters?: readonly { id: string; value: unknown }[] } = {}, options: CallOptions = {}): Promise<QueryResult> {
+    const path = `/api/dashboard/${dashboardId}/dashcard/${dashcardId}/card/${cardId}/query`;
+    return this.run(path, { parameters: (run.parameters ?? []).map((p) => ({ id: p.id, value: p.value })) }, options);
+  }
+
+  /** Ad-hoc native SQL (`POST /api/dataset`), in the legacy native shape every release accepts. */
+  async runNative(databaseId: number, sql: string, run: { templateTags?: Record<string, unknown>; parameters?: readonly RunParameter[] } = {}, options: CallOptions = {}): Promise<QueryResult> {
+    return this.run('/api/dataset', {
+      database: databaseId, type: 'native', native: { query: sql, 'template-tags': run.templateTags ?? {} }, parameters: run.parameters ?? [],
+    }, options);
+  }
+
+  async listDashboards(filter: { f?: 'all' | 'mine' | 'archived' } = {}, options: CallOptions = {}): Promise<Dashboard[]> {
+    return readArray(await this.get('/api/dashboard', { f: filter.f }, options), 'dashboards', readDashboard);
+  }
+
+  async getDashboard(id: number | string, options: CallOptions = {}): Promise<Dashboard> {
+    return readDashboard(Reader.of(await this.get(`/api/dashboard/${encodeURIComponent(id)}`, {}, options), 'dashboard'));
+  }
+
+  async listCollections(filter: { archived?: boolean; excludeOtherUserCollections?: boolean; personalOnly?: boolean } = {}, options: CallOptions = {}): Promise<Collection[]> {
+    const query = { archived: filter.archived, 'exclude-other-user-collections': filter.excludeOtherUserCollections, 'personal-only': filter.personalOnly };
+    return readArray(await this.get('/api/collection', query, options), 'collections', readCollection);
+  }
+
+  async getRootCollection(options: CallOptions = {}): Promise<Collection> {
+    return readCollection(Reader.of(await this.get('/api/collection/root', {}, options), 'collection'));
+  }
+
+  async getCollection(id: number | string, options: CallOptions = {}): Promise<Collection> {
+    if (id === 'root') return this.getRootCollection(options);
+    return readCollection(Reader.of(await this.get(`/api/collection/${encodeURIComponent(id)}`, {}, options), 'collection'));
+  }
+
+  async getCollectionItems(
+    id: number | 'root' | 'trash',
+    filter: { models?: readonly string[]; archived?: boolean; pinnedState?: 'all' | 'is_pinned' | 'is_not_pinned'; sortColumn?: 'name' | 'last_edited_at' | 'model'; sortDirection?: 'asc' | 'desc'; limit?: number; offset?: number } = {},
+    options: CallOptions = {},
+  ): Promise<Page<CollectionItem>> {
+    const query = {
+      models: filter.models, archived: filter.archived, pinned_state: filter.pinnedState, sort_column: filter.sortColumn,
+      sort_direction: filter.sortDirection, limit: filter.limit, offset: filter.offset,
+    };
+    return readPage(Reader.of(await this.get(`/api/collection/${id}/items`, query, options), 'items'), readCollectionItem);
+  }
+
+  async getCollectionTree(filter: { excludeArchived?: boolean; excludeOtherUserCollections?: boolean; shallow?: boolean; collectionId?: number } = {}, options: CallOptions = {}): Promise<CollectionTreeNode[]> {
+    const query = {
+      'exclude-archived': filter.excludeArchived, 'exclude-other-user-collections': filter.excludeOtherUserCollections,
+      shallow: filter.shallow, 'collection-id': filter.collectionId,
+    };
+    return readArray(await this.get('/api/collection/tree', query, options), 'tree', readTreeNode);
+  }
+
+  async listDatabases(filter: { includeTables?: boolean } = {}, options: CallOptions = {}): Promise<Page<Database>> {
+    const body = Reader.of(await this.get('/api/database', { include: filter.includeTables ? 'tables' : undefined }, options), 'databases');
+    return readPage(body, readDatabase);
+  }
+
+  async getDatabase(id: number, options: CallOptions = {}): Promise<Database> {
+    return readDatabase(Reader.of(await this.get(`/api/database/${id}`, {}, options), 'database'));
+  }
+
+  /** A database with its tables and their fields. */
+  async getDatabaseMetadata(id: number, filter: { includeHidden?: boolean; skipFields?: boolean } = {}, options: CallOptions = {}): Promise<Database> {
+    const query = { include_hidden: filter.includeHidden, skip_fields: filter.skipFields };
+    return readDatabase(Reader.of(await this.get(`/api/database/${id}/metadata`, query, options), 'metadata'));
+  }
+
+  /** `GET /api/search`. `ids` needs exactly one model (Metabase's rule), checked here before the call. */
+  async search(filter: { q?: string; models?: readonly string[]; ids?: readonly number[]; archived?: boolean; collectionId?: number; tableDbId?: number; limit?: number; offset?: number } = {}, options: CallOptions = {}): Promise<Page<SearchResult>> {
+    if (filter.ids?.length && filter.models?.length !== 1) throw new TypeError('search by ids needs exactly one model');
+    const query = {
+      q: filter.q, models: filter.models, ids: filter.ids, archived: filter.archived, collection: filter.collectionId,
+      table_db_id: filter.tableDbId, limit: filter.limit, offset: filter.offset,
+    };
+    return readPage(Reader.of(await this.get('/api/search', query, options), 'search'), readSearchResult);
+  }
+
+  /** `GET /api/permissions/group`: administrators only; a per-group key gets FORBIDDEN. */
+  async listGroups(paging: { limit?: number; offset?: number } = {}, options: CallOptions = {}): Promise<Group[]> {
+    return readArray(await this.get('/api/permissions/group', { limit: paging.limit, offset: paging.offset }, options), 'groups', readGroup);
+  }
+
+  /** `POST /api/cards/dashboards`: for each card, the dashboards that show it. */
+  async cardDashboards(cardIds: readonly number[], options: CallOptions = {}): Promise<CardDashboards[]> {
+    const res = await this.call({ method: 'POST', path: '/api/cards/dashboards', body: { card_ids: cardIds }, ...signalOf(options) });
+    return readArray(this.expectOk(res, 'POST /api/cards/dashboards'), 'cards', readCardDashboards);
+  }
+
+  /** Ends the login session (if any) and closes the pool this client owns. */
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (session) {
+      const token = await session.catch(() => undefined);
+      if (token) await send(this.transport(), { method: 'DELETE', path: '/api/session', headers: { 'x-metabase-session': token } }).catch(() => undefined);
+    }
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  // --- Plumbing --------------------------------------------------------------------------------
+
+  private transport() {
+    return { baseUrl: this.baseUrl, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs };
+  }
+
+  private async get(path: string, query: Query, options: CallOptions): Promise<unknown> {
+    return this.expectOk(await this.call({ method: 'GET', path, query, ...signalOf(options) }), `GET ${path}`);
+  }
+
+  private expectOk(res: UpstreamResponse, what: string): unknown {
+    if (res.status >= 200 && res.status < 300) return res.body;
+    throw toGatewayError(res, what);
+  }
+
+  /** A query run: success is a body with `status: "completed"`, whatever the HTTP status says (§4.5). */
+  private async run(path: string, body: Record<string, unknown>, options: CallOptions): Promise<QueryResult> {
+    const res = await this.call({ method: 'POST', path, body, ...signalOf(options) });
+    if (isFailedRun(res.body)) throw queryFailure(res.body);
+    const completed = res.status >= 200 && res.status < 300;
+    if (!completed) throw toGatewayError(res, `POST ${path}`);
+    const r = Reader.of(res.body, 'result');
+    if (r.raw('status') !== 'completed') {
+      throw new UpstreamUnavailableError(`Metabase answered POST ${path} without a completed status.`);
+    }
+    return readQueryResult(r);
+  }
+
+  /** Sends with the credential under the concurrency cap; a stale session is renewed once. */
+  private call(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.limiter.run(async () => {
+      const first = await this.sendAuthenticated(req);
+      if (first.res.status !== 401 || this.credential.kind !== 'login') return first.res;
+      this.dropSession(first.token);
+      return (await this.sendAuthenticated(req)).res;
+    });
+  }
+
+  private async sendAuthenticated(req: UpstreamRequest): Promise<{ res: UpstreamResponse; token?: string }> {
+    if (this.credential.kind === 'api-key') {
+      const res = await send(this.transport(), { ...req, headers: { ...req.headers, 'x-api-key': this.credential.apiKey.reveal() } });
+      return { res };
+    }
+    const token = await this.sessionToken();
+    return { res: await send(this.transport(), { ...req, headers: { ...req.headers, 'x-metabase-session': token } }), token };
+  }
+
+  private dropSession(token: string | undefined): void {
+    const current = this.session;
+    if (!current) return;
+    // Renew only the session that failed: a concurrent call may already have made a new one.
+    const renewed = current.then((t) => (t === token ? this.login() : t));
+    this.session = renewed;
+    renewed.catch(() => {
+      if (this.session === renewed) this.session = undefined;
+    });
+  }
+
+  /** One login shared by every concurrent caller; a failed login is not cached. */
+  private sessionToken(): Promise<string> {
+    if (!this.session) {
+      const attempt = this.login();
+      this.session = attempt;
+      attempt.catch(() => {
+        if (this.session === attempt) this.session = undefined;
+      });
+    }
+    return this.session;
+  }
+
+  private async login(): Promise<string> {
+    if (this.credential.kind !== 'login') throw new TypeError('login needs a login credential');
+    const res = await send(this.transport(), {
+      method: 'POST', path: '/api/session', body: { username: this.credential.username, password: this.credential.password.reveal() },
+    });
+    if (res.status === 200) return Reader.of(res.body, 'session').str('id');
+    if (res.status === 401 || res.status === 400) {
+      throw new UpstreamAuthError('Metabase refused the login of this role\'s service account.', { details: { upstreamStatus: res.status } });
+    }
+    throw toGatewayError(res, 'POST /api/session');
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`MetabaseClient option ${name} must be a positive number, received ${value}`);
+  return value;
+}
+
+const signalOf = (options: CallOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});
