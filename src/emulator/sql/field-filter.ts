@@ -105,16 +105,24 @@ function invalid(type: string, expected: string, got: unknown): QueryError {
   return new QueryError('invalid-parameter', `Invalid value for parameter type ${type}: expected ${expected}, got ${show(got)}`);
 }
 
-function stringValue(type: string, v: unknown): string | number {
+/**
+ * Numbers sent for text types are bound as their text (Metabase binds `(str value)`): better-sqlite3 binds every
+ * JavaScript number as REAL, and a REAL 83702.0 compared with a TEXT column reads "83702.0", never "83702".
+ */
+function stringValue(type: string, v: unknown): string {
   if (typeof v === 'string') return v;
-  // A number for a text column is compared as text (SQLite applies the column's TEXT affinity), as ZIP codes need.
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   throw invalid(type, 'a string', v);
 }
 
+/**
+ * `category` and `id` do not say whether the column holds text or numbers, so numbers are bound as text too:
+ * SQLite converts the text back to a number for INTEGER and REAL columns (numeric affinity) and compares it as text
+ * with TEXT columns, so `"4"` finds ID 4 and `"83702"` finds ZIP 83702.
+ */
 function scalarValue(type: string, v: unknown): string | number {
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'boolean') return v ? 1 : 0;
   throw invalid(type, 'a string, a number or a boolean', v);
 }
@@ -222,7 +230,7 @@ export function textMatch(
   return { sql: parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`, params: values.map(pattern) };
 }
 
-function stringMatch(column: string, type: string, values: (string | number)[], caseSensitive: boolean): SqlFragment {
+function stringMatch(column: string, type: string, values: string[], caseSensitive: boolean): SqlFragment {
   const op = type.slice('string/'.length) as 'contains' | 'does-not-contain' | 'starts-with' | 'ends-with';
   return textMatch(column, op, values, caseSensitive);
 }

@@ -253,11 +253,13 @@ class Compiler {
  * The column expression and bound value for comparing `field` with a literal. Date-times are stored as ISO text,
  * so a date literal compares with the date part (`"2024-05-15"` means that whole day, as Metabase's day-bucketed
  * date filters do), a local date-time with the same number of characters, and a date-time with an offset is
- * converted to the stored UTC form. Booleans are stored as 0/1.
+ * converted to the stored UTC form. Booleans are stored as 0/1; numbers compared with text columns are bound as text.
  */
 function comparand(field: FieldDef, v: Literal): { expr: string; value: unknown } {
   const col = quote(field);
   if (typeof v === 'boolean') return { expr: col, value: v ? 1 : 0 };
+  // better-sqlite3 binds numbers as REAL, which a TEXT column would read as "83702.0".
+  if (typeof v === 'number' && field.baseType === 'type/Text') return { expr: col, value: String(v) };
   if (typeof v === 'string' && (field.baseType === 'type/DateTime' || field.baseType === 'type/Date')) {
     if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return { expr: `substr(${col}, 1, 10)`, value: v };
     if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v)) return { expr: `substr(${col}, 1, ${v.length})`, value: v };

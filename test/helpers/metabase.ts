@@ -1,0 +1,32 @@
+/** Building Metabase clients against an emulator, and asserting the gateway errors they throw. */
+import assert from 'node:assert/strict';
+import { MetabaseClient, type MetabaseClientOptions } from '../../src/metabase/client.js';
+import { apiKeyCredential, loginCredential } from '../../src/metabase/credentials.js';
+import { GatewayError, type GatewayErrorCode } from '../../src/errors/index.js';
+import { credentialOf, type Emulator } from './emulator.js';
+
+type Extra = Partial<Omit<MetabaseClientOptions, 'baseUrl' | 'credential'>>;
+
+/** A client holding one group's API key. */
+export const keyClient = (e: Emulator, group: string, options: Extra = {}): MetabaseClient =>
+  new MetabaseClient({ baseUrl: e.url, credential: apiKeyCredential(credentialOf(e, group).apiKey), ...options });
+
+/** A client logging in as one group's person. */
+export const loginClient = (e: Emulator, group: string, options: Extra = {}): MetabaseClient => {
+  const c = credentialOf(e, group);
+  return new MetabaseClient({ baseUrl: e.url, credential: loginCredential(c.email, c.password), ...options });
+};
+
+/** Awaits a rejection with a gateway error of this code; returns it for further checks. */
+export async function rejectsWith(promise: Promise<unknown>, code: GatewayErrorCode, message?: RegExp): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
+    assert.equal(err.code, code, `${err.code}: ${err.message}`);
+    assert.equal(err.extensions['code'], code);
+    if (message) assert.match(err.message, message);
+    return err;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}

@@ -1,0 +1,162 @@
+/**
+ * The Metabase client's credentials and transport against the emulator: sessions made once and
+ * renewed once, revoked keys, timeouts, cut streams, upstream failures, the concurrency cap and
+ * connection reuse. Counts come from the emulator's own request counter.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { MetabaseClient, createMetabasePool } from '../../../src/metabase/client.js';
+import { apiKeyCredential, loginCredential } from '../../../src/metabase/credentials.js';
+import { credentialOf, emulator, type Emulator } from '../../helpers/emulator.js';
+import { keyClient, loginClient, rejectsWith } from '../../helpers/metabase.js';
+
+describe('Metabase client: credentials and transport', () => {
+  let e: Emulator;
+  let clock = Date.parse('2026-06-01T00:00:00Z');
+  before(async () => {
+    e = await emulator({ now: () => clock, sessionAgeMinutes: 60 });
+  });
+  after(() => e.close());
+
+  test('a login session is made once and reused by concurrent calls', async () => {
+    const client = loginClient(e, 'Analysts');
+    e.requests.reset();
+    const results = await Promise.all([client.currentUser(), client.getCard(2), client.listCards(), client.currentUser()]);
+    assert.equal(results[0].email, credentialOf(e, 'Analysts').email);
+    assert.equal(e.requests.count('POST /api/session'), 1);
+    await client.getDashboard(3);
+    assert.equal(e.requests.count('POST /api/session'), 1);
+    await client.close();
+    assert.equal(e.requests.count('DELETE /api/session'), 1, 'closing logs out');
+  });
+
+  test('an expired session is renewed once, then the call goes through', async () => {
+    const client = loginClient(e, 'Sales');
+    await client.currentUser();
+    e.requests.reset();
+    clock += 61 * 60_000;
+    assert.equal((await client.getCard(2)).id, 2);
+    assert.equal(e.requests.count('GET /api/card/:id'), 2, 'the first try got 401');
+    assert.equal(e.requests.count('POST /api/session'), 1);
+    await client.close();
+  });
+
+  test('a wrong password is UPSTREAM_AUTH, and the password appears nowhere', async () => {
+    const client = new MetabaseClient({ baseUrl: e.url, credential: loginCredential(credentialOf(e, 'Support').email, 'hunter2-wrong') });
+    const err = await rejectsWith(client.currentUser(), 'UPSTREAM_AUTH');
+    assert.ok(!JSON.stringify(err).includes('hunter2'));
+    assert.ok(!err.message.includes('hunter2'));
+    // A failed login is not cached: the next call tries again.
+    e.requests.reset();
+    await rejectsWith(client.currentUser(), 'UPSTREAM_AUTH');
+    assert.equal(e.requests.count('POST /api/session'), 1);
+    await client.close();
+  });
+
+  test('a revoked API key is UPSTREAM_AUTH on its next call; the key never shows in errors or logs', async () => {
+    const key = credentialOf(e, 'Agents').apiKey;
+    const client = new MetabaseClient({ baseUrl: e.url, credential: apiKeyCredential(key) });
+    await client.currentUser();
+    e.revokeKey(key);
+    const err = await rejectsWith(client.currentUser(), 'UPSTREAM_AUTH');
+    for (const text of [err.message, JSON.stringify(err), inspect(err, { depth: 5 }), inspect(client, { depth: 5 }), JSON.stringify(apiKeyCredential(key))]) {
+      assert.ok(!text.includes(key.slice(3)), 'the secret part of the key is not shown');
+    }
+    await client.close();
+  });
+
+  test('credential checks happen at construction', () => {
+    assert.throws(() => apiKeyCredential('not-a-key'), TypeError);
+    assert.throws(() => loginCredential(' ', 'x'), TypeError);
+    assert.throws(() => new MetabaseClient({ baseUrl: 'ftp://x', credential: apiKeyCredential(`mb_${'a'.repeat(44)}`) }), TypeError);
+    assert.throws(() => new MetabaseClient({ baseUrl: e.url, credential: apiKeyCredential(`mb_${'a'.repeat(44)}`), timeoutMs: Number.NaN }), TypeError);
+  });
+
+  test('a slow Metabase is UPSTREAM_TIMEOUT', async () => {
+    const client = keyClient(e, 'Analysts', { timeoutMs: 100 });
+    e.knobs.latencyMs = 400;
+    try {
+      await rejectsWith(client.getCard(2), 'UPSTREAM_TIMEOUT', /within 100 ms/);
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+    }
+  });
+
+  test('a failing Metabase is UPSTREAM_UNAVAILABLE, without its stack trace', async () => {
+    const client = keyClient(e, 'Analysts');
+    e.knobs.failureRate = 1;
+    try {
+      const err = await rejectsWith(client.getCard(2), 'UPSTREAM_UNAVAILABLE', /status 500: Something went wrong/);
+      assert.equal(err.extensions['upstreamStatus'], 500);
+    } finally {
+      e.knobs.failureRate = 0;
+      await client.close();
+    }
+  });
+
+  test('a run cut mid-stream is UPSTREAM_UNAVAILABLE, never a partial result', async () => {
+    const client = keyClient(e, 'Analysts');
+    e.knobs.abortMidStream = true;
+    try {
+      await rejectsWith(client.runCard(7), 'UPSTREAM_UNAVAILABLE', /cut its answer short/);
+    } finally {
+      e.knobs.abortMidStream = false;
+    }
+    assert.equal((await client.runCard(7)).rowCount, 200, 'the next run is whole');
+    await client.close();
+  });
+
+  test('nothing listening is UPSTREAM_UNAVAILABLE', async () => {
+    const gone = await emulator();
+    const url = gone.url;
+    await gone.close();
+    const client = new MetabaseClient({ baseUrl: url, credential: apiKeyCredential(`mb_${'b'.repeat(44)}`), timeoutMs: 2000 });
+    await rejectsWith(client.health(), 'UPSTREAM_UNAVAILABLE', /could not be reached/);
+    await client.close();
+  });
+
+  test('a caller\'s abort signal cancels the call', async () => {
+    const client = keyClient(e, 'Analysts');
+    e.knobs.latencyMs = 300;
+    try {
+      const controller = new AbortController();
+      const pending = client.getCard(2, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      await rejectsWith(pending, 'UPSTREAM_UNAVAILABLE', /cancelled/);
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+    }
+  });
+
+  test('the concurrency cap holds per credential, as Metabase sees it', async () => {
+    const client = keyClient(e, 'Analysts', { maxConcurrent: 2 });
+    e.knobs.latencyMs = 60;
+    e.requests.reset();
+    try {
+      const cards = await Promise.all([2, 3, 4, 5, 6, 7, 8, 14].map((id) => client.getCard(id)));
+      assert.equal(cards.length, 8);
+      assert.equal(e.requests.count('GET /api/card/:id'), 8);
+      assert.equal(e.requests.peakInFlight, 2, 'never more than two at once upstream');
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+    }
+  });
+
+  test('connections are kept alive and shared between the clients of a pool', async () => {
+    const pool = createMetabasePool();
+    const a = keyClient(e, 'Analysts', { dispatcher: pool });
+    const b = keyClient(e, 'Sales', { dispatcher: pool });
+    e.requests.reset();
+    for (let i = 0; i < 20; i++) await (i % 2 ? a : b).getCard(2);
+    assert.equal(e.requests.count('GET /api/card/:id'), 20);
+    // undici may open a second socket while the first is being released; never one per call.
+    assert.ok(e.requests.connections <= 2, `twenty sequential calls used ${e.requests.connections} connections`);
+    await a.close();
+    await b.close();
+    await pool.close();
+  });
+});
