@@ -30,6 +30,15 @@ export interface EmulatorOptions extends InstanceOptions, Partial<EmulatorKnobs>
   readonly seed?: number;
 }
 
+export interface LoggedRequest {
+  /** `METHOD pattern`, e.g. `POST /api/card/:card-id/query`. */
+  readonly route: string;
+  /** Query-string keys sent, paging keys included. */
+  readonly query: readonly string[];
+  /** The parsed JSON body, when the route read one. */
+  body?: unknown;
+}
+
 /** Counts requests per route (`GET /api/card/:id`), so tests can assert how many upstream calls were made. */
 export class RequestCounter {
   private readonly counts = new Map<string, number>();
@@ -39,8 +48,15 @@ export class RequestCounter {
   /** TCP connections opened by clients since the last reset (keep-alive shows as few). */
   connections = 0;
 
-  record(key: string): void {
+  /** The latest requests (at most 500), so tests can check what a client sent. */
+  readonly log: LoggedRequest[] = [];
+
+  record(key: string, query: URLSearchParams): LoggedRequest {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    const entry: LoggedRequest = { route: key, query: [...new Set(query.keys())] };
+    this.log.push(entry);
+    if (this.log.length > 500) this.log.shift();
+    return entry;
   }
 
   /** Requests to one route, e.g. `count('GET /api/card/:id')`; with no argument, all requests. */
@@ -55,6 +71,7 @@ export class RequestCounter {
 
   reset(): void {
     this.counts.clear();
+    this.log.length = 0;
     this.peakInFlight = this.inFlight;
     this.connections = 0;
   }
@@ -126,7 +143,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
     const match = matchRoute(ROUTES, method, url.pathname);
-    requests.record(match && match !== 'method' ? `${method} ${match.route.pattern}` : `${method} ${url.pathname}`);
+    const logged = requests.record(match && match !== 'method' ? `${method} ${match.route.pattern}` : `${method} ${url.pathname}`, url.searchParams);
     if (knobs.latencyMs > 0) await new Promise((r) => setTimeout(r, knobs.latencyMs));
     if (!match || match === 'method') return send(req, res, unknownEndpoint());
     if (knobs.failureRate > 0 && match.route.pattern !== '/api/health' && random.next() < knobs.failureRate) {
@@ -141,7 +158,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const ctx: Ctx = {
         instance, db, knobs, req, paging, query: new Query(url.searchParams),
         principal: principal!,
-        body: () => (bodyPromise ??= readJsonBody(req)),
+        body: () => (bodyPromise ??= readJsonBody(req).then((b) => (logged.body = b))),
       };
       reply = await match.route.handler(ctx, match.params);
     } catch (err) {
