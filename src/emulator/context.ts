@@ -1,6 +1,6 @@
 /** What every emulator route handler is given. */
 import type { IncomingMessage } from 'node:http';
-import type Database from 'better-sqlite3';
+import type { SqlExecutor } from './executor.js';
 import type { Query, Paging } from './http.js';
 import type { Instance, Principal } from './instance.js';
 
@@ -20,7 +20,7 @@ export interface EmulatorKnobs {
 
 export interface RouteContext {
   readonly instance: Instance;
-  readonly db: Database.Database;
+  readonly executor: SqlExecutor;
   readonly knobs: EmulatorKnobs;
   readonly req: IncomingMessage;
   readonly query: Query;

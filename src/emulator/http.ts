@@ -142,6 +142,22 @@ export const page = <T>(items: readonly T[], paging: Paging | undefined): T[] =>
 // Bodies
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** Deeper bodies are refused: echoing them back (`json_query`) would overflow JSON.stringify's stack. */
+const MAX_BODY_DEPTH = 64;
+
+/** Nesting depth of a parsed JSON value, walked without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    max = Math.max(max, d);
+    if (max > MAX_BODY_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
 
 /** Reads a JSON body. Malformed JSON, a non-object or an oversized body is a 400, never a crash. */
 export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -163,6 +179,9 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
     parsed = JSON.parse(raw);
   } catch {
     throw new ApiError(text('Malformed JSON in request body.', 400));
+  }
+  if (depthOf(parsed) > MAX_BODY_DEPTH) {
+    throw new ApiError(text(`Request body is nested deeper than ${MAX_BODY_DEPTH} levels.`, 400));
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw invalid('body', 'map', `should be a map, received: ${received(parsed)}`);

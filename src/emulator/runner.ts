@@ -3,8 +3,7 @@
  * (API-CONTRACT.md §4.5), applying the userland row constraints of §6 and turning integers beyond
  * JavaScript's safe range into strings.
  */
-import type Database from 'better-sqlite3';
-import { SqliteError } from 'better-sqlite3';
+import type { ExecuteResult, SqlExecutor } from './executor.js';
 import { QueryError, type QueryErrorType } from './query-error.js';
 import { SAMPLE_FIELDS, fieldById, tableById, type BaseType } from './sample-schema.js';
 import { compileStructuredQuery, type ResultColumn } from './sql/mbql.js';
@@ -49,7 +48,7 @@ export const resolveField = (fieldId: number): string => {
   return `"${f.tableName}"."${f.name}"`;
 };
 
-export function runQuery(db: Database.Database, input: RunInput): RunResult {
+export async function runQuery(executor: SqlExecutor, input: RunInput): Promise<RunResult> {
   const startedAt = new Date();
   const t0 = performance.now();
   const constraints = { 'max-results': MAX_RESULTS, 'max-results-bare-rows': MAX_RESULTS_BARE_ROWS };
@@ -69,15 +68,8 @@ export function runQuery(db: Database.Database, input: RunInput): RunResult {
     const { sql, params, cols, aggregated } = compile(input.plan());
     // Native queries count as bare rows: Metabase only knows MBQL aggregations (§6).
     const limit = aggregated ? MAX_RESULTS : MAX_RESULTS_BARE_ROWS;
-    const stmt = db.prepare(sql);
-    if (!stmt.reader) throw new QueryError('invalid-query', 'Select statement did not produce a ResultSet.');
-    stmt.raw(true).safeIntegers(true);
-    const rows: unknown[][] = [];
-    for (const row of stmt.iterate(...params) as IterableIterator<unknown[]>) {
-      rows.push(row.map(jsSafe));
-      if (rows.length >= limit) break;
-    }
-    const columns = cols ?? nativeColumns(stmt.columns(), rows);
+    const { rows, columns: sqlColumns } = await executor.execute(sql, params, limit);
+    const columns = cols ?? nativeColumns(sqlColumns, rows);
     const data: Record<string, unknown> = {
       rows,
       cols: columns,
@@ -116,22 +108,14 @@ function compile(input: RunPlan): { sql: string; params: unknown[]; cols?: Resul
 
 function describe(err: unknown): { errorType: QueryErrorType; message: string } {
   if (err instanceof QueryError) return { errorType: err.errorType, message: err.message };
-  if (err instanceof SqliteError || (err instanceof TypeError && /bind|parameter/i.test(err.message)) || err instanceof RangeError) {
-    return { errorType: 'invalid-query', message: err.message };
-  }
+  if (err instanceof RangeError) return { errorType: 'invalid-query', message: err.message };
   return { errorType: 'server', message: 'Error running query.' };
-}
-
-/** `js-int-to-string?`: integers outside ±(2^53 − 1) travel as strings. */
-function jsSafe(v: unknown): unknown {
-  if (typeof v !== 'bigint') return v;
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
 
 const DECLARED: Record<string, BaseType> = { INTEGER: 'type/Integer', REAL: 'type/Float', TEXT: 'type/Text' };
 
 /** Result columns of a native query: real fields keep their metadata; expressions get a type from their values. */
-function nativeColumns(columns: Database.ColumnDefinition[], rows: unknown[][]): ResultColumn[] {
+function nativeColumns(columns: ExecuteResult['columns'], rows: unknown[][]): ResultColumn[] {
   return columns.map((c, i) => {
     const field = c.table && c.column ? SAMPLE_FIELDS.find((f) => f.tableName === c.table && f.name === c.column) : undefined;
     const baseType: BaseType = field?.baseType ?? DECLARED[c.type?.toUpperCase() ?? ''] ?? inferType(rows.map((r) => r[i]));
@@ -151,7 +135,7 @@ function nativeColumns(columns: Database.ColumnDefinition[], rows: unknown[][]):
 function inferType(values: unknown[]): BaseType {
   const v = values.find((x) => x !== null && x !== undefined);
   if (typeof v === 'number') return Number.isInteger(v) ? 'type/Integer' : 'type/Float';
-  if (typeof v === 'bigint' || (typeof v === 'string' && /^-?\d{16,}$/.test(v))) return 'type/BigInteger';
+  if ((typeof v === 'string' && /^-?\d{16,}$/.test(v))) return 'type/BigInteger';
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) return 'type/DateTime';
   return 'type/Text';
 }

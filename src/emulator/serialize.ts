@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  CARDS, COLLECTIONS, CREATED_AT, UPDATED_AT, SAMPLE_DATABASE_ID,
+  CARDS, COLLECTIONS, CREATED_AT, DASHBOARDS, UPDATED_AT, SAMPLE_DATABASE_ID,
   type CardDef, type CollectionDef, type DashboardDef, type DashcardDef,
 } from './content.js';
 import { collectionById, type Instance, type Principal, type UserRecord } from './instance.js';
@@ -42,6 +42,9 @@ export function cardQuery(card: CardDef): NormalizedQuery {
   }
   return q;
 }
+
+export const dashboardCount = (cardId: number): number =>
+  DASHBOARDS.filter((d) => !d.archived && d.dashcards.some((dc) => dc.cardId === cardId || dc.series?.includes(cardId))).length;
 
 export const cardById = (id: number | string): CardDef | undefined =>
   CARDS.find((c) => (typeof id === 'number' ? c.id === id : entityId('card', c.id) === id));
@@ -110,7 +113,14 @@ export function serializeCard(instance: Instance, p: Principal, card: CardDef, v
     can_write: instance.canWrite(p, card.collectionId),
     can_restore: false,
     can_delete: false,
-    query_average_duration: null,
+    can_manage_db: instance.dataPermission(p, q.database).createQueries === 'query-builder-and-native' && p.isSuperuser,
+    dashboard_count: dashboardCount(card.id),
+    dashboard: null,
+    average_query_time: null,
+    last_query_start: null,
+    parameter_usage_count: 0,
+    param_fields: {},
+    moderation_reviews: [],
     collection: collection ? collectionSummary(collection) : rootSummary(),
   };
 }

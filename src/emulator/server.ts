@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import type Database from 'better-sqlite3';
+import { SqlExecutor } from './executor.js';
 import { ApiError, Query, json, matchRoute, readJsonBody, route, takePaging, text, unauthenticated, type Reply, type Route } from './http.js';
 import type { EmulatorKnobs, RouteContext } from './context.js';
 import { Instance, type DemoCredential, type InstanceOptions } from './instance.js';
@@ -28,6 +28,8 @@ export interface EmulatorOptions extends InstanceOptions, Partial<EmulatorKnobs>
   readonly host?: string;
   /** Seed of the sample data and of the failure-rate generator. Default 20260301. */
   readonly seed?: number;
+  /** Longest a query may run before it is stopped and fails, in ms. Default 30,000. */
+  readonly queryTimeoutMs?: number;
 }
 
 export interface LoggedRequest {
@@ -93,9 +95,9 @@ export interface Emulator {
 type Ctx = RouteContext;
 
 const RUN_ROUTES: Route<Ctx>[] = [
-  route('POST', '/api/card/:card-id/query', async (ctx, params) => runReply(ctx, cardRun(ctx, params, await ctx.body()))),
-  route('POST', '/api/dashboard/:dashboard-id/dashcard/:dashcard-id/card/:card-id/query', async (ctx, params) => runReply(ctx, dashcardRun(ctx, params, await ctx.body()))),
-  route('POST', '/api/dataset', async (ctx) => runReply(ctx, adHocRun(ctx, await ctx.body()))),
+  route('POST', '/api/card/:card-id/query', async (ctx, params) => runReply(ctx, await cardRun(ctx, params, await ctx.body()))),
+  route('POST', '/api/dashboard/:dashboard-id/dashcard/:dashcard-id/card/:card-id/query', async (ctx, params) => runReply(ctx, await dashcardRun(ctx, params, await ctx.body()))),
+  route('POST', '/api/dataset', async (ctx) => runReply(ctx, await adHocRun(ctx, await ctx.body()))),
 ];
 
 const ROUTES: Route<Ctx>[] = [...accountRoutes, ...RUN_ROUTES, ...contentRoutes];
@@ -118,7 +120,9 @@ function runReply(ctx: Ctx, run: RunResult): Reply {
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const db = createSampleDatabase({ seed: options.seed ?? 20260301 });
+  const sample = createSampleDatabase({ seed: options.seed ?? 20260301 });
+  const executor = await SqlExecutor.start(sample.serialize(), { timeoutMs: options.queryTimeoutMs ?? 30_000 });
+  sample.close();
   const instance = new Instance(options);
   const knobs: EmulatorKnobs = {
     latencyMs: options.latencyMs ?? 0,
@@ -140,7 +144,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://emulator');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://emulator');
+    } catch {
+      requests.record(`${req.method ?? 'GET'} (malformed)`, new URLSearchParams());
+      return send(req, res, unknownEndpoint());
+    }
     const method = req.method ?? 'GET';
     const match = matchRoute(ROUTES, method, url.pathname);
     const logged = requests.record(match && match !== 'method' ? `${method} ${match.route.pattern}` : `${method} ${url.pathname}`, url.searchParams);
@@ -156,9 +166,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (!match.route.public && !principal) throw unauthenticated();
       let bodyPromise: Promise<Record<string, unknown>> | undefined;
       const ctx: Ctx = {
-        instance, db, knobs, req, paging, query: new Query(url.searchParams),
+        instance, executor, knobs, req, paging, query: new Query(url.searchParams),
         principal: principal!,
-        body: () => (bodyPromise ??= readJsonBody(req).then((b) => (logged.body = b))),
+        body: () => (bodyPromise ??= readJsonBody(req).then((b) => {
+          logged.body = 'password' in b ? { ...b, password: '[redacted]' } : b;
+          return b;
+        })),
       };
       reply = await match.route.handler(ctx, match.params);
     } catch (err) {
@@ -179,7 +192,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     requests,
     credentials: instance.demoCredentials,
     revokeKey: (key) => instance.revokeApiKey(key),
-    close: () => closeServer(server, db),
+    close: () => closeServer(server, executor),
   };
 }
 
@@ -210,11 +223,10 @@ function cutMidStream(res: ServerResponse, reply: Reply): void {
   res.write(body.subarray(0, Math.max(1, Math.floor(body.length / 2))), () => res.destroy());
 }
 
-function closeServer(server: Server, db: Database.Database): Promise<void> {
+function closeServer(server: Server, executor: SqlExecutor): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => {
-      db.close();
-      resolve();
+      void executor.close().then(resolve);
     });
     server.closeAllConnections();
   });

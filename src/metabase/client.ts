@@ -5,11 +5,11 @@
  * renewed once on a 401. Failures leave as gateway errors (see transport.ts).
  */
 import { Agent, type Dispatcher } from 'undici';
-import { UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
+import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
 import type { MetabaseCredential } from './credentials.js';
 import { Reader } from './decode.js';
-import { isFailedRun, queryFailure, send, toGatewayError, type QueryValue, type UpstreamRequest, type UpstreamResponse } from './transport.js';
+import { isFailedRun, queryFailure, send, toGatewayError, transportError, type QueryValue, type UpstreamRequest, type UpstreamResponse } from './transport.js';
 import {
   readArray, readCard, readCardDashboards, readCollection, readCollectionItem, readCurrentUser, readDashboard, readDatabase,
   readGroup, readPage, readQueryResult, readSearchResult, readTreeNode,
@@ -55,7 +55,8 @@ export class MetabaseClient {
   private readonly limiter: Semaphore;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
-  private session: Promise<string> | undefined;
+  // A true private field: `util.inspect(client)` must not print the session id.
+  #session: Promise<string> | undefined;
 
   constructor(options: MetabaseClientOptions) {
     this.baseUrl = new URL(options.baseUrl);
@@ -175,7 +176,7 @@ export class MetabaseClient {
 
   /** `GET /api/search`. `ids` needs exactly one model (Metabase's rule), checked here before the call. */
   async search(filter: { q?: string; models?: readonly string[]; ids?: readonly number[]; archived?: boolean; collectionId?: number; tableDbId?: number; limit?: number; offset?: number } = {}, options: CallOptions = {}): Promise<Page<SearchResult>> {
-    if (filter.ids?.length && filter.models?.length !== 1) throw new TypeError('search by ids needs exactly one model');
+    if (filter.ids?.length && filter.models?.length !== 1) throw new BadUserInputError('Searching by ids needs exactly one model.', { details: { argument: 'ids' } });
     const query = {
       q: filter.q, models: filter.models, ids: filter.ids, archived: filter.archived, collection: filter.collectionId,
       table_db_id: filter.tableDbId, limit: filter.limit, offset: filter.offset,
@@ -196,8 +197,8 @@ export class MetabaseClient {
 
   /** Ends the login session (if any) and closes the pool this client owns. */
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
+    const session = this.#session;
+    this.#session = undefined;
     if (session) {
       const token = await session.catch(() => undefined);
       if (token) await send(this.transport(), { method: 'DELETE', path: '/api/session', headers: { 'x-metabase-session': token } }).catch(() => undefined);
@@ -234,13 +235,20 @@ export class MetabaseClient {
   }
 
   /** Sends with the credential under the concurrency cap; a stale session is renewed once. */
-  private call(req: UpstreamRequest): Promise<UpstreamResponse> {
-    return this.limiter.run(async () => {
-      const first = await this.sendAuthenticated(req);
-      if (first.res.status !== 401 || this.credential.kind !== 'login') return first.res;
-      this.dropSession(first.token);
-      return (await this.sendAuthenticated(req)).res;
-    });
+  private async call(request: UpstreamRequest): Promise<UpstreamResponse> {
+    // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`.
+    const req = { ...request, deadline: AbortSignal.timeout(this.timeoutMs) };
+    const waitSignal = req.signal ? AbortSignal.any([req.deadline, req.signal]) : req.deadline;
+    try {
+      return await this.limiter.run(async () => {
+        const first = await this.sendAuthenticated(req);
+        if (first.res.status !== 401 || this.credential.kind !== 'login') return first.res;
+        this.dropSession(first.token);
+        return (await this.sendAuthenticated(req)).res;
+      }, waitSignal);
+    } catch (err) {
+      throw err instanceof GatewayError ? err : transportError(err, this.transport(), req);
+    }
   }
 
   private async sendAuthenticated(req: UpstreamRequest): Promise<{ res: UpstreamResponse; token?: string }> {
@@ -253,26 +261,26 @@ export class MetabaseClient {
   }
 
   private dropSession(token: string | undefined): void {
-    const current = this.session;
+    const current = this.#session;
     if (!current) return;
     // Renew only the session that failed: a concurrent call may already have made a new one.
     const renewed = current.then((t) => (t === token ? this.login() : t));
-    this.session = renewed;
+    this.#session = renewed;
     renewed.catch(() => {
-      if (this.session === renewed) this.session = undefined;
+      if (this.#session === renewed) this.#session = undefined;
     });
   }
 
   /** One login shared by every concurrent caller; a failed login is not cached. */
   private sessionToken(): Promise<string> {
-    if (!this.session) {
+    if (!this.#session) {
       const attempt = this.login();
-      this.session = attempt;
+      this.#session = attempt;
       attempt.catch(() => {
-        if (this.session === attempt) this.session = undefined;
+        if (this.#session === attempt) this.#session = undefined;
       });
     }
-    return this.session;
+    return this.#session;
   }
 
   private async login(): Promise<string> {

@@ -24,6 +24,8 @@ export interface UpstreamRequest {
   readonly headers?: Readonly<Record<string, string>>;
   /** Aborts the call, e.g. when the caller's own request goes away. */
   readonly signal?: AbortSignal;
+  /** The call's deadline, when it started before the request (e.g. while queued). Default: `timeoutMs` from now. */
+  readonly deadline?: AbortSignal;
 }
 
 export interface UpstreamResponse {
@@ -50,7 +52,7 @@ export function buildUrl(base: URL, path: string, query: UpstreamRequest['query'
 }
 
 export async function send(options: TransportOptions, req: UpstreamRequest): Promise<UpstreamResponse> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const timeout = req.deadline ?? AbortSignal.timeout(options.timeoutMs);
   const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
   const what = `${req.method} ${req.path}`;
   const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip', ...req.headers };
@@ -68,13 +70,19 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
     if (String(res.headers['content-encoding'] ?? '').includes('gzip')) raw = await gunzipAsync(raw);
     return { status: res.statusCode, body: parseBody(String(res.headers['content-type'] ?? ''), raw, what) };
   } catch (err) {
-    if (timeout.aborted) {
-      throw new UpstreamTimeoutError(`Metabase did not answer ${what} within ${options.timeoutMs} ms.`, { cause: err });
-    }
-    if (req.signal?.aborted) throw new UpstreamUnavailableError(`The call ${what} was cancelled.`, { cause: err });
-    if (err instanceof UpstreamUnavailableError) throw err;
-    throw new UpstreamUnavailableError(`Metabase could not be reached, or cut its answer short, on ${what}.`, { cause: err });
+    throw transportError(err, options, { ...req, deadline: timeout });
   }
+}
+
+/** Why a call did not complete: its deadline, the caller's cancellation, or Metabase itself. */
+export function transportError(err: unknown, options: TransportOptions, req: UpstreamRequest): GatewayError {
+  const what = `${req.method} ${req.path}`;
+  if (req.deadline?.aborted) {
+    return new UpstreamTimeoutError(`Metabase did not answer ${what} within ${options.timeoutMs} ms.`, { cause: err });
+  }
+  if (req.signal?.aborted) return new UpstreamUnavailableError(`The call ${what} was cancelled.`, { cause: err });
+  if (err instanceof UpstreamUnavailableError) return err;
+  return new UpstreamUnavailableError(`Metabase could not be reached, or cut its answer short, on ${what}.`, { cause: err });
 }
 
 function parseBody(contentType: string, raw: Buffer, what: string): unknown {
@@ -121,6 +129,13 @@ function upstreamMessage(body: unknown): string {
 /** Any non-success answer as a gateway error. Stack traces Metabase may send are dropped. */
 export function toGatewayError(res: UpstreamResponse, what: string): GatewayError {
   if (isFailedRun(res.body)) return queryFailure(res.body);
+  // Parameter checks Metabase makes before a run starts may come as `{message, type|error_type}` (§4.4).
+  if (isObject(res.body)) {
+    const type = res.body['error_type'] ?? res.body['type'];
+    if (type === 'invalid-parameter' || type === 'missing-required-parameter') {
+      return new BadUserInputError(typeof res.body['message'] === 'string' ? res.body['message'] : 'Metabase rejected a parameter.', { details: { errorType: type, upstreamStatus: res.status } });
+    }
+  }
   const message = upstreamMessage(res.body);
   const details = { upstreamStatus: res.status };
   switch (res.status) {

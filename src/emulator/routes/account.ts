@@ -88,6 +88,20 @@ export const accountRoutes: Route<RouteContext>[] = [
 
   route('GET', '/api/user/current', currentUser),
 
+  // Paged envelope (§4.14). Real Metabase may show non-admins a subset; the emulator keeps it to admins.
+  route('GET', '/api/user', (ctx) => {
+    requireSuperuser(ctx.principal);
+    const includeDeactivated = ctx.query.boolean('include_deactivated');
+    const people = [...ctx.instance.users.values()].filter((u) => u.type === 'personal' && (includeDeactivated || u.isActive));
+    return json({
+      data: page(people, ctx.paging).map((u) => ({
+        ...userSummary(u), is_active: u.isActive, is_superuser: u.groupIds.includes(2), group_ids: [...u.groupIds],
+        personal_collection_id: u.personalCollectionId, date_joined: u.dateJoined, last_login: u.lastLogin,
+      })),
+      total: people.length, limit: ctx.paging?.limit ?? null, offset: ctx.paging?.offset ?? null,
+    });
+  }),
+
   route('GET', '/api/permissions/group', (ctx) => {
     requireSuperuser(ctx.principal);
     const tenancy = ctx.query.oneOf('tenancy', ['external', 'internal'] as const);

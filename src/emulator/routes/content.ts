@@ -4,9 +4,12 @@ import { forbidden, idOrEntityId, invalid, json, notFound, page, positiveInt, re
 import type { RouteContext } from '../context.js';
 import { collectionById } from '../instance.js';
 import {
-  cardById, cardQuery, collectionSummary, entityId, readableCollections, rootSummary, sampleTables, serializeCard,
+  cardById, cardQuery, collectionSummary, dashboardCount, entityId, readableCollections, rootSummary, sampleTables, serializeCard,
   serializeCollection, serializeDashboard, serializeDatabase, serializeRoot, serializeTable,
 } from '../serialize.js';
+
+/** The Trash's id; it holds no permissions of its own here (archived items keep their collection's). */
+const TRASH_COLLECTION_ID = 10;
 
 const CARD_FILTERS = ['all', 'mine', 'bookmarked', 'archived', 'database', 'table', 'using_model', 'using_segment'] as const;
 const ITEM_MODELS = ['card', 'dataset', 'metric', 'dashboard', 'collection', 'snippet', 'pulse', 'timeline', 'document', 'table', 'transform', 'no_models'] as const;
@@ -42,8 +45,6 @@ const lastEdit = (ctx: RouteContext, userId: number): Record<string, unknown> =>
   const u = ctx.instance.users.get(userId)!;
   return { id: u.id, email: u.email, first_name: u.firstName, last_name: u.lastName, timestamp: '2026-03-05T08:00:00.700Z' };
 };
-
-const dashboardCount = (cardId: number): number => DASHBOARDS.filter((d) => !d.archived && d.dashcards.some((dc) => dc.cardId === cardId || dc.series?.includes(cardId))).length;
 
 function cardItem(ctx: RouteContext, c: CardDef): Record<string, unknown> {
   return {
@@ -319,6 +320,13 @@ export const contentRoutes: Route<RouteContext>[] = [
   }),
 
   route('GET', '/api/collection/trash/items', (ctx) => collectionItems(ctx, 'trash')),
+
+  // The Trash is a collection of its own since v0.50; archived items are listed in it.
+  route('GET', '/api/collection/trash', (ctx) => json({
+    id: TRASH_COLLECTION_ID, name: 'Trash', description: null, entity_id: entityId('collection', 'trash'), slug: 'trash', location: '/',
+    parent_id: null, personal_owner_id: null, is_personal: false, namespace: null, type: 'trash', authority_level: null,
+    archived: false, can_write: ctx.instance.canWrite(ctx.principal, null), effective_ancestors: [], effective_location: '/', created_at: '2026-03-01T12:00:00.000Z',
+  })),
 
   route('GET', '/api/collection/:id/items', (ctx, params) => collectionItems(ctx, readableCollection(ctx, params['id']!).id)),
 

@@ -4,7 +4,7 @@
  * inside the query processor (parameters, permissions to run) become failed-run bodies.
  */
 import type { CardDef, DashboardDef } from '../content.js';
-import { closedBody, invalid, notFound, positiveInt, received } from '../http.js';
+import { ApiError, closedBody, invalid, notFound, positiveInt, received, text } from '../http.js';
 import type { RouteContext } from '../context.js';
 import { QueryError } from '../query-error.js';
 import { runQuery, type RunPlan, type RunResult } from '../runner.js';
@@ -15,6 +15,10 @@ import { readableCard, readableDashboard } from './content.js';
 
 
 type TagValues = Map<string, { type: string; value: unknown }>;
+
+/** A template tag by name, as an own property only (never `constructor` or `__proto__`). */
+const tagNamed = (tags: Record<string, TemplateTag>, name: string | undefined): TemplateTag | undefined =>
+  name !== undefined && Object.hasOwn(tags, name) ? tags[name] : undefined;
 
 const asObject = (v: unknown): Record<string, unknown> | undefined =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -68,7 +72,7 @@ function cardTagValues(card: CardDef, query: NormalizedQuery, params: Record<str
     const known = declared.find((d) => d['id'] === p['id']);
     const target = p['target'] ?? known?.['target'];
     const name = targetTag(target, tags) ?? (typeof p['name'] === 'string' ? p['name'] : String(known?.['slug'] ?? p['id'] ?? ''));
-    const tag = tags[name];
+    const tag = tagNamed(tags, name);
     if (!tag) throw new QueryError('invalid-parameter', `Invalid parameter: Card ${card.id} does not have a template tag named "${name}".`);
     const type = typeof p['type'] === 'string' ? p['type'] : typeof known?.['type'] === 'string' ? (known['type'] as string) : declaredType(tag);
     checkType(type, tag, `"${name}"`);
@@ -84,11 +88,7 @@ function dashcardValues(d: DashboardDef, dashcardId: number, card: CardDef, quer
   const tagValues: TagValues = new Map();
   const fieldFilters: { fieldId: number; parameterType: string; value: unknown }[] = [];
   for (const p of params) {
-    const declared = d.parameters.find((x) => x.id === p['id']);
-    if (!declared) throw new QueryError('invalid-parameter', `Dashboard does not have a parameter with ID "${String(p['id'])}".`);
-    if (typeof p['type'] === 'string' && !isParameterTypeAllowed(p['type'], declared.type)) {
-      throw new QueryError('invalid-parameter', `Invalid parameter type ${p['type']} for parameter "${declared.slug}". Parameter type must be one of: ${allowedTypesFor(declared.type).join(', ')}`);
-    }
+    const declared = d.parameters.find((x) => x.id === p['id'])!;
     const mapping = dashcard.mappings?.find((m) => m.parameterId === declared.id && m.cardId === card.id);
     const value = p['value'];
     if (!mapping || value === null || value === undefined) continue;
@@ -96,7 +96,7 @@ function dashcardValues(d: DashboardDef, dashcardId: number, card: CardDef, quer
     const inner = target[1] as unknown[];
     if (inner[0] === 'template-tag') {
       const name = targetTag(target, tags);
-      const tag = name ? tags[name] : undefined;
+      const tag = tagNamed(tags, name);
       if (!tag) throw new QueryError('invalid-parameter', `Invalid parameter: Card ${card.id} does not have a template tag named "${String(name)}".`);
       tagValues.set(tag.name, { type: declared.type, value: tagValue(tag, value) });
     } else if (inner[0] === 'field' && query.kind === 'structured') {
@@ -107,6 +107,17 @@ function dashcardValues(d: DashboardDef, dashcardId: number, card: CardDef, quer
   return { tagValues, fieldFilters };
 }
 
+/** Checked before the run starts, so Metabase answers 400 whatever its failure mode (§4.6). */
+function checkDashboardParameters(d: DashboardDef, params: Record<string, unknown>[]): void {
+  for (const p of params) {
+    const declared = d.parameters.find((x) => x.id === p['id']);
+    if (!declared) throw new ApiError(text(`Dashboard does not have a parameter with ID "${String(p['id'])}".`, 400));
+    if (typeof p['type'] === 'string' && !isParameterTypeAllowed(p['type'], declared.type)) {
+      throw new ApiError(text(`Invalid parameter type ${p['type']} for parameter "${declared.slug}". Parameter type must be one of: ${allowedTypesFor(declared.type).join(', ')}`, 400));
+    }
+  }
+}
+
 function requireRunnable(ctx: RouteContext, query: NormalizedQuery, adHoc: boolean): void {
   const perms = ctx.instance.dataPermission(ctx.principal, query.database);
   const needed = !adHoc ? 'view' : query.kind === 'native' ? 'query-builder-and-native' : 'query-builder';
@@ -115,7 +126,7 @@ function requireRunnable(ctx: RouteContext, query: NormalizedQuery, adHoc: boole
   if (!ok) throw new QueryError('missing-required-permissions', 'You do not have permissions to run this query.');
 }
 
-export function cardRun(ctx: RouteContext, path: Record<string, string>, body: Record<string, unknown>): RunResult {
+export function cardRun(ctx: RouteContext, path: Record<string, string>, body: Record<string, unknown>): Promise<RunResult> {
   closedBody(body, ['parameters', 'ignore_cache', 'collection_preview', 'dashboard_id']);
   if (body['ignore_cache'] !== undefined && typeof body['ignore_cache'] !== 'boolean') {
     throw invalid('ignore_cache', 'boolean', `should be a boolean, received: ${received(body['ignore_cache'])}`);
@@ -131,7 +142,7 @@ export function cardRun(ctx: RouteContext, path: Record<string, string>, body: R
   const card = readableCard(ctx, path['card-id']!, 'card-id');
   const query = cardQuery(card);
   const context = dashboardId ? 'dashboard' : body['collection_preview'] ? 'collection' : 'question';
-  return runQuery(ctx.db, {
+  return runQuery(ctx.executor, {
     database: query.database, context, jsonQuery: { ...card.query, parameters: params },
     plan: () => {
       requireRunnable(ctx, query, false);
@@ -140,7 +151,7 @@ export function cardRun(ctx: RouteContext, path: Record<string, string>, body: R
   });
 }
 
-export function dashcardRun(ctx: RouteContext, params: Record<string, string>, body: Record<string, unknown>): RunResult {
+export function dashcardRun(ctx: RouteContext, params: Record<string, string>, body: Record<string, unknown>): Promise<RunResult> {
   const dashboardId = positiveInt('dashboard-id', params['dashboard-id']!);
   const dashcardId = positiveInt('dashcard-id', params['dashcard-id']!);
   const cardId = positiveInt('card-id', params['card-id']!);
@@ -152,8 +163,9 @@ export function dashcardRun(ctx: RouteContext, params: Record<string, string>, b
   const dashcard = d.dashcards.find((dc) => dc.id === dashcardId);
   if (!dashcard || (dashcard.cardId !== cardId && !dashcard.series?.includes(cardId))) throw notFound();
   const card = readableCard(ctx, String(cardId), 'card-id');
+  checkDashboardParameters(d, runParams);
   const query = cardQuery(card);
-  return runQuery(ctx.db, {
+  return runQuery(ctx.executor, {
     database: query.database, context: 'dashboard', jsonQuery: { ...card.query, parameters: runParams },
     plan: () => {
       requireRunnable(ctx, query, false);
@@ -162,14 +174,14 @@ export function dashcardRun(ctx: RouteContext, params: Record<string, string>, b
   });
 }
 
-export function adHocRun(ctx: RouteContext, body: Record<string, unknown>): RunResult {
+export function adHocRun(ctx: RouteContext, body: Record<string, unknown>): Promise<RunResult> {
   const database = body['database'];
   if (database === undefined || database === null || typeof database !== 'number' || !Number.isInteger(database)) {
     throw invalid('database', 'nullable integer', `should be an integer, received: ${received(database)}`);
   }
   if (database !== 1) throw notFound();
   const params = parameterList(body, false);
-  return runQuery(ctx.db, {
+  return runQuery(ctx.executor, {
     database, context: 'ad-hoc', jsonQuery: body,
     plan: () => {
     const query = normalizeDatasetQuery(body);
@@ -178,7 +190,7 @@ export function adHocRun(ctx: RouteContext, body: Record<string, unknown>): RunR
     const values: TagValues = new Map();
     for (const p of params) {
       const name = targetTag(p['target'], tags);
-      const tag = name ? tags[name] : undefined;
+      const tag = tagNamed(tags, name);
       if (!tag) throw new QueryError('invalid-parameter', `Invalid parameter: the query does not have a template tag named "${String(name ?? p['name'] ?? '')}".`);
       const type = typeof p['type'] === 'string' ? p['type'] : declaredType(tag);
       checkType(type, tag, `"${tag.name}"`);

@@ -138,7 +138,8 @@ function readLegacyNative(q: Obj): NativeQuery {
 function readTemplateTags(raw: unknown): Record<string, TemplateTag> {
   if (raw === undefined || raw === null) return {};
   if (!isObj(raw)) throw invalid(`expected "template-tags" to be a map of tag name to tag, got ${show(raw)}`);
-  const tags: Record<string, TemplateTag> = {};
+  // A null prototype: a tag named `constructor` or `__proto__` must not find Object's members.
+  const tags: Record<string, TemplateTag> = Object.create(null) as Record<string, TemplateTag>;
   for (const [key, t] of Object.entries(raw)) {
     if (!isObj(t) || typeof t['type'] !== 'string') {
       throw invalid(`expected template tag "${key}" to be an object with a "type", got ${show(t)}`);

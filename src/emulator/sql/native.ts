@@ -219,7 +219,7 @@ function missingRequired(tag: TemplateTag): QueryError {
 function replacementFor(name: string, ctx: Context): Replacement | typeof NO_VALUE {
   const cached = ctx.cache.get(name);
   if (cached !== undefined) return cached;
-  const tag = ctx.tags[name];
+  const tag = Object.hasOwn(ctx.tags, name) ? ctx.tags[name] : undefined;
   if (!tag) {
     throw new QueryError('invalid-query',
       `Invalid query: the SQL uses {{${name}}} but the query has no template tag named "${name}".`);
@@ -259,8 +259,9 @@ function rawValues(tag: TemplateTag, value: unknown): unknown[] {
   const items = (Array.isArray(value) ? value : [value]).filter((v) => v !== null && v !== undefined);
   switch (tag.type) {
     case 'number':
-      // Like Metabase's `value->number`: a string may list several numbers, "1,2,3".
-      return items.flatMap((v) => (typeof v === 'string' ? v.split(',') : [v])).map((v) => {
+      // Metabase's `value->number` also splits "1,2,3" into a list; the emulator does not, so that a
+      // value can never change the statement (`LIMIT {{n}}` with "3,2" would become an offset).
+      return items.map((v) => {
         try {
           return numberValue('number', v);
         } catch {

@@ -214,6 +214,16 @@ describe('emulator content and permissions', () => {
     assert.ok(Number(paged['total']) > 3);
   });
 
+  test('users: a paged envelope for administrators; the Trash collection', async () => {
+    const users = asRecord(await get(admin, '/api/user?limit=2'));
+    assert.equal(users['total'], 6);
+    assert.equal((users['data'] as unknown[]).length, 2);
+    assert.equal(users['limit'], 2);
+    assert.equal((await raw(e, 'GET', '/api/user', { key: sales })).status, 403);
+    const trash = asRecord(await get(sales, '/api/collection/trash'));
+    assert.equal(trash['type'], 'trash');
+  });
+
   test('groups: administrators see the six groups sorted by name; scoped keys get 403', async () => {
     const groups = (await get(admin, '/api/permissions/group')) as Record<string, unknown>[];
     assert.deepEqual(groups.map((g) => g['name']), ['Administrators', 'Agents', 'All Users', 'Analysts', 'Sales', 'Support']);

@@ -5,9 +5,22 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { asRecord, credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
 
 const OPENAPI_PATHS = new URL('../../fixtures/metabase/openapi-split/paths/', import.meta.url);
+
+/** Sends a request line fetch would refuse to send, and returns the status code. */
+function rawTarget(e: Emulator, target: string): Promise<number> {
+  const { hostname, port } = new URL(e.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let data = '';
+    socket.on('data', (c) => (data += c.toString()));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
+}
 
 interface OpenApiParameter { name: string; in: string; schema?: Record<string, unknown> }
 
@@ -174,9 +187,23 @@ describe('emulator errors, validation and paging', () => {
       ['PUT', '/api/card/1', '{}'],
       ['POST', '/api/session', '"just a string"'],
     ];
+    const deep = `${'['.repeat(5000)}1${']'.repeat(5000)}`;
+    garbage.push(
+      ['POST', '/api/card/2/query', `{"ignore_cache": ${deep}}`],
+      ['POST', '/api/dataset', `{"database": 1, "type": "native", "native": {"query": "SELECT 1"}, "extra": ${deep}}`],
+      ['POST', '/api/card/2/query', '{"parameters": [{"name": "constructor", "value": "x"}]}'],
+      ['POST', '/api/card/2/query', '{"parameters": [{"type": "category", "target": ["variable", ["template-tag", "__proto__"]], "value": "x"}]}'],
+      ['POST', '/api/dataset', '{"database": 1, "type": "native", "native": {"query": "SELECT {{toString}}", "template-tags": {}}}'],
+    );
     for (const [method, path, body] of garbage) {
       const res = await raw(e, method, path, { key: admin, ...(body !== undefined ? { rawBody: body, headers: { 'content-type': 'application/json' } } : {}) });
       assert.ok(res.status >= 200 && res.status < 500, `${method} ${path} ${body ?? ''} → ${res.status} ${res.text.slice(0, 120)}`);
+    }
+    const cookie = await raw(e, 'GET', '/api/user/current', { headers: { cookie: 'metabase.SESSION=%E0%A4%A' } });
+    assert.equal(cookie.status, 401, 'a malformed cookie is no session');
+    for (const target of ['//[', 'http://[']) {
+      const status = await rawTarget(e, target);
+      assert.ok(status >= 400 && status < 500, `request target ${target} → ${status}`);
     }
     assert.equal((await raw(e, 'GET', '/api/health')).status, 200);
   });

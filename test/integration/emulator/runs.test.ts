@@ -115,8 +115,8 @@ describe('emulator query runs', () => {
     const wrongType = await run(analyst, '/api/card/2/query', { parameters: [{ type: 'number/=', target: ['variable', ['template-tag', 'category']], value: 3 }] });
     assert.equal(wrongType.status, 400);
     assert.match(String(asRecord(wrongType.json)['error']), /^Invalid parameter type number\/= .*Parameter type must be one of: /);
-    const structured = await run(analyst, '/api/card/3/query', { parameters: [{ type: 'category', target: ['dimension', ['field', 69, null]], value: 'Gizmo' }] });
-    assert.equal(asRecord(structured.json)['error_type'], 'invalid-parameter', 'a query-builder card has no template tags');
+    const structured = await run(analyst, '/api/card/3/query', { parameters: [{ type: 'category', target: ['dimension', ['template-tag', 'category']], value: 'Gizmo' }] });
+    assert.equal(asRecord(structured.json)['error'], 'Invalid parameter: Card 3 does not have a template tag named "category".', 'a query-builder card has no template tags');
     const badValue = await run(support, '/api/card/11/query', { parameters: [{ type: 'number/=', target: ['variable', ['template-tag', 'product_id']], value: 'seven' }] });
     assert.equal(asRecord(badValue.json)['error_type'], 'invalid-parameter');
   });
@@ -124,8 +124,10 @@ describe('emulator query runs', () => {
   test('field filters: a value narrows, none becomes 1 = 1', async () => {
     const all = rows(await run(sales, '/api/card/5/query'));
     assert.ok(all.length > 5, 'every state');
-    const two = rows(await run(sales, '/api/card/5/query', { parameters: [{ type: 'string/=', target: ['dimension', ['template-tag', 'state']], value: ['CA', 'TX'] }] }));
-    assert.deepEqual(two.map((r) => r[0]).sort(), ['CA', 'TX'].filter((s) => all.some((r) => r[0] === s)));
+    const states = [String(all[0]![0]), String(all[1]![0])];
+    const two = rows(await run(sales, '/api/card/5/query', { parameters: [{ type: 'string/=', target: ['dimension', ['template-tag', 'state']], value: states }] }));
+    assert.deepEqual(two.map((r) => r[0]).sort(), [...states].sort());
+    assert.deepEqual(two, all.filter((r) => states.includes(String(r[0]))), 'the same counts as unfiltered');
   });
 
   test('row limits: 2,000 bare rows with rows_truncated; aggregations and explicit limits below it', async () => {
@@ -145,6 +147,14 @@ describe('emulator query runs', () => {
     assert.ok(rows(aggregated).length > 2000 && rows(aggregated).length <= 10000, `aggregated rows: ${rows(aggregated).length}`);
   });
 
+  test('a number variable takes one number: a comma list cannot turn LIMIT n into LIMIT offset, n', async () => {
+    const res = await run(analyst, '/api/card/16/query', { parameters: [{ type: 'number/=', target: ['variable', ['template-tag', 'top']], value: '3,2' }] });
+    assert.equal(res.status, 400);
+    assert.equal(asRecord(res.json)['error_type'], 'invalid-parameter');
+    const three = await run(analyst, '/api/card/16/query', { parameters: [{ type: 'number/=', target: ['variable', ['template-tag', 'top']], value: 3 }] });
+    assert.equal(rows(three).length, 3);
+  });
+
   test('integers beyond the JavaScript safe range come back as strings', async () => {
     const res = await sql(admin, 'SELECT 9007199254740993 AS BIG, 42 AS SMALL, -9007199254740993 AS NEG');
     assert.deepEqual(rows(res), [['9007199254740993', 42, '-9007199254740993']]);
@@ -156,11 +166,16 @@ describe('emulator query runs', () => {
     assert.equal(widget.status, 202, widget.text.slice(0, 300));
     assert.equal(asRecord(widget.json)['context'], 'dashboard');
     assert.deepEqual(asRecord(asRecord(asRecord(widget.json)['data'])['native_form'])['params'], ['Widget'], 'the State filter is not mapped to this card');
-    const unknown = await run(sales, path, { parameters: [{ id: 'deadbeef', value: 'x' }] });
-    assert.equal(unknown.status, 400);
-    assert.equal(asRecord(unknown.json)['error'], 'Dashboard does not have a parameter with ID "deadbeef".');
-    const wrongType = await run(sales, path, { parameters: [{ id: '6f1c2d3e', type: 'number/=', value: 3 }] });
-    assert.equal(asRecord(wrongType.json)['error_type'], 'invalid-parameter');
+    for (const mode of ['http-status', 'legacy-202'] as const) {
+      e.knobs.queryFailureMode = mode;
+      const unknown = await run(sales, path, { parameters: [{ id: 'deadbeef', value: 'x' }] });
+      assert.equal(unknown.status, 400, `${mode}: checked before the run starts`);
+      assert.equal(unknown.text, 'Dashboard does not have a parameter with ID "deadbeef".');
+      const wrongType = await run(sales, path, { parameters: [{ id: '6f1c2d3e', type: 'number/=', value: 3 }] });
+      assert.equal(wrongType.status, 400);
+      assert.match(wrongType.text, /^Invalid parameter type number\/= for parameter "category"/);
+    }
+    e.knobs.queryFailureMode = 'http-status';
     assert.equal((await run(sales, '/api/dashboard/1/dashcard/25/card/2/query')).status, 404, 'card is not the dashcard\'s');
     assert.equal((await run(sales, '/api/dashboard/2/dashcard/22/card/2/query')).status, 403, 'dashboard 2 is not readable by Sales');
     assert.equal((await run(sales, '/api/dashboard/1/dashcard/99/card/2/query')).status, 404);
@@ -189,7 +204,12 @@ describe('emulator query runs', () => {
     assert.equal(noQueries.status, 403);
     assert.equal((await run(support, '/api/card/12/query')).status, 403, 'unreadable card');
     assert.equal((await run(support, '/api/card/404/query')).status, 404);
-    assert.equal((await sql(admin, 'DELETE FROM ORDERS')).status, 400, 'the sample is read-only');
+    for (const write of ['DELETE FROM ORDERS', 'INSERT INTO ORDERS (ID) VALUES (999999) RETURNING ID', 'UPDATE PRODUCTS SET PRICE = 0 RETURNING ID', 'PRAGMA query_only = OFF', 'DROP TABLE REVIEWS']) {
+      const res = await sql(admin, write);
+      assert.equal(res.status, 400, write);
+      assert.equal(asRecord(res.json)['error_type'], 'invalid-query', write);
+    }
+    assert.deepEqual(rows(await sql(admin, 'SELECT (SELECT COUNT(*) FROM ORDERS), (SELECT MIN(PRICE) > 0 FROM PRODUCTS), (SELECT COUNT(*) FROM REVIEWS)')), [[18760, 1, 1112]], 'nothing changed');
   });
 
   test('ad-hoc queries in MBQL 5 and legacy shapes, with template tags', async () => {
@@ -277,5 +297,23 @@ describe('emulator query runs', () => {
       e.knobs.abortMidStream = false;
     }
     assert.equal((await run(analyst, '/api/card/2/query')).status, 202, 'the emulator still serves after a cut');
+  });
+
+  test('a runaway query is stopped at the time limit; the emulator keeps serving', async () => {
+    const slow = await emulator({ queryTimeoutMs: 400 });
+    try {
+      const key = credentialOf(slow, 'Administrators').apiKey;
+      const forever = raw(slow, 'POST', '/api/dataset', { key, body: { database: 1, type: 'native', native: { query: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c' } } });
+      const health = await raw(slow, 'GET', '/api/health');
+      assert.equal(health.status, 200, 'HTTP stays live while the query runs');
+      const res = await forever;
+      assert.equal(res.status, 500);
+      assert.equal(asRecord(res.json)['error_type'], 'db');
+      assert.match(String(asRecord(res.json)['error']), /longer than 400 ms/);
+      const next = await raw(slow, 'POST', '/api/dataset', { key, body: { database: 1, type: 'native', native: { query: 'SELECT COUNT(*) FROM PRODUCTS' } } });
+      assert.deepEqual(asRecord(asRecord(next.json)['data'])['rows'], [[200]], 'a fresh worker took over');
+    } finally {
+      await slow.close();
+    }
   });
 });

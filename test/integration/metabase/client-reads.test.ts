@@ -133,7 +133,7 @@ describe('Metabase client: reads', () => {
     const paged = await admin.search({ limit: 2, offset: 0 });
     assert.equal(paged.data.length, 2);
     const before = e.requests.count();
-    await assert.rejects(admin.search({ models: ['card', 'dashboard'], ids: [1] }), TypeError);
+    await rejectsWith(admin.search({ models: ['card', 'dashboard'], ids: [1] }), 'BAD_USER_INPUT', /exactly one model/);
     assert.equal(e.requests.count(), before, 'no upstream call was made');
   });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { MetabaseClient, createMetabasePool } from '../../../src/metabase/client.js';
 import { apiKeyCredential, loginCredential } from '../../../src/metabase/credentials.js';
-import { credentialOf, emulator, type Emulator } from '../../helpers/emulator.js';
+import { credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
 import { keyClient, loginClient, rejectsWith } from '../../helpers/metabase.js';
 
 describe('Metabase client: credentials and transport', () => {
@@ -64,6 +64,34 @@ describe('Metabase client: credentials and transport', () => {
       assert.ok(!text.includes(key.slice(3)), 'the secret part of the key is not shown');
     }
     await client.close();
+  });
+
+  test('a login client never shows its password or session id when inspected', async () => {
+    const c = credentialOf(e, 'Analysts');
+    const client = loginClient(e, 'Analysts');
+    await client.currentUser();
+    const login = await raw(e, 'POST', '/api/session', { body: { username: c.email, password: c.password } });
+    const printed = inspect(client, { depth: 6, showHidden: true }) + JSON.stringify(client);
+    assert.ok(!printed.includes(c.password), 'no password');
+    assert.ok(!/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.test(printed), 'no session id');
+    assert.equal(login.status, 200);
+    await client.close();
+  });
+
+  test('a call queued behind the concurrency cap still times out on time', async () => {
+    const client = keyClient(e, 'Analysts', { maxConcurrent: 1, timeoutMs: 400 });
+    e.knobs.latencyMs = 300;
+    try {
+      const t0 = performance.now();
+      const results = await Promise.allSettled([client.getCard(2), client.getCard(3), client.getCard(4)]);
+      const elapsed = performance.now() - t0;
+      assert.equal(results[0].status, 'fulfilled');
+      assert.ok(results.slice(1).some((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'UPSTREAM_TIMEOUT'));
+      assert.ok(elapsed < 900, `queued calls gave up at their deadline (${Math.round(elapsed)} ms)`);
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+    }
   });
 
   test('credential checks happen at construction', () => {
