@@ -1,0 +1,121 @@
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { GatewayContext } from '../../context/context.js';
+import type { Collection as CollectionRecord, Dashboard as DashboardRecord, DashboardTab as TabRecord, Parameter as ParameterRecord } from '../../metabase/types.js';
+import { Connection, PageArgs, paginate } from '../common/connection.js';
+import { parseCollectionId, parseId } from '../common/ids.js';
+import { Parameter, ParameterValueInput } from '../common/parameter.type.js';
+import { Collection } from '../collections/collection.type.js';
+import { matchesText } from '../questions/question.resolver.js';
+import { Question } from '../questions/question.type.js';
+import type { Card } from '../../metabase/types.js';
+import { QueryRun } from '../runs/run.type.js';
+import { runDashcard } from '../runs/run.service.js';
+import { CardPosition, Dashboard, DashboardCard, DashboardTab, ParameterMapping, type DashcardRoot } from './dashboard.type.js';
+
+export const DashboardConnection = Connection('Dashboard', Dashboard);
+
+@ArgsType()
+class DashboardsArgs extends PageArgs {
+  @Field(() => ID, { nullable: true, description: 'Only dashboards directly in this collection (`root` for the top).' })
+  collectionId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Case-insensitive text in the name or description.' })
+  search?: string | null;
+}
+
+@ArgsType()
+class DashcardRunArgs {
+  @Field(() => [ParameterValueInput], { nullable: true, description: 'Values of the dashboard\'s parameters, by id or slug.' })
+  parameters?: ParameterValueInput[] | null;
+}
+
+/** Dashboard lists come without cards; the full dashboard is loaded (once per request) when asked. */
+const full = (d: DashboardRecord, ctx: GatewayContext): Promise<DashboardRecord> => ctx.loaders.dashboard.load(d.id);
+
+@Resolver(() => Dashboard)
+export class DashboardResolver {
+  @Query(() => Dashboard, { nullable: true })
+  dashboard(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<DashboardRecord> {
+    return ctx.loaders.dashboard.load(parseId(id, 'a dashboard'));
+  }
+
+  @Query(() => DashboardConnection, { description: 'Dashboards the caller can read.' })
+  async dashboards(@Args(() => DashboardsArgs) args: DashboardsArgs, @Ctx() ctx: GatewayContext) {
+    const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
+    const list = (await ctx.loaders.dashboardList()).filter((d) =>
+      (collectionId === undefined || (collectionId === 'root' ? d.collectionId === null : d.collectionId === collectionId))
+      && matchesText(args.search, d.name, d.description));
+    return paginate(list, args, ctx.limits.maxPageSize);
+  }
+
+  @FieldResolver(() => Collection, { nullable: true })
+  async collection(@Root() d: DashboardRecord, @Ctx() ctx: GatewayContext): Promise<CollectionRecord | null> {
+    return (await ctx.loaders.collections()).get(d.collectionId ?? 'root') ?? null;
+  }
+
+  @FieldResolver(() => [Parameter])
+  parameters(@Root() d: DashboardRecord): readonly ParameterRecord[] {
+    return d.parameters;
+  }
+
+  @FieldResolver(() => [DashboardTab])
+  async tabs(@Root() d: DashboardRecord, @Ctx() ctx: GatewayContext): Promise<readonly TabRecord[]> {
+    return (await full(d, ctx)).tabs;
+  }
+
+  @FieldResolver(() => [DashboardCard], { description: 'Every card, text cards included, in Metabase\'s order.' })
+  async cards(@Root() d: DashboardRecord, @Ctx() ctx: GatewayContext): Promise<DashcardRoot[]> {
+    const dashboard = await full(d, ctx);
+    return dashboard.dashcards.map((dashcard) => ({ dashcard, dashboard }));
+  }
+}
+
+const readable = (c: Card | { restricted: true } | null): Card | null => (c && !('restricted' in c) ? c : null);
+
+@Resolver(() => DashboardCard)
+export class DashboardCardResolver {
+  @FieldResolver(() => ID)
+  id(@Root() root: DashcardRoot): number {
+    return root.dashcard.id;
+  }
+
+  @FieldResolver(() => DashboardTab, { nullable: true })
+  tab(@Root() root: DashcardRoot): TabRecord | null {
+    return root.dashboard.tabs.find((t) => t.id === root.dashcard.tabId) ?? null;
+  }
+
+  @FieldResolver(() => CardPosition)
+  position(@Root() { dashcard }: DashcardRoot): CardPosition {
+    return { row: dashcard.row, col: dashcard.col, width: dashcard.sizeX, height: dashcard.sizeY };
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The text of a text or heading card.' })
+  text(@Root() root: DashcardRoot): string | null {
+    return root.dashcard.text;
+  }
+
+  @FieldResolver(() => Question, { nullable: true, description: 'Null for text cards, and for questions the caller\'s role cannot read.' })
+  question(@Root() root: DashcardRoot): Card | null {
+    return readable(root.dashcard.card);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'True when the card holds a question the caller\'s role cannot read.' })
+  restricted(@Root() root: DashcardRoot): boolean {
+    return root.dashcard.card !== null && 'restricted' in root.dashcard.card;
+  }
+
+  @FieldResolver(() => [Question], { nullable: 'items', description: 'Extra questions drawn on the same chart; null where unreadable.' })
+  series(@Root() root: DashcardRoot): (Card | null)[] {
+    return root.dashcard.series.map(readable);
+  }
+
+  @FieldResolver(() => [ParameterMapping])
+  parameterMappings(@Root() root: DashcardRoot): ParameterMapping[] {
+    return root.dashcard.parameterMappings.map((m) => ({ parameterId: m.parameterId, questionId: m.cardId, target: m.target }));
+  }
+
+  @FieldResolver(() => QueryRun, { nullable: true, description: 'Runs the card\'s question with dashboard parameter values; null for text cards.' })
+  run(@Root() root: DashcardRoot, @Args(() => DashcardRunArgs) args: DashcardRunArgs, @Ctx() ctx: GatewayContext) {
+    return runDashcard(ctx, root.dashboard, root.dashcard, args);
+  }
+}

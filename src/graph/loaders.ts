@@ -1,0 +1,103 @@
+/**
+ * Per-request loaders, bound to the caller's role credential, so no cache is ever shared between
+ * callers of different roles and nothing outlives the request. They dedupe (an object asked for twice
+ * is fetched once), batch where Metabase allows it, and prime each other: the cards embedded in a
+ * dashboard fill the card loader; collections and databases come once per request as lists.
+ */
+import DataLoader from 'dataloader';
+import { NotFoundError } from '../errors/index.js';
+import type { MetabaseClient, RunParameter } from '../metabase/client.js';
+import type { Card, Collection, Dashboard, Database, QueryResult } from '../metabase/types.js';
+import { Semaphore } from '../utils/semaphore.js';
+
+export interface LoaderLimits {
+  readonly questionsListThreshold: number;
+  readonly dashboardRunConcurrency: number;
+}
+
+export type RunKey =
+  | { readonly kind: 'card'; readonly cardId: number; readonly parameters: readonly RunParameter[] }
+  | { readonly kind: 'dashcard'; readonly dashboardId: number; readonly dashcardId: number; readonly cardId: number; readonly parameters: readonly { id: string; value: unknown }[] };
+
+export interface Loaders {
+  readonly card: DataLoader<number, Card>;
+  readonly dashboard: DataLoader<number, Dashboard>;
+  readonly databaseMetadata: DataLoader<number, Database>;
+  /** Every readable card, one call per request (primes `card`). */
+  cardList(): Promise<readonly Card[]>;
+  /** Every readable dashboard, without cards, one call per request. */
+  dashboardList(): Promise<readonly Dashboard[]>;
+  /** Readable collections by id (`root` included), one call per request. */
+  collections(): Promise<ReadonlyMap<number | 'root', Collection>>;
+  /** Databases by id, one call per request. */
+  databases(): Promise<ReadonlyMap<number, Database>>;
+  /** Query runs; identical runs in one request share one upstream call. */
+  readonly run: DataLoader<RunKey, QueryResult, string>;
+}
+
+const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load());
+};
+
+export function createLoaders(client: MetabaseClient, limits: LoaderLimits, signal?: AbortSignal): Loaders {
+  const options = signal ? { signal } : {};
+  const dashboardRuns = new Semaphore(limits.dashboardRunConcurrency);
+
+  const cardList = once(async () => {
+    const cards = await client.listCards({}, options);
+    for (const c of cards) card.prime(c.id, c);
+    return cards;
+  });
+
+  const card: DataLoader<number, Card> = new DataLoader(async (ids) => {
+    // Metabase has no batch read of full cards: one call per id (under the client's cap), or the
+    // whole list in one heavy call when many are asked at once.
+    if (ids.length > limits.questionsListThreshold) {
+      const byId = new Map((await cardList()).map((c) => [c.id, c]));
+      return ids.map((id) => byId.get(id) ?? new NotFoundError(`No question ${id} is visible to your role.`));
+    }
+    const settled = await Promise.allSettled(ids.map((id) => client.getCard(id, options)));
+    return settled.map((s) => (s.status === 'fulfilled' ? s.value : asError(s.reason)));
+  });
+
+  const dashboard: DataLoader<number, Dashboard> = new DataLoader(async (ids) => {
+    const settled = await Promise.allSettled(ids.map((id) => client.getDashboard(id, options)));
+    return settled.map((s) => {
+      if (s.status === 'rejected') return asError(s.reason);
+      for (const dc of s.value.dashcards) {
+        for (const c of [dc.card, ...dc.series]) if (c && !('restricted' in c)) card.prime(c.id, c);
+      }
+      return s.value;
+    });
+  });
+
+  const databaseMetadata: DataLoader<number, Database> = new DataLoader(async (ids) => {
+    const settled = await Promise.allSettled(ids.map((id) => client.getDatabaseMetadata(id, {}, options)));
+    return settled.map((s) => (s.status === 'fulfilled' ? s.value : asError(s.reason)));
+  });
+
+  const run = new DataLoader<RunKey, QueryResult, string>(
+    async (keys) => {
+      const settled = await Promise.allSettled(keys.map((k) =>
+        k.kind === 'card'
+          ? client.runCard(k.cardId, { parameters: k.parameters }, options)
+          : dashboardRuns.run(() => client.runDashcard(k.dashboardId, k.dashcardId, k.cardId, { parameters: k.parameters }, options))));
+      return settled.map((s) => (s.status === 'fulfilled' ? s.value : asError(s.reason)));
+    },
+    { cacheKeyFn: (k) => JSON.stringify(k) },
+  );
+
+  return {
+    card,
+    dashboard,
+    databaseMetadata,
+    run,
+    cardList,
+    dashboardList: once(() => client.listDashboards({}, options)),
+    collections: once(async () => new Map((await client.listCollections({}, options)).map((c) => [c.id, c]))),
+    databases: once(async () => new Map((await client.listDatabases({}, options)).data.map((d) => [d.id, d]))),
+  };
+}
+
+const asError = (reason: unknown): Error => (reason instanceof Error ? reason : new Error(String(reason)));

@@ -1,0 +1,95 @@
+import { Args, Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { GatewayContext } from '../../context/context.js';
+import { BadUserInputError } from '../../errors/index.js';
+import type { Card, Collection as CollectionRecord, Database as DatabaseRecord, Parameter as ParameterRecord, ResultColumn } from '../../metabase/types.js';
+import { Connection, paginate } from '../common/connection.js';
+import { parseCollectionId, parseId } from '../common/ids.js';
+import { Column, Parameter } from '../common/parameter.type.js';
+import { Collection } from '../collections/collection.type.js';
+import { Database } from '../databases/database.type.js';
+import { QueryRun } from '../runs/run.type.js';
+import { runQuestion } from '../runs/run.service.js';
+import { QuestionsArgs, RunArgs } from './question.args.js';
+import { QueryLanguage, Question, QuestionKind, User } from './question.type.js';
+
+export const QuestionConnection = Connection('Question', Question);
+
+/** Questions whose name or description contains the text, case-insensitively. */
+export const matchesText = (text: string | null | undefined, ...fields: (string | null)[]): boolean =>
+  !text || fields.some((f) => f?.toLowerCase().includes(text.toLowerCase()));
+
+@Resolver(() => Question)
+export class QuestionResolver {
+  @Query(() => Question, { nullable: true, description: 'One question, model or metric by id.' })
+  question(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Card> {
+    return ctx.loaders.card.load(parseId(id, 'a question'));
+  }
+
+  @Query(() => QuestionConnection, { description: 'Questions, models and metrics the caller can read.' })
+  async questions(@Args(() => QuestionsArgs) args: QuestionsArgs, @Ctx() ctx: GatewayContext) {
+    let cards: readonly Card[];
+    if (args.ids) {
+      if (args.ids.length > ctx.limits.maxPageSize) {
+        throw new BadUserInputError(`Expected at most ${ctx.limits.maxPageSize} ids, received ${args.ids.length}.`, { details: { argument: 'ids' } });
+      }
+      const ids = args.ids.map((id) => parseId(id, 'a question'));
+      const loaded = await ctx.loaders.card.loadMany(ids);
+      const failed = loaded.find((c): c is Error => c instanceof Error);
+      if (failed) throw failed;
+      cards = loaded as Card[];
+    } else {
+      cards = await ctx.loaders.cardList();
+    }
+    const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
+    const filtered = cards.filter((c) =>
+      (collectionId === undefined || (collectionId === 'root' ? c.collectionId === null : c.collectionId === collectionId))
+      && (!args.kind || c.type === args.kind)
+      && matchesText(args.search, c.name, c.description));
+    return paginate(filtered, args, ctx.limits.maxPageSize);
+  }
+
+  @FieldResolver(() => QuestionKind)
+  kind(@Root() card: Card): string {
+    return card.type;
+  }
+
+  @FieldResolver(() => QueryLanguage)
+  queryLanguage(@Root() card: Card): string {
+    return card.query.language;
+  }
+
+  @FieldResolver(() => [Parameter])
+  parameters(@Root() card: Card): readonly ParameterRecord[] {
+    return card.parameters;
+  }
+
+  @FieldResolver(() => [Column], { nullable: true, description: 'Columns of the last result Metabase saved, when it has one.' })
+  resultColumns(@Root() card: Card): readonly ResultColumn[] | null {
+    return card.resultColumns;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The SQL of a native question.' })
+  nativeSql(@Root() card: Card): string | null {
+    return card.query.language === 'native' ? card.query.sql : null;
+  }
+
+  @FieldResolver(() => Collection, { nullable: true })
+  async collection(@Root() card: Card, @Ctx() ctx: GatewayContext): Promise<CollectionRecord | null> {
+    return (await ctx.loaders.collections()).get(card.collectionId ?? 'root') ?? null;
+  }
+
+  @FieldResolver(() => Database, { nullable: true })
+  async database(@Root() card: Card, @Ctx() ctx: GatewayContext): Promise<DatabaseRecord | null> {
+    return card.databaseId === null ? null : ((await ctx.loaders.databases()).get(card.databaseId) ?? null);
+  }
+
+  @FieldResolver(() => User, { nullable: true })
+  creator(@Root() card: Card): User | null {
+    return card.creator ? { id: card.creator.id, name: card.creator.commonName, email: card.creator.email } : null;
+  }
+
+  @FieldResolver(() => QueryRun, { nullable: true, description: 'Runs the question with these parameter values.' })
+  run(@Root() card: Card, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext) {
+    return runQuestion(ctx, card, args);
+  }
+}

@@ -1,0 +1,43 @@
+/** Turning a Metabase result, or a failed run, into a QueryRun. */
+import { randomUUID } from 'node:crypto';
+import { BadUserInputError, QueryFailedError } from '../../errors/index.js';
+import type { QueryResult } from '../../metabase/types.js';
+import { QueryRunStatus, type QueryRun } from './run.type.js';
+
+export function checkMaxRows(maxRows: number | null | undefined): number | null {
+  if (maxRows === null || maxRows === undefined) return null;
+  if (!Number.isInteger(maxRows) || maxRows < 0) {
+    throw new BadUserInputError(`Expected \`maxRows\` to be a non-negative integer, received ${maxRows}.`, { details: { argument: 'maxRows' } });
+  }
+  return maxRows;
+}
+
+export function toQueryRun(result: QueryResult, maxRows: number | null): QueryRun {
+  const rows = maxRows !== null && result.rows.length > maxRows ? result.rows.slice(0, maxRows) : result.rows;
+  return {
+    id: randomUUID(),
+    status: QueryRunStatus.COMPLETED,
+    columns: result.columns.map((c) => ({ name: c.name, displayName: c.displayName, baseType: c.baseType, semanticType: c.semanticType })),
+    rows: rows as unknown[][],
+    rowCount: rows.length,
+    truncated: result.truncatedAt !== null || rows.length < result.rows.length,
+    runningTimeMs: result.runningTimeMs === null ? null : Math.round(result.runningTimeMs),
+    startedAt: result.startedAt,
+    cached: result.cached,
+    error: null,
+  };
+}
+
+/** A query that ran and failed is a result with its error; other failures stay GraphQL errors. */
+export async function runOrFailure(run: () => Promise<QueryResult>, maxRows: number | null): Promise<QueryRun> {
+  try {
+    return toQueryRun(await run(), maxRows);
+  } catch (err) {
+    if (!(err instanceof QueryFailedError)) throw err;
+    return {
+      id: randomUUID(), status: QueryRunStatus.FAILED, columns: [], rows: [], rowCount: 0, truncated: false,
+      runningTimeMs: null, startedAt: null, cached: false,
+      error: { code: err.code, message: err.message, errorType: typeof err.extensions['errorType'] === 'string' ? err.extensions['errorType'] : null },
+    };
+  }
+}

@@ -1,0 +1,41 @@
+/** Running questions and dashboard cards: parameters checked first, then one (deduped) upstream run. */
+import type { GatewayContext } from '../../context/context.js';
+import { ForbiddenError, NotFoundError } from '../../errors/index.js';
+import type { Card, Dashboard, Dashcard } from '../../metabase/types.js';
+import type { ParameterValueInput } from '../common/parameter.type.js';
+import { resolveParameterValues } from './parameters.js';
+import { checkMaxRows, runOrFailure } from './run.mapper.js';
+import type { QueryRun } from './run.type.js';
+
+export interface RunInput {
+  readonly parameters?: readonly ParameterValueInput[] | null;
+  readonly maxRows?: number | null;
+}
+
+export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): Promise<QueryRun> {
+  const maxRows = checkMaxRows(input.maxRows);
+  const parameters = resolveParameterValues(card.parameters, input.parameters, `question ${card.id}`)
+    .filter((v) => v.value !== null)
+    .map(({ parameter, value }) => ({ id: parameter.id, type: parameter.type, target: parameter.target, value }));
+  return runOrFailure(() => ctx.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows);
+}
+
+/** Runs a dashboard card's question with the dashboard's parameter values; text cards have no run. */
+export function runDashcard(ctx: GatewayContext, dashboard: Dashboard, dashcard: Dashcard, input: RunInput): Promise<QueryRun> | null {
+  if (dashcard.cardId === null) return null;
+  if (dashcard.card && 'restricted' in dashcard.card) {
+    return Promise.reject(new ForbiddenError(`Your role cannot read question ${dashcard.cardId} on dashboard ${dashboard.id}.`));
+  }
+  const maxRows = checkMaxRows(input.maxRows);
+  const parameters = resolveParameterValues(dashboard.parameters, input.parameters, `dashboard ${dashboard.id}`)
+    .filter((v) => v.value !== null)
+    .map(({ parameter, value }) => ({ id: parameter.id, value }));
+  const key = { kind: 'dashcard' as const, dashboardId: dashboard.id, dashcardId: dashcard.id, cardId: dashcard.cardId, parameters };
+  return runOrFailure(() => ctx.loaders.run.load(key), maxRows);
+}
+
+export function findDashcard(dashboard: Dashboard, dashcardId: number): Dashcard {
+  const dashcard = dashboard.dashcards.find((dc) => dc.id === dashcardId);
+  if (!dashcard) throw new NotFoundError(`Dashboard ${dashboard.id} has no card ${dashcardId}.`);
+  return dashcard;
+}

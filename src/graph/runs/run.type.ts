@@ -1,0 +1,55 @@
+/** The result of running a question, a dashboard card or ad-hoc SQL. */
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
+import { Column } from '../common/parameter.type.js';
+
+export enum QueryRunStatus {
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+}
+registerEnumType(QueryRunStatus, { name: 'QueryRunStatus' });
+
+@ObjectType({ description: 'Why a run failed, as Metabase reported it.' })
+export class QueryRunError {
+  @Field(() => String, { description: 'The gateway error code, e.g. QUERY_FAILED.' })
+  code!: string;
+
+  @Field(() => String)
+  message!: string;
+
+  @Field(() => String, { nullable: true, description: 'Metabase\'s `error_type`, e.g. `invalid-query`.' })
+  errorType!: string | null;
+}
+
+@ObjectType({ description: 'One run of a query. Rows are one JSON value (an array of row arrays), never one field per cell.' })
+export class QueryRun {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => QueryRunStatus)
+  status!: QueryRunStatus;
+
+  @Field(() => [Column])
+  columns!: Column[];
+
+  @Field(() => GraphQLJSON, { description: 'An array of rows, each an array of values in column order.' })
+  rows!: unknown[][];
+
+  @Field(() => Int)
+  rowCount!: number;
+
+  @Field(() => Boolean, { description: 'True when Metabase\'s row limit or `maxRows` cut the result.' })
+  truncated!: boolean;
+
+  @Field(() => Int, { nullable: true })
+  runningTimeMs!: number | null;
+
+  @Field(() => String, { nullable: true })
+  startedAt!: string | null;
+
+  @Field(() => Boolean, { description: 'True when Metabase answered from its result cache.' })
+  cached!: boolean;
+
+  @Field(() => QueryRunError, { nullable: true })
+  error!: QueryRunError | null;
+}
