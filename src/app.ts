@@ -112,6 +112,11 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `Nothing is served at ${request.method} ${request.url.split('?')[0]}; GraphQL is at /graphql.`));
 
+  // While draining, answers close their connection, so keep-alive sockets do not hold the drain open.
+  app.addHook('onSend', async (_request, reply) => {
+    if (state === 'draining') reply.header('connection', 'close');
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (state !== 'ready') return reply.code(503).send({ status: state });

@@ -1,0 +1,159 @@
+/**
+ * The gateway's HTTP edge: GraphQL over HTTP (GET and POST, CSRF prevention), bearer tokens, every
+ * kind of bad input answered with the right status and a coded GraphQL error (never a 500), health
+ * endpoints, and draining on close.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT, generateKeyPair } from 'jose';
+import { loadConfig } from '../../../src/config/config.js';
+import { startDemo } from '../../../src/demo.js';
+import { startStack, type DemoStack } from '../../helpers/gateway.js';
+
+interface Answer { status: number; headers: Headers; body: { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } & Record<string, unknown> }
+
+describe('the HTTP edge', () => {
+  let stack: DemoStack;
+  let url: string;
+  let bearer: string;
+  before(async () => {
+    stack = await startStack({ BODY_LIMIT_BYTES: '4096' });
+    url = `${stack.gatewayUrl}/graphql`;
+    bearer = `Bearer ${stack.tokens.analyst}`;
+  });
+  after(() => stack.close());
+
+  const call = async (init: RequestInit & { path?: string } = {}): Promise<Answer> => {
+    const res = await fetch(init.path ? `${stack.gatewayUrl}${init.path}` : url, init);
+    const text = await res.text();
+    let body: Answer['body'];
+    try {
+      body = JSON.parse(text) as Answer['body'];
+    } catch {
+      assert.fail(`not JSON (${res.status}): ${text.slice(0, 200)}`);
+    }
+    return { status: res.status, headers: res.headers, body };
+  };
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    call({ method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const code = (a: Answer): string | undefined => a.body.errors?.[0]?.extensions?.code;
+
+  test('POST and GET /graphql; GET needs a preflight-forcing header (CSRF prevention)', async () => {
+    const posted = await post({ query: '{ viewer { role } }' });
+    assert.equal(posted.status, 200);
+    assert.deepEqual(posted.body.data, { viewer: { role: 'analyst' } });
+    const q = encodeURIComponent('{ viewer { subject } }');
+    const got = await call({ path: `/graphql?query=${q}`, headers: { authorization: bearer, 'apollo-require-preflight': 'true' } });
+    assert.deepEqual(got.body.data, { viewer: { subject: 'ana' } });
+    const csrf = await call({ path: `/graphql?query=${q}`, headers: { authorization: bearer } });
+    assert.equal(csrf.status, 400);
+    assert.equal(code(csrf), 'BAD_USER_INPUT');
+    const mutationByGet = await call({ path: `/graphql?query=${encodeURIComponent('mutation { runQuestion(id: 1) { rowCount } }')}`, headers: { authorization: bearer, 'apollo-require-preflight': 'true' } });
+    assert.equal(mutationByGet.status, 405);
+    assert.equal(code(mutationByGet), 'BAD_USER_INPUT');
+  });
+
+  test('no Apollo landing page (it loads from a CDN)', async () => {
+    const res = await fetch(url, { headers: { accept: 'text/html' } });
+    assert.ok(!(await res.text()).includes('apollographql.com'));
+  });
+
+  test('missing, malformed, forged, expired and wrong-audience tokens are 401 UNAUTHENTICATED', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ groups: ['analysts'] }).setProtectedHeader({ alg: 'RS256', kid: 'x' }).setIssuer(stack.issuer.issuer)
+      .setAudience('metabase-gateway').setSubject('mallory').setExpirationTime('1h').sign(privateKey);
+    const expired = await stack.issuer.issue('ana', { groups: ['analysts'] }, -60);
+    const cases: [string | undefined, RegExp][] = [
+      [undefined, /Authorization: Bearer/],
+      ['Basic YTpi', /Authorization: Bearer/],
+      ['Bearer not.a.jwt', /not a valid JWT/],
+      [`Bearer ${forged}`, /key the identity provider does not publish|signature/],
+      [`Bearer ${expired}`, /expired/],
+    ];
+    for (const [authorization, message] of cases) {
+      const res = await post({ query: '{ viewer { role } }' }, authorization ? { authorization } : { authorization: '' });
+      assert.equal(res.status, 401, String(authorization).slice(0, 20));
+      assert.equal(code(res), 'UNAUTHENTICATED');
+      assert.match(res.body.errors![0]!.message, message);
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+    }
+  });
+
+  test('a valid token whose groups match no role is 403 FORBIDDEN', async () => {
+    const outsider = await stack.issuer.issue('eve', { groups: ['contractors'] });
+    const res = await post({ query: '{ viewer { role } }' }, { authorization: `Bearer ${outsider}` });
+    assert.equal(res.status, 403);
+    assert.equal(code(res), 'FORBIDDEN');
+  });
+
+  test('bad input: right status, a coded error, never a 500', async () => {
+    const cases: [string, () => Promise<Answer>, number][] = [
+      ['malformed JSON', () => post('{"query": "{ viewer { role } }"'), 400],
+      ['a simple content type (CSRF prevention)', () => call({ method: 'POST', headers: { 'content-type': 'text/plain', authorization: bearer }, body: '{ viewer { role } }' }), 400],
+      ['unsupported content type', () => call({ method: 'POST', headers: { 'content-type': 'application/xml', authorization: bearer }, body: '<q/>' }), 415],
+      ['invalid GraphQL', () => post({ query: '{ viewer { role }' }), 400],
+      ['unknown field', () => post({ query: '{ viewer { password } }' }), 400],
+      ['wrong variable type', () => post({ query: 'query($id: ID!) { question(id: $id) { name } }', variables: { id: { nested: true } } }), 400],
+      ['missing variable', () => post({ query: 'query($id: ID!) { question(id: $id) { name } }' }), 400],
+      ['no query', () => post({ variables: {} }), 400],
+      ['query not a string', () => post({ query: 42 }), 400],
+      ['body over the limit', () => post({ query: `{ viewer { role } } ${'#'.repeat(5000)}` }), 413],
+    ];
+    for (const [name, send, status] of cases) {
+      const res = await send();
+      assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body).slice(0, 200)}`);
+      assert.equal(code(res), 'BAD_USER_INPUT', name);
+      assert.ok(!JSON.stringify(res.body).includes('    at '), `${name}: no stack trace`);
+    }
+  });
+
+  test('errors inside resolvers keep their code; data comes back for the rest', async () => {
+    const res = await post({ query: '{ viewer { role } question(id: "abc") { name } }' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.data, { viewer: { role: 'analyst' }, question: null });
+    assert.equal(code(res), 'BAD_USER_INPUT');
+  });
+
+  test('an upstream outage is UPSTREAM_UNAVAILABLE with no details from inside', async () => {
+    stack.emulator.knobs.failureRate = 1;
+    try {
+      const res = await post({ query: '{ question(id: 3) { name } }' });
+      assert.equal(code(res), 'UPSTREAM_UNAVAILABLE');
+      assert.ok(!JSON.stringify(res.body).includes('stack'));
+    } finally {
+      stack.emulator.knobs.failureRate = 0;
+    }
+  });
+
+  test('unknown routes are 404 NOT_FOUND; /healthz and /readyz answer', async () => {
+    const missing = await call({ path: '/nope' });
+    assert.equal(missing.status, 404);
+    assert.equal(code(missing), 'NOT_FOUND');
+    assert.deepEqual((await call({ path: '/healthz' })).body, { status: 'ok' });
+    const ready = await call({ path: '/readyz' });
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body['status'], 'ready');
+  });
+
+  test('closing drains: an in-flight request finishes, new ones are refused', async () => {
+    const own = await startDemo(loadConfig({ PORT: '0', DRAIN_GRACE_MS: '5000' }));
+    own.emulator.knobs.latencyMs = 400;
+    const inFlight = fetch(`${own.gatewayUrl}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${own.tokens.sales}` },
+      body: JSON.stringify({ query: '{ question(id: 2) { name } }' }),
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = own.gateway.close();
+    assert.equal(own.gateway.state, 'draining');
+    const res = await inFlight;
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { data: unknown }).data, { question: { name: 'Products in a category' } });
+    const t0 = performance.now();
+    await closing;
+    assert.ok(performance.now() - t0 < 2000, 'the drain ends when the last request does, not at the grace period');
+    assert.equal(own.gateway.state, 'stopped');
+    await assert.rejects(fetch(`${own.gatewayUrl}/healthz`), 'no longer accepting');
+    own.emulator.knobs.latencyMs = 0;
+    await own.close();
+  });
+});
