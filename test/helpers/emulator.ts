@@ -15,6 +15,12 @@ export function credentialOf(e: Emulator, group: string): DemoCredential {
   return c;
 }
 
+/** The API key of each demo group, by a short name. */
+export function groupKeys(e: Emulator): Record<'admin' | 'analyst' | 'sales' | 'support' | 'agents' | 'allUsers', string> {
+  const key = (group: string): string => credentialOf(e, group).apiKey;
+  return { admin: key('Administrators'), analyst: key('Analysts'), sales: key('Sales'), support: key('Support'), agents: key('Agents'), allUsers: key('All Users') };
+}
+
 export interface RawResponse {
   readonly status: number;
   readonly headers: Headers;

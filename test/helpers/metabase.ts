@@ -17,6 +17,15 @@ export const loginClient = (e: Emulator, group: string, options: Extra = {}): Me
   return new MetabaseClient({ baseUrl: e.url, credential: loginCredential(c.email, c.password), ...options });
 };
 
+/** A key client per demo group, with one call to close them all. */
+export function groupClients(e: Emulator, options: Extra = {}) {
+  const clients = {
+    admin: keyClient(e, 'Administrators', options), analyst: keyClient(e, 'Analysts', options),
+    sales: keyClient(e, 'Sales', options), support: keyClient(e, 'Support', options),
+  };
+  return { ...clients, closeAll: () => Promise.all(Object.values(clients).map((c) => c.close())) };
+}
+
 /** Awaits a rejection with a gateway error of this code; returns it for further checks. */
 export async function rejectsWith(promise: Promise<unknown>, code: GatewayErrorCode, message?: RegExp): Promise<GatewayError> {
   try {

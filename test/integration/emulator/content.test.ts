@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { asRecord, credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
+import { asRecord, emulator, groupKeys, raw, type Emulator } from '../../helpers/emulator.js';
 
 const recorded = JSON.parse(readFileSync(new URL('../../fixtures/metabase/recorded/cypress_sample_instance_data.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>[]>;
 
@@ -23,11 +23,7 @@ describe('emulator content and permissions', () => {
   let allUsers: string;
   before(async () => {
     e = await emulator();
-    admin = credentialOf(e, 'Administrators').apiKey;
-    analyst = credentialOf(e, 'Analysts').apiKey;
-    sales = credentialOf(e, 'Sales').apiKey;
-    support = credentialOf(e, 'Support').apiKey;
-    allUsers = credentialOf(e, 'All Users').apiKey;
+    ({ admin, analyst, sales, support, allUsers } = groupKeys(e));
   });
   after(() => e.close());
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { fieldByName } from '../../../src/emulator/sample-schema.js';
-import { asRecord, credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
+import { asRecord, credentialOf, emulator, groupKeys, raw, type Emulator } from '../../helpers/emulator.js';
 
 const SCHEMAS = new URL('../../fixtures/metabase/openapi-split/components/schemas/', import.meta.url);
 const schema = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, SCHEMAS), 'utf8')) as Record<string, unknown>;
@@ -41,11 +41,7 @@ describe('emulator query runs', () => {
   const valid = resultValidator();
   before(async () => {
     e = await emulator();
-    admin = credentialOf(e, 'Administrators').apiKey;
-    analyst = credentialOf(e, 'Analysts').apiKey;
-    sales = credentialOf(e, 'Sales').apiKey;
-    support = credentialOf(e, 'Support').apiKey;
-    allUsers = credentialOf(e, 'All Users').apiKey;
+    ({ admin, analyst, sales, support, allUsers } = groupKeys(e));
   });
   after(() => e.close());
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetabaseClient } from '../../../src/metabase/client.js';
 import { emulator, type Emulator } from '../../helpers/emulator.js';
-import { keyClient, rejectsWith } from '../../helpers/metabase.js';
+import { groupClients, rejectsWith } from '../../helpers/metabase.js';
 
 describe('Metabase client: reads', () => {
   let e: Emulator;
@@ -13,10 +13,7 @@ describe('Metabase client: reads', () => {
   let support: MetabaseClient;
   before(async () => {
     e = await emulator();
-    admin = keyClient(e, 'Administrators');
-    analyst = keyClient(e, 'Analysts');
-    sales = keyClient(e, 'Sales');
-    support = keyClient(e, 'Support');
+    ({ admin, analyst, sales, support } = groupClients(e));
   });
   after(async () => {
     await Promise.all([admin, analyst, sales, support].map((c) => c.close()));

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetabaseClient } from '../../../src/metabase/client.js';
 import { emulator, type Emulator } from '../../helpers/emulator.js';
-import { keyClient, rejectsWith } from '../../helpers/metabase.js';
+import { groupClients, rejectsWith } from '../../helpers/metabase.js';
 
 for (const mode of ['http-status', 'legacy-202'] as const) {
   describe(`Metabase client: runs (failed runs answered ${mode})`, () => {
@@ -17,10 +17,7 @@ for (const mode of ['http-status', 'legacy-202'] as const) {
     let support: MetabaseClient;
     before(async () => {
       e = await emulator({ queryFailureMode: mode });
-      admin = keyClient(e, 'Administrators');
-      analyst = keyClient(e, 'Analysts');
-      sales = keyClient(e, 'Sales');
-      support = keyClient(e, 'Support');
+      ({ admin, analyst, sales, support } = groupClients(e));
     });
     after(async () => {
       await Promise.all([admin, analyst, sales, support].map((c) => c.close()));
