@@ -5,7 +5,7 @@
  */
 import type { ExecuteResult, SqlExecutor } from './executor.js';
 import { QueryError, type QueryErrorType } from './query-error.js';
-import { SAMPLE_FIELDS, fieldById, tableById, type BaseType } from './sample-schema.js';
+import { SAMPLE_FIELDS, fieldById, type BaseType } from './sample-schema.js';
 import { compileStructuredQuery, type ResultColumn } from './sql/mbql.js';
 import { expandNativeQuery } from './sql/native.js';
 import type { NormalizedQuery } from './sql/dataset-query.js';
@@ -140,4 +140,3 @@ function inferType(values: unknown[]): BaseType {
   return 'type/Text';
 }
 
-export const tableName = (id: number): string | undefined => tableById(id)?.name;

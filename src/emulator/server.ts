@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { SqlExecutor } from './executor.js';
-import { ApiError, Query, json, matchRoute, readJsonBody, route, takePaging, text, unauthenticated, type Reply, type Route } from './http.js';
+import { ApiError, Query, json, matchRoute, readJsonBody, route, takePaging, unauthenticated, type Reply, type Route } from './http.js';
 import type { EmulatorKnobs, RouteContext } from './context.js';
 import { Instance, type DemoCredential, type InstanceOptions } from './instance.js';
 import { createRandom } from './random.js';
@@ -232,4 +232,3 @@ function closeServer(server: Server, executor: SqlExecutor): Promise<void> {
   });
 }
 
-export { text };

@@ -1,5 +1,5 @@
 /** Sessions, the current user, groups and API keys (API-CONTRACT.md §2, §4.1, §4.12). */
-import { GROUPS, USERS } from '../content.js';
+import { GROUPS } from '../content.js';
 import { ApiError, forbidden, invalid, json, notFound, page, positiveInt, received, route, text, type Reply, type Route } from '../http.js';
 import type { RouteContext } from '../context.js';
 import type { Principal } from '../instance.js';
@@ -20,10 +20,9 @@ function nonBlank(body: Record<string, unknown>, key: string): string {
   return v;
 }
 
-const groupId = (ctx: RouteContext, v: unknown): number => {
+const groupId = (v: unknown): number => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalid('group_id', 'value must be an integer greater than zero.', `value must be an integer greater than zero., received: ${received(v)}`);
   if (!GROUPS.some((g) => g.id === v)) throw notFound();
-  void ctx;
   return v;
 };
 
@@ -156,7 +155,7 @@ export const accountRoutes: Route<RouteContext>[] = [
     if ([...ctx.instance.apiKeys.values()].some((k) => k.name === name)) {
       return json({ errors: { name: 'An API key with this name already exists.' } }, 400);
     }
-    const { record, key } = ctx.instance.createApiKey(name, groupId(ctx, body['group_id']));
+    const { record, key } = ctx.instance.createApiKey(name, groupId(body['group_id']));
     return json(serializeKey(ctx, record.id, key));
   }),
 
@@ -170,7 +169,7 @@ export const accountRoutes: Route<RouteContext>[] = [
     const record = apiKeyRecord(ctx, params);
     const body = await ctx.body();
     if (body['name'] !== undefined) record.name = nonBlank(body, 'name');
-    if (body['group_id'] !== undefined) ctx.instance.setApiKeyGroup(record, groupId(ctx, body['group_id']));
+    if (body['group_id'] !== undefined) ctx.instance.setApiKeyGroup(record, groupId(body['group_id']));
     return json(serializeKey(ctx, record.id));
   }),
 
@@ -179,6 +178,3 @@ export const accountRoutes: Route<RouteContext>[] = [
     return { status: 204, empty: true };
   }),
 ];
-
-/** People the demo prints, for the README and `npm run emulator`. */
-export const demoPeople = USERS;

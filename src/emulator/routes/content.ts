@@ -4,7 +4,7 @@ import { forbidden, idOrEntityId, invalid, json, notFound, page, positiveInt, re
 import type { RouteContext } from '../context.js';
 import { collectionById } from '../instance.js';
 import {
-  cardById, cardQuery, collectionSummary, dashboardCount, entityId, readableCollections, rootSummary, sampleTables, serializeCard,
+  cardById, cardQuery, collectionSummary, dashboardCount, entityId, readableCollections, sampleTables, serializeCard,
   serializeCollection, serializeDashboard, serializeDatabase, serializeRoot, serializeTable,
 } from '../serialize.js';
 
@@ -359,5 +359,4 @@ export const contentRoutes: Route<RouteContext>[] = [
   route('GET', '/api/search', searchItems),
 ];
 
-export const rootCollection = rootSummary;
 export const unknownEndpoint = (): ReturnType<typeof text> => text('API endpoint does not exist.', 404);

@@ -184,19 +184,24 @@ export function adHocRun(ctx: RouteContext, body: Record<string, unknown>): Prom
   return runQuery(ctx.executor, {
     database, context: 'ad-hoc', jsonQuery: body,
     plan: () => {
-    const query = normalizeDatasetQuery(body);
-    requireRunnable(ctx, query, true);
-    const tags = query.kind === 'native' ? query.templateTags : {};
-    const values: TagValues = new Map();
-    for (const p of params) {
-      const name = targetTag(p['target'], tags);
-      const tag = tagNamed(tags, name);
-      if (!tag) throw new QueryError('invalid-parameter', `Invalid parameter: the query does not have a template tag named "${String(name ?? p['name'] ?? '')}".`);
-      const type = typeof p['type'] === 'string' ? p['type'] : declaredType(tag);
-      checkType(type, tag, `"${tag.name}"`);
-      values.set(tag.name, { type, value: tagValue(tag, p['value'] ?? null) });
-    }
-    return { query, tagValues: values };
+      const query = normalizeDatasetQuery(body);
+      requireRunnable(ctx, query, true);
+      return { query, tagValues: adHocTagValues(query, params) };
     },
   });
+}
+
+/** Ad-hoc parameters target the query's own template tags, checked as on the card endpoint. */
+function adHocTagValues(query: NormalizedQuery, params: Record<string, unknown>[]): TagValues {
+  const tags = query.kind === 'native' ? query.templateTags : {};
+  const values: TagValues = new Map();
+  for (const p of params) {
+    const name = targetTag(p['target'], tags);
+    const tag = tagNamed(tags, name);
+    if (!tag) throw new QueryError('invalid-parameter', `Invalid parameter: the query does not have a template tag named "${String(name ?? p['name'] ?? '')}".`);
+    const type = typeof p['type'] === 'string' ? p['type'] : declaredType(tag);
+    checkType(type, tag, `"${tag.name}"`);
+    values.set(tag.name, { type, value: tagValue(tag, p['value'] ?? null) });
+  }
+  return values;
 }
