@@ -24,7 +24,7 @@ export function userSummary(u: UserRecord): Record<string, unknown> {
 
 const commonName = (u: UserRecord): string => [u.firstName, u.lastName].filter(Boolean).join(' ');
 
-function lastEditInfo(instance: Instance, userId: number, timestamp: string): Record<string, unknown> {
+export function lastEditInfo(instance: Instance, userId: number, timestamp: string): Record<string, unknown> {
   const u = instance.users.get(userId)!;
   return { id: u.id, email: u.email, first_name: u.firstName, last_name: u.lastName, timestamp };
 }

@@ -4,12 +4,15 @@ import { forbidden, idOrEntityId, invalid, json, notFound, page, positiveInt, re
 import type { RouteContext } from '../context.js';
 import { collectionById } from '../instance.js';
 import {
-  cardById, cardQuery, collectionSummary, dashboardCount, entityId, readableCollections, sampleTables, serializeCard,
+  cardById, cardQuery, collectionSummary, dashboardCount, entityId, lastEditInfo, readableCollections, sampleTables, serializeCard,
   serializeCollection, serializeDashboard, serializeDatabase, serializeRoot, serializeTable,
 } from '../serialize.js';
 
 /** The Trash's id; it holds no permissions of its own here (archived items keep their collection's). */
 const TRASH_COLLECTION_ID = 10;
+
+/** When items were last edited, as their `last-edit-info` reports it. */
+const EDITED_AT = '2026-03-05T08:00:00.700Z';
 
 const CARD_FILTERS = ['all', 'mine', 'bookmarked', 'archived', 'database', 'table', 'using_model', 'using_segment'] as const;
 const ITEM_MODELS = ['card', 'dataset', 'metric', 'dashboard', 'collection', 'snippet', 'pulse', 'timeline', 'document', 'table', 'transform', 'no_models'] as const;
@@ -41,17 +44,12 @@ function readableCollection(ctx: RouteContext, raw: string): CollectionDef {
   return c;
 }
 
-const lastEdit = (ctx: RouteContext, userId: number): Record<string, unknown> => {
-  const u = ctx.instance.users.get(userId)!;
-  return { id: u.id, email: u.email, first_name: u.firstName, last_name: u.lastName, timestamp: '2026-03-05T08:00:00.700Z' };
-};
-
 function cardItem(ctx: RouteContext, c: CardDef): Record<string, unknown> {
   return {
     id: c.id, model: cardModel(c), name: c.name, description: c.description, display: c.display, database_id: SAMPLE_DATABASE_ID,
     entity_id: entityId('card', c.id), collection_position: null, collection_preview: true, archived: c.archived ?? false,
     fully_parameterized: false, moderated_status: null, dashboard_count: dashboardCount(c.id),
-    can_write: ctx.instance.canWrite(ctx.principal, c.collectionId), 'last-edit-info': lastEdit(ctx, c.creatorId),
+    can_write: ctx.instance.canWrite(ctx.principal, c.collectionId), 'last-edit-info': lastEditInfo(ctx.instance, c.creatorId, EDITED_AT),
   };
 }
 
@@ -59,7 +57,7 @@ function dashboardItem(ctx: RouteContext, d: DashboardDef): Record<string, unkno
   return {
     id: d.id, model: 'dashboard', name: d.name, description: d.description, entity_id: entityId('dashboard', d.id),
     collection_position: null, archived: d.archived ?? false, can_write: ctx.instance.canWrite(ctx.principal, d.collectionId),
-    'last-edit-info': lastEdit(ctx, d.creatorId),
+    'last-edit-info': lastEditInfo(ctx.instance, d.creatorId, EDITED_AT),
   };
 }
 

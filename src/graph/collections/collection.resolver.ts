@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql
 import type { GatewayContext } from '../../context/context.js';
 import { NotFoundError } from '../../errors/index.js';
 import type { Card, Collection as CollectionRecord, Dashboard as DashboardRecord } from '../../metabase/types.js';
-import { parseCollectionId } from '../common/ids.js';
+import { isIn, parseCollectionId } from '../common/ids.js';
 import { Dashboard } from '../dashboards/dashboard.type.js';
 import { Question, QuestionKind } from '../questions/question.type.js';
 import { Collection } from './collection.type.js';
@@ -13,9 +13,6 @@ function parentId(c: CollectionRecord): number | 'root' | null {
   const ids = (c.location ?? '/').split('/').filter(Boolean);
   return ids.length ? Number(ids.at(-1)) : 'root';
 }
-
-const inCollection = (collectionId: number | null, c: CollectionRecord): boolean =>
-  c.id === 'root' ? collectionId === null : collectionId === c.id;
 
 @Resolver(() => Collection)
 export class CollectionResolver {
@@ -45,11 +42,11 @@ export class CollectionResolver {
 
   @FieldResolver(() => [Dashboard])
   async dashboards(@Root() c: CollectionRecord, @Ctx() ctx: GatewayContext): Promise<DashboardRecord[]> {
-    return (await ctx.loaders.dashboardList()).filter((d) => inCollection(d.collectionId, c));
+    return (await ctx.loaders.dashboardList()).filter((d) => isIn(d.collectionId, c.id));
   }
 
   @FieldResolver(() => [Question])
   async questions(@Root() c: CollectionRecord, @Arg('kind', () => QuestionKind, { nullable: true }) kind: QuestionKind | null, @Ctx() ctx: GatewayContext): Promise<Card[]> {
-    return (await ctx.loaders.cardList()).filter((q) => inCollection(q.collectionId, c) && (!kind || q.type === kind));
+    return (await ctx.loaders.cardList()).filter((q) => isIn(q.collectionId, c.id) && (!kind || q.type === kind));
   }
 }

@@ -12,3 +12,7 @@ export function parseId(raw: string | number, what: string): number {
 export function parseCollectionId(raw: string | number): number | 'root' {
   return String(raw).trim() === 'root' ? 'root' : parseId(raw, 'a collection');
 }
+
+/** Whether an item with this `collection_id` sits directly in the collection (`root` holds null). */
+export const isIn = (itemCollectionId: number | null, collection: number | 'root'): boolean =>
+  collection === 'root' ? itemCollectionId === null : itemCollectionId === collection;

@@ -2,7 +2,7 @@ import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Query, Resolver, Ro
 import type { GatewayContext } from '../../context/context.js';
 import type { Collection as CollectionRecord, Dashboard as DashboardRecord, DashboardTab as TabRecord, Parameter as ParameterRecord } from '../../metabase/types.js';
 import { Connection, PageArgs, paginate } from '../common/connection.js';
-import { parseCollectionId, parseId } from '../common/ids.js';
+import { isIn, parseCollectionId, parseId } from '../common/ids.js';
 import { Parameter, ParameterValueInput } from '../common/parameter.type.js';
 import { Collection } from '../collections/collection.type.js';
 import { matchesText } from '../questions/question.resolver.js';
@@ -43,7 +43,7 @@ export class DashboardResolver {
   async dashboards(@Args(() => DashboardsArgs) args: DashboardsArgs, @Ctx() ctx: GatewayContext) {
     const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
     const list = (await ctx.loaders.dashboardList()).filter((d) =>
-      (collectionId === undefined || (collectionId === 'root' ? d.collectionId === null : d.collectionId === collectionId))
+      (collectionId === undefined || isIn(d.collectionId, collectionId))
       && matchesText(args.search, d.name, d.description));
     return paginate(list, args, ctx.limits.maxPageSize);
   }

@@ -3,7 +3,7 @@ import type { GatewayContext } from '../../context/context.js';
 import { BadUserInputError } from '../../errors/index.js';
 import type { Card, Collection as CollectionRecord, Database as DatabaseRecord, Parameter as ParameterRecord, ResultColumn } from '../../metabase/types.js';
 import { Connection, paginate } from '../common/connection.js';
-import { parseCollectionId, parseId } from '../common/ids.js';
+import { isIn, parseCollectionId, parseId } from '../common/ids.js';
 import { Column, Parameter } from '../common/parameter.type.js';
 import { Collection } from '../collections/collection.type.js';
 import { Database } from '../databases/database.type.js';
@@ -42,7 +42,7 @@ export class QuestionResolver {
     }
     const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
     const filtered = cards.filter((c) =>
-      (collectionId === undefined || (collectionId === 'root' ? c.collectionId === null : c.collectionId === collectionId))
+      (collectionId === undefined || isIn(c.collectionId, collectionId))
       && (!args.kind || c.type === args.kind)
       && matchesText(args.search, c.name, c.description));
     return paginate(filtered, args, ctx.limits.maxPageSize);
