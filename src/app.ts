@@ -5,36 +5,33 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import type { Logger } from 'pino';
+import type { Socket } from 'node:net';
 import type { Config } from './config/config.js';
-import type { GatewayContext } from './context/context.js';
+import { protect } from './authz/rules.js';
+import { AccessChecker } from './authz/access.js';
+import { contextWithoutRole, type GatewayContext } from './context/context.js';
 import { createFormatError } from './errors/format-error.js';
-import { GatewayError, UnauthenticatedError, type GatewayErrorCode } from './errors/index.js';
+import { ForbiddenError, GatewayError, type GatewayErrorCode } from './errors/index.js';
 import { createLoaders } from './graph/loaders.js';
 import { buildGatewaySchema } from './graph/schema.js';
-import type { TokenVerifier } from './identity/verifier.js';
-import { resolveRole, viewerFromClaims, type Viewer } from './identity/viewer.js';
-import type { MetabaseClient } from './metabase/client.js';
-
-export interface GatewayRole {
-  readonly name: string;
-  readonly groups: readonly string[];
-  /** The client holding this role's Metabase credential. */
-  readonly client: MetabaseClient;
-}
+import { tokenError, type TokenVerifier } from './identity/verifier.js';
+import { decideRoles, viewerFromClaims, type RoleDecision, type Viewer } from './identity/viewer.js';
+import type { ActiveRole, PolicyStore } from './policy/store.js';
 
 export interface GatewayDeps {
-  readonly roles: readonly GatewayRole[];
+  /** The policy in force: claim mapping, roles and their Metabase clients. */
+  readonly policy: PolicyStore;
   readonly verifyToken: TokenVerifier;
   /** Checks Metabase answers, for /readyz. */
   readonly metabaseReady: () => Promise<unknown>;
-  /** Claim holding the caller's groups. Default `groups`. */
-  readonly groupsClaim?: string;
-  /** Log requests (pino through Fastify). Default false. */
-  readonly logger?: boolean | object;
+  /** The root logger (pino). Default: silent. */
+  readonly logger?: Logger;
 }
 
 export type GatewayState = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -46,6 +43,11 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The header with which a caller asks for another of the roles it may act in. */
+export const ROLE_HEADER = 'x-gateway-role';
+/** Headers up to this size are read, so an oversized token is refused with a reason, not cut off by the parser. */
+const MAX_HEADER_BYTES = 128 * 1024;
+
 type Limits = Pick<Config, 'limits' | 'drainGraceMs'>;
 
 const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
@@ -55,12 +57,25 @@ const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    caller?: { viewer: Viewer; role: GatewayRole };
+    caller?: { viewer: Viewer; decision: RoleDecision<ActiveRole>; role: ActiveRole | null };
   }
 }
 
-function sendError(reply: FastifyReply, status: number, code: GatewayErrorCode, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code } }] });
+function sendError(reply: FastifyReply, status: number, code: GatewayErrorCode, message: string, extensions: Readonly<Record<string, unknown>> = {}): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { ...extensions, code } }] });
+}
+
+/** Headers too large even for MAX_HEADER_BYTES: answered before Fastify sees the request. */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, text, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', `Request headers are larger than ${MAX_HEADER_BYTES} bytes.`]
+    : [400, 'Bad Request', 'The request could not be read as HTTP.'];
+  const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** Fastify's own request failures (bad JSON, size, media type), in the GraphQL error shape. */
@@ -79,9 +94,13 @@ function requestFault(err: FastifyError, limitBytes: number): { status: number; 
 
 export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
+  const logger = deps.logger ?? pino({ level: 'silent' });
   const app = Fastify({
     bodyLimit: limits.limits.bodyLimitBytes,
-    logger: deps.logger ?? false,
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
@@ -90,7 +109,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     return503OnClosing: true,
   });
   const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
+    schema: protect(await buildGatewaySchema()),
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(app.log),
@@ -103,7 +122,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     if (thrown instanceof GatewayError) {
       const code: GatewayErrorCode = thrown.code;
       if (code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="metabase-gateway"');
-      return sendError(reply, HTTP_STATUS[code] ?? 500, code, thrown.message);
+      return sendError(reply, HTTP_STATUS[code] ?? 500, code, thrown.message, thrown.extensions);
     }
     const fault = requestFault(err, limits.limits.bodyLimitBytes);
     if (fault) return sendError(reply, fault.status, 'BAD_USER_INPUT', fault.message);
@@ -128,15 +147,30 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     }
   });
 
-  const groupsClaim = deps.groupsClaim ?? 'groups';
+  /**
+   * Who is calling and in which role: the token is verified, read through the policy's claim paths,
+   * and matched against its roles. No fitting role is not an error here: `viewer` still answers,
+   * and the rules refuse the rest. Asking (with X-Gateway-Role) for a role that does not fit is.
+   */
   async function authenticate(request: FastifyRequest): Promise<void> {
     if (request.method === 'OPTIONS') return;
+    const active = deps.policy.current;
     const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header) : null;
-    if (!match) throw new UnauthenticatedError('Send `Authorization: Bearer <token>` with a token from your identity provider.');
-    const claims = await deps.verifyToken(match[1]!);
-    const viewer = viewerFromClaims(claims, groupsClaim);
-    request.caller = { viewer, role: resolveRole(viewer, deps.roles) };
+    try {
+      if (header === undefined || header === '') throw tokenError('missing');
+      const match = /^Bearer +(\S+)$/i.exec(header);
+      if (!match) throw tokenError('malformed');
+      const claims = await deps.verifyToken(match[1]!);
+      const viewer = viewerFromClaims(claims, active.policy.claims);
+      const decision = decideRoles(viewer, active.roles);
+      request.caller = { viewer, decision, role: chooseRole(decision, request.headers[ROLE_HEADER]) };
+    } catch (err) {
+      if (err instanceof GatewayError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
+        // Who tried what, never the token: its reason, and where it came from.
+        request.log.warn({ event: 'auth.refused', requestId: request.id, code: err.code, reason: err.extensions['reason'], ip: request.ip, userAgent: request.headers['user-agent'] }, 'request refused before any operation');
+      }
+      throw err;
+    }
   }
 
   app.route({
@@ -145,14 +179,11 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     preHandler: authenticate,
     handler: fastifyApolloHandler(apollo, {
       context: async (request): Promise<GatewayContext> => {
-        const { viewer, role } = request.caller!;
-        return {
-          requestId: String(request.id),
-          viewer,
-          role: { name: role.name, client: role.client },
-          loaders: createLoaders(role.client, limits.limits),
-          limits: limits.limits,
-        };
+        const { viewer, decision, role } = request.caller!;
+        const base = { requestId: String(request.id), viewer, decision, limits: limits.limits };
+        if (!role) return contextWithoutRole(base);
+        const loaders = createLoaders(role.client, limits.limits);
+        return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
       },
     }),
   });
@@ -182,4 +213,17 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       }
     },
   };
+}
+
+/** The default role (the first that fits), or the one asked for by name if it fits too. */
+function chooseRole(decision: RoleDecision<ActiveRole>, asked: string | string[] | undefined): ActiveRole | null {
+  if (asked === undefined || asked === '') return decision.allowed[0] ?? null;
+  const name = Array.isArray(asked) ? asked[0] : asked;
+  const role = decision.allowed.find((r) => r.name === name);
+  if (role) return role;
+  const fits = decision.allowed.map((r) => r.name);
+  throw new ForbiddenError(
+    `You asked for role "${String(name).slice(0, 64)}" with ${ROLE_HEADER}, but your token allows ${fits.length ? fits.join(', ') : 'no role'}.`,
+    { details: { reason: 'role-not-allowed' } },
+  );
 }

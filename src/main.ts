@@ -1,72 +1,111 @@
 /**
- * Entry point: `npm start`. With no settings it runs the demo; with METABASE_URL and OIDC settings it
- * serves a real Metabase. The only file that reads the process environment, handles signals or exits.
+ * Entry point. `npm start`: with no settings it runs the demo; with METABASE_URL, OIDC settings and
+ * POLICY_FILE it serves a real Metabase. `explain <token>` prints how a token is read under the same
+ * settings. The only file that reads the process environment, handles signals or exits.
  */
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { createGateway, type Gateway } from './app.js';
+import { createGateway } from './app.js';
 import { startDemo } from './demo.js';
+import { explainToken } from './explain.js';
 import { createTokenVerifier } from './identity/verifier.js';
-import { MetabaseClient, createMetabasePool } from './metabase/client.js';
+import { createLogger } from './logging/logger.js';
+import { createMetabasePool } from './metabase/client.js';
+import { loadPolicyFile, PolicyError } from './policy/policy.js';
+import { PolicyStore } from './policy/store.js';
 
-async function production(config: Config): Promise<{ url: string; close(): Promise<void>; gateway: Gateway }> {
+interface Running {
+  readonly url: string;
+  readonly policy: PolicyStore;
+  close(): Promise<void>;
+}
+
+async function production(config: Config): Promise<Running> {
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'info' });
   const pool = createMetabasePool();
-  const roles = config.roles.map((r) => ({
-    name: r.name, groups: r.groups,
-    client: new MetabaseClient({ baseUrl: config.metabase.url!, credential: r.credential, dispatcher: pool, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent }),
-  }));
+  const policy = await PolicyStore.open({
+    file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
+    metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, dispatcher: pool },
+  });
+  policy.watch();
   const oidc = config.oidc!;
   const gateway = await createGateway(config, {
-    roles,
-    verifyToken: createTokenVerifier({ issuer: oidc.issuer, audience: oidc.audience, algorithms: oidc.algorithms }),
-    metabaseReady: () => roles[0]!.client.health(),
-    groupsClaim: oidc.groupsClaim,
-    logger: { redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    policy,
+    verifyToken: createTokenVerifier({
+      issuer: oidc.issuer, audience: oidc.audience, algorithms: oidc.algorithms, keyRefreshCooldownMs: oidc.keyRefreshCooldownMs,
+      onKeyRefreshError: (err) => logger.warn({ event: 'idp.keys.refresh-failed', problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
+    }),
+    metabaseReady: () => policy.clients()[0]!.health(),
+    logger,
   });
   const url = await gateway.listen(config.port, config.host);
   return {
-    url, gateway,
+    url, policy,
     async close() {
       await gateway.close();
-      await Promise.all(roles.map((r) => r.client.close()));
+      await policy.close();
       await pool.close();
+      logger.flush();
     },
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  let close: () => Promise<void>;
+async function serve(config: Config): Promise<void> {
+  let running: Running;
   if (config.mode === 'demo') {
-    const demo = await startDemo(config);
-    close = () => demo.close();
+    const demo = await startDemo(config, { logger: createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' }) });
+    running = { url: demo.gatewayUrl, policy: demo.policy, close: () => demo.close() };
     console.log(`Gateway:          ${demo.gatewayUrl}/graphql`);
     console.log(`Metabase (emulated): ${demo.emulator.url}`);
     console.log(`Identity issuer:  ${demo.issuer.issuer}`);
+    console.log(`Policy:           ${demo.policy.current.policy.source} (edit it, or send SIGHUP, to reload)`);
     console.log('\nBearer tokens of the demo users (valid 12 hours, signed by a key made at start):');
     for (const [user, token] of Object.entries(demo.tokens)) console.log(`\n  ${user}:\n  ${token}`);
     console.log(`\nTry:\n  curl -s ${demo.gatewayUrl}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\
-    -d '{"query":"{ dashboard(id: 1) { name cards { question { name } run { rowCount rows } } } }"}'`);
+    -d '{"query":"{ viewer { role availableRoles } dashboard(id: 1) { name cards { question { name } run { rowCount rows } } } }"}'`);
   } else {
-    const server = await production(config);
-    close = () => server.close();
-    console.log(`Gateway listening on ${server.url}/graphql`);
+    running = await production(config);
+    console.log(`Gateway listening on ${running.url}/graphql`);
   }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: draining in-flight requests (up to ${config.drainGraceMs} ms)…`);
-    close().then(() => process.exit(0), (err: unknown) => {
+    running.close().then(() => process.exit(0), (err: unknown) => {
       console.error('shutdown failed:', err instanceof Error ? err.message : err);
       process.exit(1);
     });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reads the policy file and every credential source again; a bad policy is refused and logged.
+  process.on('SIGHUP', () => void running.policy.reload('SIGHUP'));
+}
+
+async function explain(config: Config, arg: string | undefined): Promise<void> {
+  if (!arg) throw new ConfigError(['usage: explain <token>, or explain - to read the token from standard input']);
+  if (!config.oidc || !config.policyFile) {
+    throw new ConfigError(['explain reads the server\'s settings: set OIDC_ISSUER, OIDC_AUDIENCE, METABASE_URL and POLICY_FILE as for `npm start`']);
+  }
+  const token = (arg === '-' ? readFileSync(0, 'utf8') : arg).trim().replace(/^Bearer\s+/i, '');
+  const policy = await loadPolicyFile(config.policyFile);
+  const verify = createTokenVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, algorithms: config.oidc.algorithms });
+  const result = await explainToken(token, policy, verify);
+  console.log(result.lines.join('\n'));
+  process.exitCode = result.verified ? 0 : 2;
+}
+
+async function main(): Promise<void> {
+  const [command, arg] = process.argv.slice(2);
+  const config = loadConfig(process.env);
+  if (command === 'explain') return explain(config, arg);
+  if (command !== undefined && command !== 'serve') throw new ConfigError([`unknown command "${command}"; expected serve (the default) or explain <token>`]);
+  return serve(config);
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err instanceof Error ? `failed to start: ${err.message}` : err);
+  console.error(err instanceof ConfigError || err instanceof PolicyError ? err.message : err instanceof Error ? `failed to start: ${err.message}` : err);
   process.exit(1);
 });

@@ -52,7 +52,7 @@ export type SearchKind =
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type ViewerQuery = { viewer: { subject: string, email: string | null, name: string | null, groups: Array<string>, role: string } };
+export type ViewerQuery = { viewer: { subject: string, email: string | null, name: string | null, groups: Array<string>, clientId: string | null, clientKind: string, role: string | null, availableRoles: Array<string>, noRoleReason: string | null } };
 
 export type CollectionQueryVariables = Exact<{
   id: string | number;
@@ -64,7 +64,7 @@ export type CollectionQuery = { collection: { id: string, name: string, isPerson
 export type CollectionsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CollectionsQuery = { collections: Array<{ id: string, name: string, location: string | null }> };
+export type CollectionsQuery = { collections: Array<{ id: string, name: string, location: string | null }> | null };
 
 export type DatabaseQueryVariables = Exact<{
   id: string | number;
@@ -76,7 +76,7 @@ export type DatabaseQuery = { database: { id: string, name: string, engine: stri
 export type DatabasesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DatabasesQuery = { databases: Array<{ id: string, name: string, isSample: boolean }> };
+export type DatabasesQuery = { databases: Array<{ id: string, name: string, isSample: boolean }> | null };
 
 export type SearchQueryVariables = Exact<{
   text: string;
@@ -85,7 +85,7 @@ export type SearchQueryVariables = Exact<{
 }>;
 
 
-export type SearchQuery = { search: Array<{ kind: SearchKind, id: string, name: string, collectionId: string | null }> };
+export type SearchQuery = { search: Array<{ kind: SearchKind, id: string, name: string, collectionId: string | null }> | null };
 
 export type DashboardWithRunsQueryVariables = Exact<{
   id: string | number;
@@ -103,7 +103,7 @@ export type DashboardsQueryVariables = Exact<{
 }>;
 
 
-export type DashboardsQuery = { dashboards: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, name: string }> } };
+export type DashboardsQuery = { dashboards: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, name: string }> } | null };
 
 export type QuestionQueryVariables = Exact<{
   id: string | number;
@@ -131,7 +131,7 @@ export type QuestionsQueryVariables = Exact<{
 }>;
 
 
-export type QuestionsQuery = { questions: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, name: string, kind: QuestionKind, collection: { id: string } | null, database: { id: string } | null } }> } };
+export type QuestionsQuery = { questions: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, name: string, kind: QuestionKind, collection: { id: string } | null, database: { id: string } | null } }> } | null };
 
 export type RunQuestionMutationVariables = Exact<{
   id: string | number;
@@ -140,7 +140,7 @@ export type RunQuestionMutationVariables = Exact<{
 }>;
 
 
-export type RunQuestionMutation = { runQuestion: { status: QueryRunStatus, rowCount: number, truncated: boolean, rows: unknown, columns: Array<{ name: string }>, error: { code: string, message: string, errorType: string | null } | null } };
+export type RunQuestionMutation = { runQuestion: { status: QueryRunStatus, rowCount: number, truncated: boolean, rows: unknown, columns: Array<{ name: string }>, error: { code: string, message: string, errorType: string | null } | null } | null };
 
 export type RunDashboardCardMutationVariables = Exact<{
   dashboardId: string | number;
@@ -159,10 +159,10 @@ export type RunNativeQueryMutationVariables = Exact<{
 }>;
 
 
-export type RunNativeQueryMutation = { runNativeQuery: { status: QueryRunStatus, rowCount: number, truncated: boolean, rows: unknown, columns: Array<{ name: string }>, error: { code: string, message: string, errorType: string | null } | null } };
+export type RunNativeQueryMutation = { runNativeQuery: { status: QueryRunStatus, rowCount: number, truncated: boolean, rows: unknown, columns: Array<{ name: string }>, error: { code: string, message: string, errorType: string | null } | null } | null };
 
 
-export const ViewerDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"subject"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"groups"}},{"kind":"Field","name":{"kind":"Name","value":"role"}}]}}]}}]} as unknown as DocumentNode<ViewerQuery, ViewerQueryVariables>;
+export const ViewerDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"viewer"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"subject"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"groups"}},{"kind":"Field","name":{"kind":"Name","value":"clientId"}},{"kind":"Field","name":{"kind":"Name","value":"clientKind"}},{"kind":"Field","name":{"kind":"Name","value":"role"}},{"kind":"Field","name":{"kind":"Name","value":"availableRoles"}},{"kind":"Field","name":{"kind":"Name","value":"noRoleReason"}}]}}]}}]} as unknown as DocumentNode<ViewerQuery, ViewerQueryVariables>;
 export const CollectionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Collection"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"collection"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"isPersonal"}},{"kind":"Field","name":{"kind":"Name","value":"parent"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"children"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"dashboards"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"questions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}}]}}]}}]}}]} as unknown as DocumentNode<CollectionQuery, CollectionQueryVariables>;
 export const CollectionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Collections"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"collections"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"location"}}]}}]}}]} as unknown as DocumentNode<CollectionsQuery, CollectionsQueryVariables>;
 export const DatabaseDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Database"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"database"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"engine"}},{"kind":"Field","name":{"kind":"Name","value":"nativeQueriesAllowed"}},{"kind":"Field","name":{"kind":"Name","value":"tables"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"displayName"}},{"kind":"Field","name":{"kind":"Name","value":"schema"}},{"kind":"Field","name":{"kind":"Name","value":"fields"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"baseType"}},{"kind":"Field","name":{"kind":"Name","value":"semanticType"}},{"kind":"Field","name":{"kind":"Name","value":"foreignKeyTargetId"}}]}}]}}]}}]}}]} as unknown as DocumentNode<DatabaseQuery, DatabaseQueryVariables>;

@@ -2,15 +2,6 @@
  * The gateway's configuration: read from the environment once, checked as a whole (every problem in
  * one error), and frozen. This is the only module that reads `process.env`-shaped input.
  */
-import { apiKeyCredential, loginCredential, type MetabaseCredential } from '../metabase/credentials.js';
-
-export interface RoleConfig {
-  readonly name: string;
-  /** IdP groups that select this role; the first role with a matching group wins. */
-  readonly groups: readonly string[];
-  /** The Metabase credential every call of this role uses. */
-  readonly credential: MetabaseCredential;
-}
 
 export interface Config {
   /** `demo` when neither METABASE_URL nor OIDC_ISSUER is set: `npm start` then runs everything locally. */
@@ -31,11 +22,13 @@ export interface Config {
     readonly issuer: string;
     readonly audience: string;
     readonly algorithms: readonly string[];
-    /** Claim path holding the caller's groups. Default `groups`. */
-    readonly groupsClaim: string;
+    /** Least time between key set refreshes caused by unknown key ids, in ms. Default 30,000. */
+    readonly keyRefreshCooldownMs: number;
   } | null;
-  /** Roles in order. Empty in demo mode, where the demo supplies them. */
-  readonly roles: readonly RoleConfig[];
+  /** The policy file (claims, roles, credentials); null in demo mode without POLICY_FILE (the demo's own is used). */
+  readonly policyFile: string | null;
+  /** How often the policy file and key files are checked for changes, in ms. Default 1,000. */
+  readonly policyWatchIntervalMs: number;
   readonly limits: {
     /** Largest request body accepted, in bytes. Default 1 MiB. */
     readonly bodyLimitBytes: number;
@@ -89,33 +82,18 @@ export function loadConfig(env: Env): Readonly<Config> {
   const issuer = env['OIDC_ISSUER'] ? (url('OIDC_ISSUER') ?? '') : null;
   const mode = env['METABASE_URL'] === undefined && env['OIDC_ISSUER'] === undefined ? 'demo' : 'production';
   let oidc: Config['oidc'] = null;
-  const roles: RoleConfig[] = [];
   if (mode === 'production') {
     if (!env['METABASE_URL']) problems.push('METABASE_URL is required when OIDC_ISSUER is set');
     if (!env['OIDC_ISSUER']) problems.push('OIDC_ISSUER is required when METABASE_URL is set (the demo runs only with neither)');
     if (!env['OIDC_AUDIENCE']) problems.push('OIDC_AUDIENCE is required: the audience this gateway\'s tokens are issued for');
+    if (!env['POLICY_FILE']) problems.push('POLICY_FILE is required: the policy file naming the roles, their groups and Metabase credentials (see the README)');
     const algorithms = list(env['OIDC_ALGORITHMS']);
     oidc = {
       issuer: env['OIDC_ISSUER'] ?? issuer ?? '', audience: env['OIDC_AUDIENCE'] ?? '',
-      algorithms: algorithms.length ? algorithms : ['RS256', 'PS256', 'ES256', 'EdDSA'], groupsClaim: env['OIDC_GROUPS_CLAIM'] || 'groups',
+      algorithms: algorithms.length ? algorithms : ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      keyRefreshCooldownMs: int('OIDC_KEY_REFRESH_COOLDOWN_MS', 30_000, 0),
     };
-    const names = list(env['GATEWAY_ROLES']);
-    if (names.length === 0) problems.push('GATEWAY_ROLES must name at least one role, e.g. "analyst,sales"');
-    for (const name of names) {
-      const key = `ROLE_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
-      const groups = list(env[`${key}_GROUPS`]);
-      if (groups.length === 0) problems.push(`${key}_GROUPS must list the IdP groups of role ${name}`);
-      const apiKey = env[`${key}_METABASE_API_KEY`];
-      const username = env[`${key}_METABASE_USERNAME`];
-      const password = env[`${key}_METABASE_PASSWORD`];
-      try {
-        const credential = apiKey ? apiKeyCredential(apiKey) : username && password ? loginCredential(username, password) : undefined;
-        if (!credential) problems.push(`role ${name} needs ${key}_METABASE_API_KEY, or ${key}_METABASE_USERNAME and ${key}_METABASE_PASSWORD`);
-        else roles.push({ name, groups, credential });
-      } catch (err) {
-        problems.push(`${key}: ${(err as Error).message}`);
-      }
-    }
+    if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) problems.push(`OIDC_ALGORITHMS must name asymmetric algorithms only (e.g. RS256,ES256), received "${env['OIDC_ALGORITHMS']}"`);
   }
   const config: Config = {
     mode,
@@ -123,7 +101,8 @@ export function loadConfig(env: Env): Readonly<Config> {
     host: env['HOST'] || '127.0.0.1',
     metabase: { url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', 8, 1, 1000) },
     oidc,
-    roles,
+    policyFile: env['POLICY_FILE'] || null,
+    policyWatchIntervalMs: int('POLICY_WATCH_INTERVAL_MS', 1_000, 10),
     limits: {
       bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024),
       dashboardRunConcurrency: int('DASHBOARD_RUN_CONCURRENCY', 4, 1, 100),

@@ -1,10 +1,12 @@
 /**
- * Verifying callers' bearer tokens: OIDC discovery finds the issuer's JWKS once (retried after a
- * failure), jose verifies signature, issuer, audience, expiry and not-before against an allow-list of
- * algorithms. Unknown key ids refresh the key set, with jose's cooldown.
+ * Verifying callers' bearer tokens: OIDC discovery finds the issuer's key set (retried after a
+ * failure), the key cache serves keys (see jwks.ts), and jose checks signature, issuer, audience,
+ * expiry and not-before against an allow-list of asymmetric algorithms. Every refusal is an
+ * UNAUTHENTICATED error with a reason code; none echoes the token or its claims.
  */
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { UnauthenticatedError, UpstreamUnavailableError } from '../errors/index.js';
+import { JwksCache } from './jwks.js';
 
 export interface VerifierOptions {
   /** The issuer URL, exactly as it appears in tokens' `iss`. */
@@ -15,48 +17,75 @@ export interface VerifierOptions {
   readonly algorithms?: readonly string[];
   /** Leeway for `exp` and `nbf`, in seconds. Default 5. */
   readonly clockToleranceSeconds?: number;
-  /** Timeout of discovery and JWKS fetches, in ms. Default 5,000. */
+  /** Timeout of discovery and key set fetches, in ms. Default 5,000. */
   readonly fetchTimeoutMs?: number;
+  /** Least time between refreshes caused by unknown key ids, in ms. Default 30,000. */
+  readonly keyRefreshCooldownMs?: number;
+  /** Age after which keys are refreshed in the background, in ms. Default 10 min. */
+  readonly keyMaxAgeMs?: number;
+  /** Told when a background key refresh fails (the cached keys stay in use). */
+  readonly onKeyRefreshError?: (err: unknown) => void;
 }
 
-export type TokenVerifier = (token: string) => Promise<JWTPayload>;
+export interface TokenVerifier {
+  (token: string): Promise<JWTPayload>;
+  /** The key cache, for diagnostics and tests. */
+  readonly keys: JwksCache;
+}
+
+/** Why a token was refused: a closed set, carried as `extensions.reason`. */
+export const TOKEN_REASONS = ['missing', 'malformed', 'expired', 'not-yet-valid', 'issuer', 'audience', 'signature', 'unknown-key', 'algorithm'] as const;
+export type TokenReason = (typeof TOKEN_REASONS)[number];
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+/** Longer tokens are refused before any parsing. Real access tokens are a few KB at most. */
+export const MAX_TOKEN_LENGTH = 8_192;
+
+const MESSAGES: Record<TokenReason, string> = {
+  missing: 'Send `Authorization: Bearer <token>` with a token from your identity provider.',
+  malformed: 'The bearer token is not a well-formed signed JWT with `sub` and `exp`.',
+  expired: 'The bearer token has expired; get a new one from your identity provider.',
+  'not-yet-valid': 'The bearer token is not valid yet (its `nbf` is in the future); check the clocks.',
+  issuer: 'The bearer token was issued by an issuer this gateway does not trust.',
+  audience: 'The bearer token was issued for another audience than this gateway.',
+  signature: 'The bearer token\'s signature does not verify.',
+  'unknown-key': 'The bearer token is signed with a key the identity provider does not publish.',
+  algorithm: 'The bearer token is signed with an algorithm this gateway does not accept.',
+};
+
+export function tokenError(reason: TokenReason, cause?: unknown): UnauthenticatedError {
+  return new UnauthenticatedError(MESSAGES[reason], { details: { reason }, cause });
+}
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
-  if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) {
-    throw new TypeError(`token algorithms must be asymmetric; received ${algorithms.join(', ')}`);
+  if (algorithms.length === 0 || algorithms.some((a) => a === 'none' || a.startsWith('HS'))) {
+    throw new TypeError(`token algorithms must be asymmetric; received ${algorithms.join(', ') || 'none'}`);
   }
   const timeoutMs = options.fetchTimeoutMs ?? 5_000;
-  let keySet: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
-
-  const discover = async (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
-    const url = new URL('.well-known/openid-configuration', options.issuer.endsWith('/') ? options.issuer : `${options.issuer}/`);
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-    if (!res.ok) throw new Error(`OIDC discovery at ${url.href} answered ${res.status}`);
-    const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    if (doc.issuer !== options.issuer) throw new Error(`OIDC discovery names issuer ${String(doc.issuer)}, expected ${options.issuer}`);
-    if (typeof doc.jwks_uri !== 'string') throw new Error('OIDC discovery has no jwks_uri');
-    return createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: timeoutMs, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
-  };
-
-  return async (token) => {
-    if (!keySet) {
-      const attempt = discover();
-      keySet = attempt;
+  let jwksUri: Promise<URL> | undefined;
+  const locate = (): Promise<URL> => {
+    if (!jwksUri) {
+      const attempt = discover(options.issuer, timeoutMs);
+      jwksUri = attempt;
       attempt.catch(() => {
-        if (keySet === attempt) keySet = undefined;
+        if (jwksUri === attempt) jwksUri = undefined;
       });
     }
-    let jwks: ReturnType<typeof createRemoteJWKSet>;
+    return jwksUri;
+  };
+  const keys = new JwksCache({
+    locate, timeoutMs,
+    ...(options.keyRefreshCooldownMs !== undefined ? { cooldownMs: options.keyRefreshCooldownMs } : {}),
+    ...(options.keyMaxAgeMs !== undefined ? { maxAgeMs: options.keyMaxAgeMs } : {}),
+    ...(options.onKeyRefreshError ? { onRefreshError: options.onKeyRefreshError } : {}),
+  });
+
+  const verify = async (token: string): Promise<JWTPayload> => {
+    if (token === '') throw tokenError('missing');
+    if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
     try {
-      jwks = await keySet;
-    } catch (err) {
-      throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { cause: err });
-    }
-    try {
-      const { payload } = await jwtVerify(token, jwks, {
+      const { payload } = await jwtVerify(token, keys.getKey, {
         issuer: options.issuer,
         audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
         algorithms,
@@ -65,20 +94,35 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       });
       return payload;
     } catch (err) {
-      if (err instanceof joseErrors.JWKSTimeout) {
-        throw new UpstreamUnavailableError('The identity provider\'s keys could not be fetched in time.', { cause: err });
-      }
-      throw new UnauthenticatedError(reason(err), { cause: err });
+      if (err instanceof UnauthenticatedError) throw err;
+      if (err instanceof joseErrors.JOSEError) throw tokenError(reasonOf(err), err);
+      // Neither a token fault nor a verdict: the IdP (discovery or keys) could not be reached.
+      throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { cause: err });
     }
   };
+  return Object.assign(verify, { keys });
 }
 
-/** A client-safe reason: which check failed, never the token or its claims. */
-function reason(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'The bearer token has expired.';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The bearer token's "${err.claim}" claim is not accepted (${err.reason}).`;
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The bearer token is signed with an algorithm this gateway does not accept.';
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The bearer token\'s signature does not verify.';
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'The bearer token is signed with a key the identity provider does not publish.';
-  return 'The bearer token is not a valid JWT from the expected issuer.';
+async function discover(issuer: string, timeoutMs: number): Promise<URL> {
+  const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  if (!res.ok) throw new Error(`OIDC discovery at ${url.href} answered ${res.status}`);
+  const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  if (doc.issuer !== issuer) throw new Error(`OIDC discovery names issuer ${String(doc.issuer)}, expected ${issuer}`);
+  if (typeof doc.jwks_uri !== 'string') throw new Error('OIDC discovery has no jwks_uri');
+  return new URL(doc.jwks_uri);
+}
+
+function reasonOf(err: InstanceType<typeof joseErrors.JOSEError>): TokenReason {
+  if (err instanceof joseErrors.JWTExpired) return 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return 'not-yet-valid';
+    if (err.claim === 'iss') return 'issuer';
+    if (err.claim === 'aud') return 'audience';
+    return 'malformed';
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'algorithm';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature';
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return 'unknown-key';
+  return 'malformed';
 }

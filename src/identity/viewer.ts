@@ -1,39 +1,93 @@
 /**
- * From verified claims to the caller the gateway serves: a Viewer, and the role whose Metabase
- * credential its calls will use. Roles are tried in order; the first whose group the viewer has wins.
+ * From verified claims to the caller the gateway serves: a Viewer (read through the policy's claim
+ * paths, so Okta, Auth0, Keycloak and Entra ID shapes all work), and the roles it may act in.
+ * Roles are tried in order; the first whose groups and client kinds fit is the default, and the
+ * caller may ask for any other that fits. When none fits, the decision says why, for `viewer`.
  */
-import type { JWTPayload } from 'jose';
-import { ForbiddenError } from '../errors/index.js';
+import type { ClaimPath, ClaimsPolicy, ClientKind, RolePolicy } from '../policy/policy.js';
+
+export interface ClaimReading {
+  /** The claim path as the policy names it. */
+  readonly claim: string;
+  /** The values found there (empty when the claim is absent). */
+  readonly values: readonly string[];
+}
 
 export interface Viewer {
   readonly subject: string;
   readonly email: string | null;
   readonly name: string | null;
+  /** The union of every configured group path's values. */
   readonly groups: readonly string[];
+  readonly scopes: readonly string[];
+  /** The OAuth client the token was issued to (`azp`/`client_id`), when it says. */
+  readonly clientId: string | null;
+  readonly clientKind: ClientKind;
+  /** What each configured group path held: the first thing to look at when a role does not match. */
+  readonly groupSources: readonly ClaimReading[];
 }
 
-export interface RoleMatch {
-  /** The role's name, as the configuration gives it. */
-  readonly name: string;
-  /** IdP groups that select this role. */
-  readonly groups: readonly string[];
+const label = (path: ClaimPath): string => (typeof path === 'string' ? path : path.join(' > '));
+
+/** Reads a claim by whole key first (a namespaced URL claim), then by dotted path, or by segments. */
+export function claimAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): unknown {
+  const step = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined);
+  if (typeof path !== 'string') return path.reduce(step, payload);
+  if (Object.hasOwn(payload, path)) return payload[path];
+  return path.split('.').reduce(step, payload);
 }
 
-/** Reads a claim by dotted path (`realm_access.roles`) or as a whole key (a namespaced URL claim). */
-export function claimAt(payload: Record<string, unknown>, path: string): unknown {
-  if (path in payload) return payload[path];
-  return path.split('.').reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined), payload);
+/** A claim as a list of strings: arrays keep their string items; a string splits on whitespace. */
+function valuesAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): string[] {
+  const raw = claimAt(payload, path);
+  if (Array.isArray(raw)) return raw.filter((v): v is string => typeof v === 'string' && v !== '');
+  if (typeof raw === 'string') return raw.split(/\s+/).filter(Boolean);
+  return [];
 }
 
-export function viewerFromClaims(payload: JWTPayload, groupsClaim: string): Viewer {
-  const raw = claimAt(payload as Record<string, unknown>, groupsClaim);
-  const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : [];
-  const str = (k: string): string | null => (typeof payload[k] === 'string' ? (payload[k] as string) : null);
-  return { subject: payload.sub!, email: str('email'), name: str('name'), groups };
+function stringAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): string | null {
+  const raw = claimAt(payload, path);
+  return typeof raw === 'string' && raw !== '' ? raw : null;
 }
 
-export function resolveRole<R extends RoleMatch>(viewer: Viewer, roles: readonly R[]): R {
-  const role = roles.find((r) => r.groups.some((g) => viewer.groups.includes(g)));
-  if (!role) throw new ForbiddenError('None of your identity provider groups is allowed to use this gateway.');
-  return role;
+export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, claims: ClaimsPolicy): Viewer {
+  const groupSources = claims.groups.map((p) => ({ claim: label(p), values: valuesAt(payload, p) }));
+  const groups = [...new Set(groupSources.flatMap((s) => s.values))];
+  const scopes = [...new Set(claims.scopes.flatMap((p) => valuesAt(payload, p)))];
+  const clientId = claims.clientId.map((p) => stringAt(payload, p)).find((v) => v !== null) ?? null;
+  const rule = claims.clientKind.rules.find((r) => {
+    if ('clientIds' in r) return clientId !== null && r.clientIds.includes(clientId);
+    if ('scope' in r) return scopes.includes(r.scope);
+    return valuesAt(payload, r.claim).some((v) => r.equals.includes(v));
+  });
+  return {
+    subject: stringAt(payload, claims.subject) ?? '',
+    email: stringAt(payload, claims.email),
+    name: stringAt(payload, claims.name),
+    groups, scopes, clientId,
+    clientKind: rule?.kind ?? claims.clientKind.default,
+    groupSources,
+  };
+}
+
+export interface RoleDecision<R extends RolePolicy = RolePolicy> {
+  /** Every role that fits the viewer, in policy order; the first is the default. */
+  readonly allowed: readonly R[];
+  /** Why each role does or does not fit, in policy order. */
+  readonly reasons: readonly { readonly role: string; readonly matched: boolean; readonly reason: string }[];
+}
+
+export function decideRoles<R extends RolePolicy>(viewer: Viewer, roles: readonly R[]): RoleDecision<R> {
+  const reasons = roles.map((role) => {
+    if (role.clientKinds && !role.clientKinds.includes(viewer.clientKind)) {
+      return { role: role.name, matched: false, reason: `serves client kinds ${role.clientKinds.join(', ')}; the caller is ${viewer.clientKind}` };
+    }
+    if (role.groups) {
+      const hit = role.groups.find((g) => viewer.groups.includes(g));
+      if (!hit) return { role: role.name, matched: false, reason: `needs one of the groups ${role.groups.join(', ')}; the token has ${viewer.groups.length ? viewer.groups.join(', ') : 'none'}` };
+      return { role: role.name, matched: true, reason: `group ${hit}` };
+    }
+    return { role: role.name, matched: true, reason: `client kind ${viewer.clientKind}` };
+  });
+  return { allowed: roles.filter((_, i) => reasons[i]!.matched), reasons };
 }

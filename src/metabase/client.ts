@@ -7,6 +7,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
+import { fixedCredential, type CredentialProvider } from './credential-source.js';
 import type { MetabaseCredential } from './credentials.js';
 import { Reader } from './decode.js';
 import { isFailedRun, queryFailure, send, toGatewayError, transportError, type QueryValue, type UpstreamRequest, type UpstreamResponse } from './transport.js';
@@ -20,7 +21,10 @@ import {
 export interface MetabaseClientOptions {
   /** Metabase's base URL, e.g. `https://metabase.example.com` (the client adds `/api/...`). */
   readonly baseUrl: string | URL;
-  readonly credential: MetabaseCredential;
+  /** The credential, or a provider that can read a rotated one again. */
+  readonly credential: MetabaseCredential | CredentialProvider;
+  /** A login session older than this is renewed before the next call. Default 13 days (Metabase ends them at 14). */
+  readonly sessionMaxAgeMs?: number;
   /** Per-call timeout, including reading the body, in ms. Default 30,000 (Metabase's own limit is 10 min). */
   readonly timeoutMs?: number;
   /** Calls in flight at once with this credential. Default 8. */
@@ -50,20 +54,23 @@ export function createMetabasePool(options: { connections?: number; keepAliveTim
 
 export class MetabaseClient {
   private readonly baseUrl: URL;
-  private readonly credential: MetabaseCredential;
+  private readonly credentials: CredentialProvider;
+  private readonly sessionMaxAgeMs: number;
   private readonly timeoutMs: number;
   private readonly limiter: Semaphore;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   // A true private field: `util.inspect(client)` must not print the session id.
   #session: Promise<string> | undefined;
+  #sessionBornAt = 0;
 
   constructor(options: MetabaseClientOptions) {
     this.baseUrl = new URL(options.baseUrl);
     if (this.baseUrl.protocol !== 'http:' && this.baseUrl.protocol !== 'https:') {
       throw new TypeError(`Metabase baseUrl must be http or https, received "${this.baseUrl.protocol}"`);
     }
-    this.credential = options.credential;
+    this.credentials = 'current' in options.credential ? options.credential : fixedCredential(options.credential);
+    this.sessionMaxAgeMs = positive('sessionMaxAgeMs', options.sessionMaxAgeMs ?? 13 * 24 * 3_600_000);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
     this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
     this.ownsDispatcher = !options.dispatcher;
@@ -201,7 +208,7 @@ export class MetabaseClient {
     this.#session = undefined;
     if (session) {
       const token = await session.catch(() => undefined);
-      if (token) await send(this.transport(), { method: 'DELETE', path: '/api/session', headers: { 'x-metabase-session': token } }).catch(() => undefined);
+      if (token) await this.endSession(token);
     }
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
@@ -234,7 +241,11 @@ export class MetabaseClient {
     return readQueryResult(r);
   }
 
-  /** Sends with the credential under the concurrency cap; a stale session is renewed once. */
+  /**
+   * Sends with the credential under the concurrency cap. A 401 means the credential went stale: the
+   * source is read again once (a rotated key or password), a login session is renewed, and the call
+   * is retried once. A key that did not change is not retried: Metabase refused it.
+   */
   private async call(request: UpstreamRequest): Promise<UpstreamResponse> {
     // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`.
     const req = { ...request, deadline: AbortSignal.timeout(this.timeoutMs) };
@@ -242,8 +253,10 @@ export class MetabaseClient {
     try {
       return await this.limiter.run(async () => {
         const first = await this.sendAuthenticated(req);
-        if (first.res.status !== 401 || this.credential.kind !== 'login') return first.res;
-        this.dropSession(first.token);
+        if (first.res.status !== 401) return first.res;
+        const changed = await this.credentials.reload().catch(() => false);
+        if (first.credential.kind === 'login') this.dropSession(first.token, changed);
+        else if (!changed && this.credentials.current() === first.credential) return first.res;
         return (await this.sendAuthenticated(req)).res;
       }, waitSignal);
     } catch (err) {
@@ -251,42 +264,54 @@ export class MetabaseClient {
     }
   }
 
-  private async sendAuthenticated(req: UpstreamRequest): Promise<{ res: UpstreamResponse; token?: string }> {
-    if (this.credential.kind === 'api-key') {
-      const res = await send(this.transport(), { ...req, headers: { ...req.headers, 'x-api-key': this.credential.apiKey.reveal() } });
-      return { res };
+  private async sendAuthenticated(req: UpstreamRequest): Promise<{ res: UpstreamResponse; credential: MetabaseCredential; token?: string }> {
+    const credential = this.credentials.current();
+    if (credential.kind === 'api-key') {
+      const res = await send(this.transport(), { ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } });
+      return { res, credential };
     }
     const token = await this.sessionToken();
-    return { res: await send(this.transport(), { ...req, headers: { ...req.headers, 'x-metabase-session': token } }), token };
+    return { res: await send(this.transport(), { ...req, headers: { ...req.headers, 'x-metabase-session': token } }), credential, token };
   }
 
-  private dropSession(token: string | undefined): void {
+  /** Renews the session that failed (or every session, when the password changed). */
+  private dropSession(token: string | undefined, force = false): void {
     const current = this.#session;
     if (!current) return;
     // Renew only the session that failed: a concurrent call may already have made a new one.
-    const renewed = current.then((t) => (t === token ? this.login() : t));
-    this.#session = renewed;
-    renewed.catch(() => {
-      if (this.#session === renewed) this.#session = undefined;
+    const renewed = current.catch(() => undefined).then((t) => (force || t === token ? this.login() : t!));
+    this.replaceSession(renewed);
+  }
+
+  private replaceSession(next: Promise<string>): void {
+    this.#session = next;
+    this.#sessionBornAt = Date.now();
+    next.catch(() => {
+      if (this.#session === next) this.#session = undefined;
     });
   }
 
-  /** One login shared by every concurrent caller; a failed login is not cached. */
+  /** One login shared by every concurrent caller, renewed when it nears Metabase's 14-day limit; a failed login is not cached. */
   private sessionToken(): Promise<string> {
-    if (!this.#session) {
-      const attempt = this.login();
-      this.#session = attempt;
-      attempt.catch(() => {
-        if (this.#session === attempt) this.#session = undefined;
-      });
+    if (this.#session && Date.now() - this.#sessionBornAt > this.sessionMaxAgeMs) {
+      const old = this.#session;
+      this.replaceSession(this.login());
+      // The old session ends quietly once the new one exists; calls still holding it finish first.
+      void this.#session!.then(() => old).then((t) => this.endSession(t), () => undefined);
     }
-    return this.#session;
+    if (!this.#session) this.replaceSession(this.login());
+    return this.#session!;
+  }
+
+  private async endSession(token: string): Promise<void> {
+    await send(this.transport(), { method: 'DELETE', path: '/api/session', headers: { 'x-metabase-session': token } }).catch(() => undefined);
   }
 
   private async login(): Promise<string> {
-    if (this.credential.kind !== 'login') throw new TypeError('login needs a login credential');
+    const credential = this.credentials.current();
+    if (credential.kind !== 'login') throw new TypeError('login needs a login credential');
     const res = await send(this.transport(), {
-      method: 'POST', path: '/api/session', body: { username: this.credential.username, password: this.credential.password.reveal() },
+      method: 'POST', path: '/api/session', body: { username: credential.username, password: credential.password.reveal() },
     });
     if (res.status === 200) return Reader.of(res.body, 'session').str('id');
     if (res.status === 401 || res.status === 400) {

@@ -24,29 +24,30 @@ export class CollectionResolver {
     return found;
   }
 
-  @Query(() => [Collection], { description: 'Every collection the caller can read, root first.' })
+  @Query(() => [Collection], { nullable: true, description: 'Every collection the caller can read, root first.' })
   async collections(@Ctx() ctx: GatewayContext): Promise<CollectionRecord[]> {
-    return [...(await ctx.loaders.collections()).values()];
+    return ctx.access.filter([...(await ctx.loaders.collections()).values()], (c) => c.id);
   }
 
   @FieldResolver(() => Collection, { nullable: true })
   async parent(@Root() c: CollectionRecord, @Ctx() ctx: GatewayContext): Promise<CollectionRecord | null> {
     const id = parentId(c);
-    return id === null ? null : ((await ctx.loaders.collections()).get(id) ?? null);
+    // A parent outside the role's collections is left out, as Metabase leaves out one it cannot read.
+    return id === null || !(await ctx.access.collection(id)) ? null : ((await ctx.loaders.collections()).get(id) ?? null);
   }
 
   @FieldResolver(() => [Collection])
   async children(@Root() c: CollectionRecord, @Ctx() ctx: GatewayContext): Promise<CollectionRecord[]> {
-    return [...(await ctx.loaders.collections()).values()].filter((x) => x.id !== 'root' && parentId(x) === c.id);
+    return ctx.access.filter([...(await ctx.loaders.collections()).values()].filter((x) => x.id !== 'root' && parentId(x) === c.id), (x) => x.id);
   }
 
   @FieldResolver(() => [Dashboard])
   async dashboards(@Root() c: CollectionRecord, @Ctx() ctx: GatewayContext): Promise<DashboardRecord[]> {
-    return (await ctx.loaders.dashboardList()).filter((d) => isIn(d.collectionId, c.id));
+    return ctx.access.filter((await ctx.loaders.dashboardList()).filter((d) => isIn(d.collectionId, c.id)), (d) => d.collectionId);
   }
 
   @FieldResolver(() => [Question])
   async questions(@Root() c: CollectionRecord, @Arg('kind', () => QuestionKind, { nullable: true }) kind: QuestionKind | null, @Ctx() ctx: GatewayContext): Promise<Card[]> {
-    return (await ctx.loaders.cardList()).filter((q) => isIn(q.collectionId, c.id) && (!kind || q.type === kind));
+    return ctx.access.filter((await ctx.loaders.cardList()).filter((q) => isIn(q.collectionId, c.id) && (!kind || q.type === kind)), (q) => q.collectionId);
   }
 }

@@ -39,10 +39,10 @@ export class DashboardResolver {
     return ctx.loaders.dashboard.load(parseId(id, 'a dashboard'));
   }
 
-  @Query(() => DashboardConnection, { description: 'Dashboards the caller can read.' })
+  @Query(() => DashboardConnection, { nullable: true, description: 'Dashboards the caller can read.' })
   async dashboards(@Args(() => DashboardsArgs) args: DashboardsArgs, @Ctx() ctx: GatewayContext) {
     const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
-    const list = (await ctx.loaders.dashboardList()).filter((d) =>
+    const list = (await ctx.access.filter(await ctx.loaders.dashboardList(), (d) => d.collectionId)).filter((d) =>
       (collectionId === undefined || isIn(d.collectionId, collectionId))
       && matchesText(args.search, d.name, d.description));
     return paginate(list, args, ctx.limits.maxPageSize);
@@ -72,6 +72,12 @@ export class DashboardResolver {
 
 const readable = (c: Card | { restricted: true } | null): Card | null => (c && !('restricted' in c) ? c : null);
 
+/** The card's question when both Metabase (the role's credential) and the policy's collections let the role read it. */
+async function inReach(c: Card | { restricted: true } | null, ctx: GatewayContext): Promise<Card | null> {
+  const card = readable(c);
+  return card && (await ctx.access.collection(card.collectionId)) ? card : null;
+}
+
 @Resolver(() => DashboardCard)
 export class DashboardCardResolver {
   @FieldResolver(() => ID)
@@ -95,18 +101,18 @@ export class DashboardCardResolver {
   }
 
   @FieldResolver(() => Question, { nullable: true, description: 'Null for text cards, and for questions the caller\'s role cannot read.' })
-  question(@Root() root: DashcardRoot): Card | null {
-    return readable(root.dashcard.card);
+  question(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<Card | null> {
+    return inReach(root.dashcard.card, ctx);
   }
 
   @FieldResolver(() => Boolean, { description: 'True when the card holds a question the caller\'s role cannot read.' })
-  restricted(@Root() root: DashcardRoot): boolean {
-    return root.dashcard.card !== null && 'restricted' in root.dashcard.card;
+  async restricted(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<boolean> {
+    return root.dashcard.card !== null && (await inReach(root.dashcard.card, ctx)) === null;
   }
 
   @FieldResolver(() => [Question], { nullable: 'items', description: 'Extra questions drawn on the same chart; null where unreadable.' })
-  series(@Root() root: DashcardRoot): (Card | null)[] {
-    return root.dashcard.series.map(readable);
+  series(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<(Card | null)[]> {
+    return Promise.all(root.dashcard.series.map((c) => inReach(c, ctx)));
   }
 
   @FieldResolver(() => [ParameterMapping])

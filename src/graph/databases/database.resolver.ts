@@ -15,7 +15,7 @@ export class DatabaseResolver {
     return found;
   }
 
-  @Query(() => [Database])
+  @Query(() => [Database], { nullable: true })
   async databases(@Ctx() ctx: GatewayContext): Promise<DatabaseRecord[]> {
     return [...(await ctx.loaders.databases()).values()];
   }

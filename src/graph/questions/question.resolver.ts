@@ -25,7 +25,7 @@ export class QuestionResolver {
     return ctx.loaders.card.load(parseId(id, 'a question'));
   }
 
-  @Query(() => QuestionConnection, { description: 'Questions, models and metrics the caller can read.' })
+  @Query(() => QuestionConnection, { nullable: true, description: 'Questions, models and metrics the caller can read.' })
   async questions(@Args(() => QuestionsArgs) args: QuestionsArgs, @Ctx() ctx: GatewayContext) {
     let cards: readonly Card[];
     if (args.ids) {
@@ -41,7 +41,7 @@ export class QuestionResolver {
       cards = await ctx.loaders.cardList();
     }
     const collectionId = args.collectionId ? parseCollectionId(args.collectionId) : undefined;
-    const filtered = cards.filter((c) =>
+    const filtered = (await ctx.access.filter(cards, (c) => c.collectionId)).filter((c) =>
       (collectionId === undefined || isIn(c.collectionId, collectionId))
       && (!args.kind || c.type === args.kind)
       && matchesText(args.search, c.name, c.description));

@@ -4,12 +4,13 @@ import { BadUserInputError, QueryFailedError } from '../../errors/index.js';
 import type { QueryResult } from '../../metabase/types.js';
 import { QueryRunStatus, type QueryRun } from './run.type.js';
 
-export function checkMaxRows(maxRows: number | null | undefined): number | null {
-  if (maxRows === null || maxRows === undefined) return null;
+/** The rows a run may return: what the caller asks, never above the role's `maxRows`. */
+export function checkMaxRows(maxRows: number | null | undefined, roleCap: number): number {
+  if (maxRows === null || maxRows === undefined) return roleCap;
   if (!Number.isInteger(maxRows) || maxRows < 0) {
     throw new BadUserInputError(`Expected \`maxRows\` to be a non-negative integer, received ${maxRows}.`, { details: { argument: 'maxRows' } });
   }
-  return maxRows;
+  return Math.min(maxRows, roleCap);
 }
 
 export function toQueryRun(result: QueryResult, maxRows: number | null): QueryRun {

@@ -51,7 +51,7 @@ class RunDashboardCardArgs {
 
 @Resolver()
 export class RunResolver {
-  @Mutation(() => QueryRun, { description: 'Runs a saved question.' })
+  @Mutation(() => QueryRun, { nullable: true, description: 'Runs a saved question; null (with an error) when refused.' })
   async runQuestion(@Arg('id', () => ID) id: string, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
     return runQuestion(ctx, await ctx.loaders.card.load(parseId(id, 'a question')), args);
   }
@@ -62,7 +62,7 @@ export class RunResolver {
     return runDashcard(ctx, dashboard, findDashcard(dashboard, parseId(args.dashboardCardId, 'a dashboard card')), args);
   }
 
-  @Mutation(() => QueryRun, { description: 'Runs ad-hoc native SQL; `{{name}}` variables take values from `parameters`, bound, never spliced.' })
+  @Mutation(() => QueryRun, { nullable: true, description: 'Runs ad-hoc native SQL; `{{name}}` variables take values from `parameters`, bound, never spliced.' })
   runNativeQuery(
     @Arg('databaseId', () => ID) databaseId: string,
     @Arg('sql', () => String) sql: string,
@@ -72,7 +72,7 @@ export class RunResolver {
   ): Promise<QueryRun> {
     const db = parseId(databaseId, 'a database');
     if (sql.trim() === '') throw new BadUserInputError('Expected `sql` to be a non-empty SQL statement.', { details: { argument: 'sql' } });
-    const rows = checkMaxRows(maxRows);
+    const rows = checkMaxRows(maxRows, ctx.role.maxRows);
     for (const p of parameters ?? []) {
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(p.name)) {
         throw new BadUserInputError(`Expected a variable name of letters, digits and underscores, received ${JSON.stringify(p.name).slice(0, 70)}.`, { details: { argument: 'parameters' } });

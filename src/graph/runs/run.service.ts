@@ -13,7 +13,7 @@ export interface RunInput {
 }
 
 export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): Promise<QueryRun> {
-  const maxRows = checkMaxRows(input.maxRows);
+  const maxRows = checkMaxRows(input.maxRows, ctx.role.maxRows);
   const parameters = resolveParameterValues(card.parameters, input.parameters, `question ${card.id}`)
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, type: parameter.type, target: parameter.target, value }));
@@ -21,12 +21,16 @@ export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): P
 }
 
 /** Runs a dashboard card's question with the dashboard's parameter values; text cards have no run. */
-export function runDashcard(ctx: GatewayContext, dashboard: Dashboard, dashcard: Dashcard, input: RunInput): Promise<QueryRun> | null {
+export async function runDashcard(ctx: GatewayContext, dashboard: Dashboard, dashcard: Dashcard, input: RunInput): Promise<QueryRun | null> {
   if (dashcard.cardId === null) return null;
   if (dashcard.card && 'restricted' in dashcard.card) {
-    return Promise.reject(new ForbiddenError(`Your role cannot read question ${dashcard.cardId} on dashboard ${dashboard.id}.`));
+    throw new ForbiddenError(`Your role's Metabase group cannot read question ${dashcard.cardId} on dashboard ${dashboard.id}.`);
   }
-  const maxRows = checkMaxRows(input.maxRows);
+  // The question behind the card must be in reach of the role too, not only the dashboard.
+  if (!ctx.access.unrestricted && (!dashcard.card || !(await ctx.access.collection(dashcard.card.collectionId)))) {
+    throw new ForbiddenError(`Question ${dashcard.cardId} on dashboard ${dashboard.id} is in a collection role ${ctx.roleName} may not read.`, { details: { reason: 'collection' } });
+  }
+  const maxRows = checkMaxRows(input.maxRows, ctx.role.maxRows);
   const parameters = resolveParameterValues(dashboard.parameters, input.parameters, `dashboard ${dashboard.id}`)
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, value }));

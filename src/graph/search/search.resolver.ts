@@ -5,7 +5,7 @@ import { SearchKind, SearchResult } from './search.type.js';
 
 @Resolver()
 export class SearchResolver {
-  @Query(() => [SearchResult], { description: 'Metabase\'s search over what the caller can read.' })
+  @Query(() => [SearchResult], { nullable: true, description: 'Metabase\'s search over what the caller can read.' })
   async search(
     @Arg('text', () => String) text: string,
     @Arg('kinds', () => [SearchKind], { nullable: true }) kinds: SearchKind[] | null,
@@ -16,6 +16,9 @@ export class SearchResolver {
       throw new BadUserInputError(`Expected \`first\` to be an integer from 1 to ${ctx.limits.maxPageSize}, received ${first}.`, { details: { argument: 'first' } });
     }
     const page = await ctx.role.client.search({ q: text, models: kinds ?? undefined, limit: first, offset: 0 });
-    return page.data.map((r) => ({ kind: r.model as SearchKind, id: r.id, name: r.name, description: r.description, collectionId: r.collectionId }));
+    const hits = page.data.map((r) => ({ kind: r.model as SearchKind, id: r.id, name: r.name, description: r.description, collectionId: r.collectionId }));
+    // Hits outside the role's collections are left out; databases and tables live outside collections.
+    const keep = await Promise.all(hits.map((h) => (h.kind === SearchKind.DATABASE || h.kind === SearchKind.TABLE ? true : ctx.access.collection(h.kind === SearchKind.COLLECTION ? h.id : h.collectionId))));
+    return hits.filter((_, i) => keep[i]);
   }
 }

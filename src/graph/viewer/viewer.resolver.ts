@@ -1,11 +1,18 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import type { GatewayContext } from '../../context/context.js';
+import { noRoleReason, type GatewayContext } from '../../context/context.js';
 import { Viewer } from './viewer.type.js';
 
 @Resolver()
 export class ViewerResolver {
-  @Query(() => Viewer, { description: 'Who the gateway thinks the caller is.' })
+  @Query(() => Viewer, { description: 'How the gateway sees the caller. Answers even when no role fits.' })
   viewer(@Ctx() ctx: GatewayContext): Viewer {
-    return { ...ctx.viewer, groups: [...ctx.viewer.groups], role: ctx.role.name };
+    const v = ctx.viewer;
+    return {
+      subject: v.subject, email: v.email, name: v.name, groups: [...v.groups], scopes: [...v.scopes],
+      groupSources: v.groupSources.map((s) => ({ claim: s.claim, values: [...s.values] })),
+      clientId: v.clientId, clientKind: v.clientKind, role: ctx.roleName,
+      availableRoles: ctx.decision.allowed.map((r) => r.name),
+      noRoleReason: ctx.roleName === null ? noRoleReason(ctx.decision) : null,
+    };
   }
 }

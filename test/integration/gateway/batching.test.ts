@@ -59,12 +59,12 @@ describe('batching and deduplication', () => {
   test('questions(ids): one call per id up to the threshold, one list call above it', async () => {
     stack.emulator.requests.reset();
     const few = await gql(stack, 'analyst', QuestionsDocument, { ids: ['1', '2', '3', '4'] });
-    assert.equal(few.data!.questions.edges.length, 4);
+    assert.equal(few.data!.questions!.edges.length, 4);
     assert.equal(stack.emulator.requests.count('GET /api/card/:id'), 4);
     assert.equal(stack.emulator.requests.count('GET /api/card'), 0);
     stack.emulator.requests.reset();
     const many = await gql(stack, 'analyst', QuestionsDocument, { ids: ['1', '2', '3', '4', '5', '6', '7'] });
-    assert.equal(many.data!.questions.edges.length, 7);
+    assert.equal(many.data!.questions!.edges.length, 7);
     assert.equal(stack.emulator.requests.count('GET /api/card'), 1);
     assert.equal(stack.emulator.requests.count('GET /api/card/:id'), 0);
   });

@@ -16,7 +16,7 @@ describe('the graph', () => {
   after(() => stack.close());
 
   test('the README query: a dashboard with every card\'s result, real sample rows', async () => {
-    const res = await gql(stack, 'sales', DashboardWithRunsDocument, { id: '1' });
+    const res = await gql(stack, 'analyst', DashboardWithRunsDocument, { id: '1' });
     assert.equal(res.errors, undefined, JSON.stringify(res.errors));
     const d = res.data!.dashboard!;
     assert.equal(d.name, 'Sales overview');
@@ -37,7 +37,7 @@ describe('the graph', () => {
   });
 
   test('dashboard parameters by slug reach mapped cards only', async () => {
-    const res = await gql(stack, 'sales', DashboardWithRunsDocument, { id: '1', parameters: [{ slug: 'category', value: ['Gizmo'] }] });
+    const res = await gql(stack, 'analyst', DashboardWithRunsDocument, { id: '1', parameters: [{ slug: 'category', value: ['Gizmo'] }] });
     const byCategory = res.data!.dashboard!.cards.find((c) => c.question?.name === 'Average price by category')!;
     assert.deepEqual((byCategory.run!.rows as unknown[][]).map((r) => r[0]), ['Gizmo']);
   });
@@ -78,7 +78,7 @@ describe('the graph', () => {
     const capped = (await gql(stack, 'analyst', QuestionRunDocument, { id: '17' })).data!.question!.run!;
     assert.equal(capped.rowCount, 2000);
     assert.equal(capped.truncated, true);
-    const failed = (await gql(stack, 'analyst', RunNativeQueryDocument, { databaseId: '1', sql: 'SELECT NOPE FROM PRODUCTS' })).data!.runNativeQuery;
+    const failed = (await gql(stack, 'analyst', RunNativeQueryDocument, { databaseId: '1', sql: 'SELECT NOPE FROM PRODUCTS' })).data!.runNativeQuery!;
     assert.equal(failed.status, 'FAILED');
     assert.equal(failed.error?.code, 'QUERY_FAILED');
     assert.equal(failed.error?.errorType, 'invalid-query');
@@ -101,38 +101,38 @@ describe('the graph', () => {
   });
 
   test('mutations: run a question, a dashboard card, ad-hoc SQL with bound variables', async () => {
-    const q = (await gql(stack, 'support', RunQuestionDocument, { id: '11', parameters: [{ slug: 'product_id', value: 7 }] })).data!.runQuestion;
+    const q = (await gql(stack, 'support', RunQuestionDocument, { id: '11', parameters: [{ slug: 'product_id', value: 7 }] })).data!.runQuestion!;
     assert.equal(q.status, 'COMPLETED');
-    const dc = (await gql(stack, 'sales', RunDashboardCardDocument, { dashboardId: '1', dashboardCardId: '24', parameters: [{ slug: 'category', value: 'Widget' }] })).data!.runDashboardCard!;
+    const dc = (await gql(stack, 'analyst', RunDashboardCardDocument, { dashboardId: '1', dashboardCardId: '24', parameters: [{ slug: 'category', value: 'Widget' }] })).data!.runDashboardCard!;
     assert.deepEqual((dc.rows as unknown[][]).map((r) => r[0]), ['Widget']);
     const sql = await gql(stack, 'analyst', RunNativeQueryDocument, {
       databaseId: '1', sql: 'SELECT COUNT(*) AS N FROM PRODUCTS WHERE CATEGORY = {{c}}',
       parameters: [{ name: 'c', type: 'TEXT', value: "Gizmo' OR '1'='1" }],
     });
-    assert.deepEqual(sql.data!.runNativeQuery.rows, [[0]], 'bound literally');
+    assert.deepEqual(sql.data!.runNativeQuery!.rows, [[0]], 'bound literally');
     const denied = await gql(stack, 'support', RunNativeQueryDocument, { databaseId: '1', sql: 'SELECT 1' });
     assert.deepEqual(codes(denied), ['FORBIDDEN'], 'Support\'s Metabase group cannot run ad-hoc SQL');
   });
 
   test('questions: filters and cursor paging', async () => {
-    const first = (await gql(stack, 'analyst', QuestionsDocument, { first: 3 })).data!.questions;
+    const first = (await gql(stack, 'analyst', QuestionsDocument, { first: 3 })).data!.questions!;
     assert.equal(first.edges.length, 3);
     assert.equal(first.pageInfo.hasNextPage, true);
-    const next = (await gql(stack, 'analyst', QuestionsDocument, { first: 3, after: first.pageInfo.endCursor })).data!.questions;
+    const next = (await gql(stack, 'analyst', QuestionsDocument, { first: 3, after: first.pageInfo.endCursor })).data!.questions!;
     assert.equal(next.totalCount, first.totalCount);
     assert.ok(!next.edges.some((e) => first.edges.some((f) => f.node.id === e.node.id)));
-    const models = (await gql(stack, 'analyst', QuestionsDocument, { kind: 'MODEL' })).data!.questions;
+    const models = (await gql(stack, 'analyst', QuestionsDocument, { kind: 'MODEL' })).data!.questions!;
     assert.ok(models.edges.length >= 2 && models.edges.every((e) => e.node.kind === 'MODEL'));
-    const inSales = (await gql(stack, 'analyst', QuestionsDocument, { collectionId: '2', search: 'SINCE' })).data!.questions;
+    const inSales = (await gql(stack, 'analyst', QuestionsDocument, { collectionId: '2', search: 'SINCE' })).data!.questions!;
     assert.deepEqual(inSales.edges.map((e) => e.node.id), ['4']);
-    const byIds = (await gql(stack, 'analyst', QuestionsDocument, { ids: ['3', '2'] })).data!.questions;
+    const byIds = (await gql(stack, 'analyst', QuestionsDocument, { ids: ['3', '2'] })).data!.questions!;
     assert.deepEqual(byIds.edges.map((e) => e.node.id), ['3', '2'], 'in the order asked');
     const bad = await gql(stack, 'analyst', QuestionsDocument, { after: 'not-a-cursor' });
     assert.deepEqual(codes(bad), ['BAD_USER_INPUT']);
   });
 
   test('dashboards, collections, databases, search, viewer', async () => {
-    const dashboards = (await gql(stack, 'analyst', DashboardsDocument, { collectionId: 'root' })).data!.dashboards;
+    const dashboards = (await gql(stack, 'analyst', DashboardsDocument, { collectionId: 'root' })).data!.dashboards!;
     assert.deepEqual(dashboards.nodes.map((d) => d.name), ['Executive summary']);
     const root = (await gql(stack, 'sales', CollectionDocument, { id: 'root' })).data!.collection!;
     assert.equal(root.name, 'Our analytics');
@@ -140,20 +140,25 @@ describe('the graph', () => {
     assert.ok(root.questions.some((q) => q.name === 'Orders, Count'));
     const regional = (await gql(stack, 'sales', CollectionDocument, { id: '3' })).data!.collection!;
     assert.equal(regional.parent?.id, '2');
-    const all = (await gql(stack, 'support', CollectionsDocument)).data!.collections;
+    const all = (await gql(stack, 'support', CollectionsDocument)).data!.collections!;
     assert.ok(!all.some((c) => c.name === 'Finance'));
-    const hidden = await gql(stack, 'support', CollectionDocument, { id: '5' });
-    assert.deepEqual(codes(hidden), ['NOT_FOUND']);
+    const hidden = await gql(stack, 'analyst', CollectionDocument, { id: '5' });
+    assert.deepEqual(codes(hidden), ['NOT_FOUND'], 'Metabase does not show the Analysts group Finance');
+    const outside = await gql(stack, 'support', CollectionDocument, { id: '5' });
+    assert.deepEqual(codes(outside), ['FORBIDDEN'], 'support\'s policy names its collections; Finance is not one');
     const db = (await gql(stack, 'analyst', DatabaseDocument, { id: '1' })).data!.database!;
     assert.equal(db.nativeQueriesAllowed, true);
     assert.equal(db.tables.length, 8);
     const orders = db.tables.find((t) => t.name === 'ORDERS')!;
     assert.ok(orders.fields.find((f) => f.name === 'USER_ID')!.foreignKeyTargetId);
-    assert.deepEqual((await gql(stack, 'agent', DatabasesDocument)).data!.databases.map((d) => d.name), ['Sample Database']);
-    const found = (await gql(stack, 'sales', SearchDocument, { text: 'revenue', kinds: ['METRIC'] })).data!.search;
+    assert.deepEqual((await gql(stack, 'agent', DatabasesDocument)).data!.databases!.map((d) => d.name), ['Sample Database']);
+    const found = (await gql(stack, 'sales', SearchDocument, { text: 'revenue', kinds: ['METRIC'] })).data!.search!;
     assert.deepEqual(found.map((r) => [r.kind, r.name]), [['METRIC', 'Total revenue']]);
     const viewer = (await gql(stack, 'agent', ViewerDocument)).data!.viewer;
-    assert.deepEqual(viewer, { subject: 'reporting-agent', email: null, name: 'Reporting Agent', groups: ['agents'], role: 'agent' });
+    assert.deepEqual(viewer, {
+      subject: 'reporting-agent', email: null, name: 'Reporting Agent', groups: [], clientId: 'reporting-agent', clientKind: 'agent',
+      role: 'agent', availableRoles: ['agent'], noRoleReason: null,
+    }, 'the agent\'s role comes from its OAuth client (azp), not from groups');
   });
 
   test('ids that are not ids are BAD_USER_INPUT; unknown ones NOT_FOUND; nulls where Metabase denies', async () => {

@@ -63,27 +63,42 @@ describe('the HTTP edge', () => {
     const forged = await new SignJWT({ groups: ['analysts'] }).setProtectedHeader({ alg: 'RS256', kid: 'x' }).setIssuer(stack.issuer.issuer)
       .setAudience('metabase-gateway').setSubject('mallory').setExpirationTime('1h').sign(privateKey);
     const expired = await stack.issuer.issue('ana', { groups: ['analysts'] }, -60);
-    const cases: [string | undefined, RegExp][] = [
-      [undefined, /Authorization: Bearer/],
-      ['Basic YTpi', /Authorization: Bearer/],
-      ['Bearer not.a.jwt', /not a valid JWT/],
-      [`Bearer ${forged}`, /key the identity provider does not publish|signature/],
-      [`Bearer ${expired}`, /expired/],
+    const cases: [string | undefined, string, RegExp][] = [
+      [undefined, 'missing', /Authorization: Bearer/],
+      ['Basic YTpi', 'malformed', /not a well-formed/],
+      ['Bearer not.a.jwt', 'malformed', /not a well-formed/],
+      [`Bearer ${forged}`, 'unknown-key', /key the identity provider does not publish/],
+      [`Bearer ${expired}`, 'expired', /expired/],
     ];
-    for (const [authorization, message] of cases) {
+    for (const [authorization, reason, message] of cases) {
       const res = await post({ query: '{ viewer { role } }' }, authorization ? { authorization } : { authorization: '' });
       assert.equal(res.status, 401, String(authorization).slice(0, 20));
       assert.equal(code(res), 'UNAUTHENTICATED');
+      assert.equal((res.body.errors![0]!.extensions as Record<string, unknown>)['reason'], reason);
       assert.match(res.body.errors![0]!.message, message);
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
     }
   });
 
-  test('a valid token whose groups match no role is 403 FORBIDDEN', async () => {
-    const outsider = await stack.issuer.issue('eve', { groups: ['contractors'] });
-    const res = await post({ query: '{ viewer { role } }' }, { authorization: `Bearer ${outsider}` });
-    assert.equal(res.status, 403);
+  test('a valid token whose groups fit no role: viewer answers and says why, everything else is FORBIDDEN', async () => {
+    const outsider = `Bearer ${stack.tokens.contractor}`;
+    const res = await post({ query: '{ viewer { role availableRoles noRoleReason } dashboards { totalCount } }' }, { authorization: outsider });
+    assert.equal(res.status, 200);
+    const viewer = (res.body.data as { viewer: { role: null; availableRoles: string[]; noRoleReason: string } }).viewer;
+    assert.equal(viewer.role, null);
+    assert.deepEqual(viewer.availableRoles, []);
+    assert.match(viewer.noRoleReason, /analyst needs one of the groups analysts; the token has contractors/);
     assert.equal(code(res), 'FORBIDDEN');
+    assert.equal((res.body.errors![0]!.extensions as Record<string, unknown>)['reason'], 'no-role');
+  });
+
+  test('X-Gateway-Role picks another role the token fits; one it does not fit is 403 FORBIDDEN', async () => {
+    const asSales = await post({ query: '{ viewer { role availableRoles } }' }, { 'x-gateway-role': 'sales' });
+    assert.deepEqual(asSales.body.data, { viewer: { role: 'sales', availableRoles: ['analyst', 'sales'] } });
+    const refused = await post({ query: '{ viewer { role } }' }, { 'x-gateway-role': 'agent' });
+    assert.equal(refused.status, 403);
+    assert.equal(code(refused), 'FORBIDDEN');
+    assert.match(refused.body.errors![0]!.message, /asked for role "agent".*allows analyst, sales/);
   });
 
   test('bad input: right status, a coded error, never a 500', async () => {

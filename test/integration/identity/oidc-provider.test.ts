@@ -11,6 +11,9 @@ import Provider from 'oidc-provider';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
 import { viewerFromClaims } from '../../../src/identity/viewer.js';
 import { GatewayError } from '../../../src/errors/index.js';
+import { parsePolicy } from '../../../src/policy/policy.js';
+
+const MINIMAL_POLICY = 'roles: [{name: r, match: {groups: [agents]}, metabase: {apiKey: {env: K}}, collections: all}]';
 
 const AUDIENCE = 'https://gateway.test';
 
@@ -57,7 +60,7 @@ describe('identity with a real OIDC provider', () => {
     const verify = createTokenVerifier({ issuer, audience: AUDIENCE });
     const claims = await verify(await token());
     assert.equal(claims.sub, 'reporting-agent');
-    assert.deepEqual(viewerFromClaims(claims, 'groups').groups, ['agents']);
+    assert.deepEqual(viewerFromClaims(claims, parsePolicy(MINIMAL_POLICY, 'inline.yaml').claims).groups, ['agents']);
   });
 
   test('the wrong audience, issuer or algorithm list is UNAUTHENTICATED', async () => {

@@ -13,23 +13,23 @@ test('no settings: demo mode with documented defaults, frozen', () => {
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits));
 });
 
-test('production: roles in order with their groups and credentials; secrets never printed', () => {
+test('production: Metabase, the issuer and the policy file; the Metabase key stays in the environment', () => {
   const c = loadConfig({
     METABASE_URL: 'https://metabase.example.test/', OIDC_ISSUER: 'https://idp.example.test', OIDC_AUDIENCE: 'gateway',
-    GATEWAY_ROLES: 'analyst, service-desk', ROLE_ANALYST_GROUPS: 'analysts,bi', ROLE_ANALYST_METABASE_API_KEY: KEY,
-    ROLE_SERVICE_DESK_GROUPS: 'support', ROLE_SERVICE_DESK_METABASE_USERNAME: 'svc@example.test', ROLE_SERVICE_DESK_METABASE_PASSWORD: 'pw-123',
+    POLICY_FILE: '/etc/gateway/policy.yaml', ROLE_ANALYST_KEY: KEY,
   });
   assert.equal(c.mode, 'production');
   assert.equal(c.metabase.url, 'https://metabase.example.test');
-  assert.deepEqual(c.roles.map((r) => [r.name, r.groups, r.credential.kind]), [['analyst', ['analysts', 'bi'], 'api-key'], ['service-desk', ['support'], 'login']]);
-  assert.ok(!JSON.stringify(c).includes(KEY) && !JSON.stringify(c).includes('pw-123'));
+  assert.equal(c.policyFile, '/etc/gateway/policy.yaml');
+  assert.deepEqual(c.oidc?.algorithms, ['RS256', 'PS256', 'ES256', 'EdDSA']);
+  assert.ok(!JSON.stringify(c).includes(KEY), 'secrets are read from their source by the policy, not copied into the configuration');
 });
 
 test('every problem is reported at once, naming the variable and what it expects', () => {
-  assert.throws(() => loadConfig({ METABASE_URL: 'ftp://x', PORT: 'eighty', GATEWAY_ROLES: 'a', ROLE_A_METABASE_API_KEY: 'nope' }), (err: unknown) => {
+  assert.throws(() => loadConfig({ METABASE_URL: 'ftp://x', PORT: 'eighty', OIDC_ALGORITHMS: 'RS256,HS256' }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     const text = err.problems.join('\n');
-    for (const fragment of ['METABASE_URL must be an http(s) URL', 'PORT must be an integer', 'OIDC_ISSUER is required', 'OIDC_AUDIENCE is required', 'ROLE_A_GROUPS', 'ROLE_A: a Metabase API key starts with "mb_"']) {
+    for (const fragment of ['METABASE_URL must be an http(s) URL', 'PORT must be an integer', 'OIDC_ISSUER is required', 'OIDC_AUDIENCE is required', 'POLICY_FILE is required', 'OIDC_ALGORITHMS must name asymmetric algorithms']) {
       assert.ok(text.includes(fragment), `${fragment} in:\n${text}`);
     }
     return true;

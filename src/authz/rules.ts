@@ -1,0 +1,139 @@
+/**
+ * The graph's permissions, as graphql-shield rules. Deny by default: every object type of the schema
+ * is listed here, and anything not listed (a type or field added later) is denied. Rules sit on root
+ * fields and object types, never on rows or cells (query results are one JSON value per run).
+ *
+ * Rules read the request's role, which comes from the policy in force when the request started, so a
+ * policy reload needs no new schema. Denials are FORBIDDEN errors with a `reason`; errors thrown by
+ * resolvers pass through unchanged (`allowExternalErrors`).
+ *
+ * Cache scopes, chosen per rule:
+ * - `contextual` (once per request) only for rules that read nothing but the context (the role);
+ * - `strict` (per parent and arguments) for root fields whose answer depends on the `id` argument;
+ * - `no_cache` for per-object rules: shield's hash of a whole parent object would cost more than the
+ *   check, so the AccessChecker memoizes per object identity instead.
+ */
+import { allow, and, deny as denyAll, rule, shield } from 'graphql-shield';
+import type { IRules } from 'graphql-shield';
+
+type ShieldRule = Parameters<typeof and>[number];
+type RuleTree = Record<string, ShieldRule | Record<string, ShieldRule>>;
+import type { GraphQLSchema } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { noRoleReason, type GatewayContext } from '../context/context.js';
+import { ForbiddenError } from '../errors/index.js';
+import { parseCollectionId, parseId } from '../graph/common/ids.js';
+import type { Card, Collection, Dashboard } from '../metabase/types.js';
+
+type Denial = 'no-role' | 'collection' | 'sql-hidden' | 'native-sql' | 'no-rule';
+
+const deny = (reason: Denial, message: string): ForbiddenError => new ForbiddenError(message, { details: { reason } });
+
+/** Only a request with a role passes. Reads the context alone: `contextual`. */
+export const hasRole = rule('has-role', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) =>
+  ctx.roleName !== null || deny('no-role', noRoleReason(ctx.decision)));
+
+const canViewSql = rule('can-view-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
+  if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+  return ctx.role.canViewSql || deny('sql-hidden', `Role ${ctx.roleName} may not see questions' SQL (canViewSql is off).`);
+});
+
+const canRunNativeSql = rule('can-run-native-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
+  if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+  return ctx.role.canRunNativeSql || deny('native-sql', `Role ${ctx.roleName} may not run native SQL (canRunNativeSql is off).`);
+});
+
+const outside = (ctx: GatewayContext, what: string): ForbiddenError =>
+  deny('collection', `${what} is in a collection role ${ctx.roleName} may not read.`);
+
+/** Per object: its parent is the object, so never `contextual` (that would give every list item the first one's answer). */
+function objectRule<P extends object>(name: string, collectionOf: (parent: P) => number | 'root' | null | undefined, what: (parent: P) => string): ShieldRule {
+  return rule(name, { cache: 'no_cache' })(async (parent: P, _args, ctx: GatewayContext) => {
+    if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+    return (await ctx.access.object(parent, collectionOf(parent))) || outside(ctx, what(parent));
+  });
+}
+
+const dashboardInReach = objectRule('dashboard-in-reach', (d: Dashboard) => d.collectionId, (d: Dashboard) => `Dashboard ${d.id}`);
+const questionInReach = objectRule('question-in-reach', (c: Card) => c.collectionId, (c: Card) => `Question ${c.id}`);
+/** A collection is readable when items directly in it are. */
+const collectionInReach = objectRule('collection-in-reach', (c: Collection) => c.id, (c: Collection) => `Collection ${c.id}`);
+/** A search hit: collections by their own id, dashboards and questions by the collection they are in; databases and tables live outside collections. */
+const searchHitInReach = objectRule(
+  'search-hit-in-reach',
+  (r: { kind: string; id: number; collectionId: number | 'root' | null }) => (r.kind === 'collection' ? r.id : r.kind === 'database' || r.kind === 'table' ? undefined : r.collectionId),
+  (r: { kind: string; id: number }) => `Search result ${r.kind} ${r.id}`,
+);
+
+/**
+ * A root field that takes an object's id: the object is loaded (through the request's loader, so the
+ * resolver's load is free) and its collection checked, giving one clear denial at the root field.
+ * Load failures pass (`true`): the resolver then reports the same NOT_FOUND or upstream error.
+ */
+function byIdRule(name: string, load: (args: Record<string, unknown>, ctx: GatewayContext) => Promise<{ collectionId: number | 'root' | null; what: string }>): ShieldRule {
+  return rule(name, { cache: 'strict' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext) => {
+    if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+    if (ctx.access.unrestricted) return true;
+    let target: { collectionId: number | 'root' | null; what: string };
+    try {
+      target = await load(args, ctx);
+    } catch {
+      return true;
+    }
+    return (await ctx.access.collection(target.collectionId)) || outside(ctx, target.what);
+  });
+}
+
+const dashboardArg = (key: string) => async (args: Record<string, unknown>, ctx: GatewayContext) => {
+  const d = await ctx.loaders.dashboard.load(parseId(String(args[key]), 'a dashboard'));
+  return { collectionId: d.collectionId, what: `Dashboard ${d.id}` };
+};
+const questionArg = async (args: Record<string, unknown>, ctx: GatewayContext) => {
+  const c = await ctx.loaders.card.load(parseId(String(args['id']), 'a question'));
+  return { collectionId: c.collectionId, what: `Question ${c.id}` };
+};
+const collectionArg = async (args: Record<string, unknown>) => {
+  const id = parseCollectionId(String(args['id']));
+  return { collectionId: id, what: `Collection ${id}` };
+};
+
+/** The rule tree. Every object type of the schema appears; a test checks that against the schema. */
+export const RULES = {
+  Query: {
+    '*': hasRole,
+    viewer: allow,
+    dashboard: byIdRule('dashboard-by-id', dashboardArg('id')),
+    question: byIdRule('question-by-id', questionArg),
+    collection: byIdRule('collection-by-id', collectionArg),
+  },
+  Mutation: {
+    '*': hasRole,
+    runQuestion: byIdRule('run-question-by-id', questionArg),
+    runDashboardCard: byIdRule('run-dashboard-card-by-id', dashboardArg('dashboardId')),
+    runNativeQuery: canRunNativeSql,
+  },
+  Viewer: allow,
+  ClaimReading: allow,
+  Dashboard: dashboardInReach,
+  Question: { '*': questionInReach, nativeSql: and(questionInReach, canViewSql) },
+  Collection: collectionInReach,
+  SearchResult: searchHitInReach,
+  // Parts of an object already checked above, or objects outside collections (their Metabase
+  // credential scopes them): allowed once reached.
+  DashboardCard: allow, DashboardTab: allow, CardPosition: allow, ParameterMapping: allow, Parameter: allow,
+  User: allow, Column: allow, Database: allow, Table: allow, Field: allow,
+  QueryRun: allow, QueryRunError: allow, PageInfo: allow,
+  DashboardConnection: allow, DashboardEdge: allow, QuestionConnection: allow, QuestionEdge: allow,
+} satisfies RuleTree;
+
+const OPTIONS = {
+  fallbackRule: denyAll,
+  allowExternalErrors: true,
+  debug: false,
+  fallbackError: () => deny('no-rule', 'No permission rule allows this field.'),
+};
+
+/** The schema with the rules applied to every field. */
+export function protect(schema: GraphQLSchema): GraphQLSchema {
+  return applyMiddleware(schema, shield(RULES as IRules, OPTIONS));
+}

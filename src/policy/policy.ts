@@ -1,0 +1,351 @@
+/**
+ * The policy: how IdP claims become a viewer, and which gateway roles exist, in order, with what
+ * each may read and run and which Metabase credential it uses. Loaded from POLICY_FILE (YAML or
+ * JSON), checked as a whole (every problem named by file, path and what was expected), frozen.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { deepFreeze } from '../config/config.js';
+
+/** A claim path: dotted (`realm_access.roles`), a whole key (`https://example.com/groups`), or segments. */
+export type ClaimPath = string | readonly string[];
+
+export const CLIENT_KINDS = ['human', 'agent', 'service'] as const;
+export type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/** How a client kind is recognised; the first matching rule wins. */
+export type ClientKindRule =
+  | { readonly kind: ClientKind; readonly clientIds: readonly string[] }
+  | { readonly kind: ClientKind; readonly scope: string }
+  | { readonly kind: ClientKind; readonly claim: ClaimPath; readonly equals: readonly string[] };
+
+export interface ClaimsPolicy {
+  readonly subject: ClaimPath;
+  readonly email: ClaimPath;
+  readonly name: ClaimPath;
+  /** Every listed path adds its values to the viewer's groups (an array, or a space-separated string). */
+  readonly groups: readonly ClaimPath[];
+  /** Where scopes are read (`scope` is space-separated; Entra's `scp` may be either). */
+  readonly scopes: readonly ClaimPath[];
+  /** Where the OAuth client id is read (`azp`, `client_id`, Entra's `appid`). */
+  readonly clientId: readonly ClaimPath[];
+  readonly clientKind: { readonly default: ClientKind; readonly rules: readonly ClientKindRule[] };
+}
+
+/** Where a secret is read: an environment variable, or a file (e.g. a mounted Kubernetes secret). */
+export type SecretSource = { readonly env: string } | { readonly file: string };
+
+export type CredentialSpec =
+  | { readonly kind: 'api-key'; readonly apiKey: SecretSource }
+  | { readonly kind: 'login'; readonly username: string; readonly password: SecretSource };
+
+/** `all`, or a list of: a collection id (that collection), `{subtree: id}` (it and all below), `root`. */
+export type CollectionAccess =
+  | { readonly all: true }
+  | { readonly all: false; readonly ids: readonly number[]; readonly subtrees: readonly number[]; readonly root: boolean };
+
+export interface RolePolicy {
+  readonly name: string;
+  readonly description: string | null;
+  /** IdP groups, any of which selects the role; null when the role matches on client kind alone. */
+  readonly groups: readonly string[] | null;
+  /** Client kinds the role serves; null for any. */
+  readonly clientKinds: readonly ClientKind[] | null;
+  readonly metabase: CredentialSpec;
+  readonly collections: CollectionAccess;
+  readonly canViewSql: boolean;
+  readonly canRunNativeSql: boolean;
+  /** Upper bound on rows returned by any run in this role. */
+  readonly maxRows: number;
+  readonly rateLimitTier: string | null;
+  /** Only vetted (persisted) operations may run in this role. */
+  readonly vettedOnly: boolean;
+}
+
+export interface RateLimitTier {
+  readonly requestsPerMinute: number;
+}
+
+export interface Policy {
+  /** Where it was read from, for messages. */
+  readonly source: string;
+  readonly claims: ClaimsPolicy;
+  readonly rateLimitTiers: Readonly<Record<string, RateLimitTier>>;
+  readonly roles: readonly RolePolicy[];
+}
+
+export const METABASE_ROW_LIMIT = 10_000;
+
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  constructor(readonly source: string, readonly problems: readonly string[]) {
+    super(`invalid policy ${source}:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export async function loadPolicyFile(file: string): Promise<Policy> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError(path, [`the file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parsePolicy(text, path);
+}
+
+/**
+ * Parses and checks a policy. `source` names it in messages; relative credential files resolve
+ * against its directory. JSON is YAML, so one parser reads both and reports line numbers.
+ */
+export function parsePolicy(text: string, source: string): Policy {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new PolicyError(source, doc.errors.map((e) => `${extname(source) === '.json' ? 'JSON' : 'YAML'} syntax at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`));
+  }
+  const problems: string[] = [];
+  const policy = readPolicy(new Node(doc.toJS() as unknown, '', problems), source);
+  if (problems.length) throw new PolicyError(source, problems);
+  return deepFreeze(policy);
+}
+
+// --- Reading with paths ----------------------------------------------------------------------------
+
+/** A value at a path in the document; reports problems as `path: expected …, received …`. */
+class Node {
+  constructor(readonly value: unknown, readonly path: string, private readonly problems: string[]) {}
+
+  get present(): boolean {
+    return this.value !== undefined && this.value !== null;
+  }
+
+  at(key: string | number): Node {
+    const v = this.value !== null && typeof this.value === 'object' ? (this.value as Record<string, unknown>)[key] : undefined;
+    return new Node(v, typeof key === 'number' ? `${this.path}[${key}]` : this.path ? `${this.path}.${key}` : key, this.problems);
+  }
+
+  fail(expected: string): undefined {
+    this.problems.push(`${this.path || '(top level)'}: expected ${expected}, received ${describe(this.value)}`);
+    return undefined;
+  }
+
+  object(allowed: readonly string[]): boolean {
+    if (this.value === null || typeof this.value !== 'object' || Array.isArray(this.value)) return this.fail('an object') ?? false;
+    for (const key of Object.keys(this.value)) {
+      if (!allowed.includes(key)) this.at(key).problems.push(`${this.at(key).path}: unknown key; expected one of ${allowed.join(', ')}`);
+    }
+    return true;
+  }
+
+  list(): Node[] | undefined {
+    if (!Array.isArray(this.value)) return this.fail('a list');
+    return this.value.map((_, i) => this.at(i));
+  }
+
+  string(pattern?: RegExp, expected = 'a non-empty string'): string | undefined {
+    if (typeof this.value !== 'string' || this.value.trim() === '' || (pattern && !pattern.test(this.value))) return this.fail(expected);
+    return this.value;
+  }
+
+  strings(): string[] | undefined {
+    const items = this.list();
+    if (!items) return undefined;
+    if (items.length === 0) return this.fail('a non-empty list of strings');
+    const out = items.map((n) => n.string());
+    return out.every((s): s is string => s !== undefined) ? out : undefined;
+  }
+
+  boolean(fallback: boolean): boolean {
+    if (!this.present) return fallback;
+    return typeof this.value === 'boolean' ? this.value : (this.fail('true or false') ?? fallback);
+  }
+
+  integer(min: number, max: number): number | undefined {
+    if (!Number.isInteger(this.value) || (this.value as number) < min || (this.value as number) > max) return this.fail(`an integer from ${min} to ${max}`);
+    return this.value as number;
+  }
+
+  oneOf<T extends string>(options: readonly T[]): T | undefined {
+    return options.includes(this.value as T) ? (this.value as T) : this.fail(`one of ${options.join(', ')}`);
+  }
+
+  claimPath(): ClaimPath | undefined {
+    if (Array.isArray(this.value)) return this.strings();
+    return this.string(undefined, 'a claim path (a string, or a list of key segments)');
+  }
+
+  claimPaths(fallback: readonly ClaimPath[]): readonly ClaimPath[] {
+    if (!this.present) return fallback;
+    const items = this.list();
+    if (!items) return fallback;
+    if (items.length === 0) return this.fail('at least one claim path') ?? fallback;
+    const out = items.map((n) => n.claimPath());
+    return out.every((p): p is ClaimPath => p !== undefined) ? out : fallback;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+const TOP_KEYS = ['version', 'claims', 'rateLimitTiers', 'roles'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'maxRows', 'rateLimitTier', 'vettedOnly'];
+const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function readPolicy(root: Node, source: string): Policy {
+  root.object(TOP_KEYS);
+  if (root.at('version').present) root.at('version').integer(1, 1);
+  const tiers: Record<string, RateLimitTier> = {};
+  const tierNode = root.at('rateLimitTiers');
+  if (tierNode.present && tierNode.object(Object.keys((tierNode.value as object) ?? {}))) {
+    for (const name of Object.keys(tierNode.value as object)) {
+      const t = tierNode.at(name);
+      if (!ROLE_NAME.test(name)) t.fail('a tier name of letters, digits, - and _');
+      if (t.object(['requestsPerMinute'])) {
+        const rpm = t.at('requestsPerMinute').integer(1, 1_000_000);
+        if (rpm !== undefined) tiers[name] = { requestsPerMinute: rpm };
+      }
+    }
+  }
+  const roles: RolePolicy[] = [];
+  const roleNodes = root.at('roles').list();
+  if (roleNodes && roleNodes.length === 0) root.at('roles').fail('at least one role');
+  const seen = new Set<string>();
+  for (const node of roleNodes ?? []) {
+    const role = readRole(node, tiers, dirname(source));
+    if (!role) continue;
+    if (seen.has(role.name)) node.at('name').fail(`a name not used by an earlier role ("${role.name}" is)`);
+    seen.add(role.name);
+    roles.push(role);
+  }
+  return { source, claims: readClaims(root.at('claims')), rateLimitTiers: tiers, roles };
+}
+
+function readClaims(node: Node): ClaimsPolicy {
+  const defaults: ClaimsPolicy = {
+    subject: 'sub', email: 'email', name: 'name', groups: ['groups'], scopes: ['scope', 'scp'], clientId: ['azp', 'client_id'],
+    clientKind: { default: 'human', rules: [] },
+  };
+  if (!node.present) return defaults;
+  if (!node.object(['subject', 'email', 'name', 'groups', 'scopes', 'clientId', 'clientKind'])) return defaults;
+  const one = (key: 'subject' | 'email' | 'name'): ClaimPath => (node.at(key).present ? (node.at(key).claimPath() ?? defaults[key]) : defaults[key]);
+  const kindNode = node.at('clientKind');
+  let clientKind = defaults.clientKind;
+  if (kindNode.present && kindNode.object(['default', 'rules'])) {
+    const fallback = kindNode.at('default').present ? (kindNode.at('default').oneOf(CLIENT_KINDS) ?? 'human') : 'human';
+    const rules: ClientKindRule[] = [];
+    for (const r of kindNode.at('rules').present ? (kindNode.at('rules').list() ?? []) : []) {
+      if (!r.object(['kind', 'clientIds', 'scope', 'claim', 'equals'])) continue;
+      const kind = r.at('kind').oneOf(CLIENT_KINDS);
+      const given = ['clientIds', 'scope', 'claim'].filter((k) => r.at(k).present);
+      if (given.length !== 1) {
+        r.fail('exactly one of clientIds (azp/client_id values), scope, or claim with equals');
+        continue;
+      }
+      if (kind === undefined) continue;
+      if (given[0] === 'clientIds') {
+        const clientIds = r.at('clientIds').strings();
+        if (clientIds) rules.push({ kind, clientIds });
+      } else if (given[0] === 'scope') {
+        const scope = r.at('scope').string(/^\S+$/, 'one scope (no spaces)');
+        if (scope) rules.push({ kind, scope });
+      } else {
+        const claim = r.at('claim').claimPath();
+        const eq = r.at('equals');
+        const equals = typeof eq.value === 'string' ? [eq.value] : eq.strings();
+        if (claim !== undefined && equals) rules.push({ kind, claim, equals });
+      }
+    }
+    clientKind = { default: fallback, rules };
+  }
+  return {
+    subject: one('subject'), email: one('email'), name: one('name'),
+    groups: node.at('groups').claimPaths(defaults.groups), scopes: node.at('scopes').claimPaths(defaults.scopes),
+    clientId: node.at('clientId').claimPaths(defaults.clientId), clientKind,
+  };
+}
+
+function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string): RolePolicy | undefined {
+  if (!node.object(ROLE_KEYS)) return undefined;
+  const name = node.at('name').string(ROLE_NAME, 'a role name: a letter, then letters, digits, - or _ (at most 63)');
+  const description = node.at('description').present ? (node.at('description').string() ?? null) : null;
+  let groups: string[] | null = null;
+  let clientKinds: ClientKind[] | null = null;
+  const match = node.at('match');
+  if (match.object(['groups', 'clientKinds'])) {
+    if (match.at('groups').present) groups = match.at('groups').strings() ?? null;
+    if (match.at('clientKinds').present) {
+      const kinds = match.at('clientKinds').list()?.map((n) => n.oneOf(CLIENT_KINDS));
+      if (kinds?.length === 0) match.at('clientKinds').fail(`a non-empty list of ${CLIENT_KINDS.join(', ')}`);
+      else if (kinds?.every((k): k is ClientKind => k !== undefined)) clientKinds = kinds;
+    }
+    if (!match.at('groups').present && !match.at('clientKinds').present) match.fail('groups and/or clientKinds to match on');
+  }
+  const metabase = readCredential(node.at('metabase'), baseDir);
+  const collections = readCollections(node.at('collections'));
+  const maxRows = node.at('maxRows').present ? node.at('maxRows').integer(1, METABASE_ROW_LIMIT) : 2_000;
+  let rateLimitTier: string | null = null;
+  const tier = node.at('rateLimitTier');
+  if (tier.present) {
+    const names = Object.keys(tiers);
+    rateLimitTier = names.length ? (tier.oneOf(names) ?? null) : (tier.fail('a tier defined under rateLimitTiers (none is)') ?? null);
+  }
+  const role = {
+    name, description, groups, clientKinds, metabase, collections, maxRows, rateLimitTier,
+    canViewSql: node.at('canViewSql').boolean(false),
+    canRunNativeSql: node.at('canRunNativeSql').boolean(false),
+    vettedOnly: node.at('vettedOnly').boolean(false),
+  };
+  if (role.name === undefined || role.metabase === undefined || role.collections === undefined || role.maxRows === undefined) return undefined;
+  return role as RolePolicy;
+}
+
+function readSecret(node: Node, baseDir: string): SecretSource | undefined {
+  if (!node.object(['env', 'file'])) return undefined;
+  if (node.at('env').present === node.at('file').present) return node.fail('exactly one of {env: VARIABLE} or {file: path}');
+  if (node.at('env').present) {
+    const env = node.at('env').string(ENV_NAME, 'an environment variable name');
+    return env === undefined ? undefined : { env };
+  }
+  const file = node.at('file').string();
+  return file === undefined ? undefined : { file: isAbsolute(file) ? file : resolve(baseDir, file) };
+}
+
+function readCredential(node: Node, baseDir: string): CredentialSpec | undefined {
+  if (!node.object(['apiKey', 'login'])) return undefined;
+  if (node.at('apiKey').present === node.at('login').present) {
+    return node.fail('exactly one of apiKey: {env|file} (a Metabase group\'s API key) or login: {username, password}');
+  }
+  if (node.at('apiKey').present) {
+    const apiKey = readSecret(node.at('apiKey'), baseDir);
+    return apiKey && { kind: 'api-key', apiKey };
+  }
+  const login = node.at('login');
+  if (!login.object(['username', 'password'])) return undefined;
+  const username = login.at('username').string();
+  const password = readSecret(login.at('password'), baseDir);
+  return username !== undefined && password ? { kind: 'login', username, password } : undefined;
+}
+
+function readCollections(node: Node): CollectionAccess | undefined {
+  const expected = '"all", or a list of collection ids, {subtree: id} and "root"';
+  if (node.value === 'all') return { all: true };
+  if (!Array.isArray(node.value)) return node.fail(expected);
+  const ids: number[] = [];
+  const subtrees: number[] = [];
+  let root = false;
+  node.list()?.forEach((item) => {
+    if (item.value === 'root') root = true;
+    else if (Number.isInteger(item.value) && (item.value as number) > 0) ids.push(item.value as number);
+    else if (item.value !== null && typeof item.value === 'object' && !Array.isArray(item.value)) {
+      if (!item.object(['subtree'])) return;
+      const id = item.at('subtree').integer(1, Number.MAX_SAFE_INTEGER);
+      if (id !== undefined) subtrees.push(id);
+    } else item.fail('a collection id, {subtree: id} or "root"');
+  });
+  return { all: false, ids, subtrees, root };
+}
