@@ -39,6 +39,10 @@ export interface LoggedRequest {
   readonly query: readonly string[];
   /** The parsed JSON body, when the route read one. */
   body?: unknown;
+  /** Who made it: the Metabase user (for an API key, its synthetic user) whose credential came with it. */
+  user?: string;
+  /** The HTTP status answered. */
+  status?: number;
 }
 
 /** Counts requests per route (`GET /api/card/:id`), so tests can assert how many upstream calls were made. */
@@ -163,6 +167,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const paging = takePaging(url.searchParams);
       const principal = match.route.public ? undefined : instance.authenticate(req.headers);
+      if (principal) logged.user = principal.user.email;
       if (!match.route.public && !principal) throw unauthenticated();
       let bodyPromise: Promise<Record<string, unknown>> | undefined;
       const ctx: Ctx = {
@@ -178,6 +183,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (!(err instanceof ApiError)) throw err;
       reply = err.reply;
     }
+    logged.status = reply.status;
     if ((reply as { [RUN_MARK]?: boolean })[RUN_MARK] && knobs.abortMidStream) return cutMidStream(res, reply);
     send(req, res, reply, Boolean((reply as { [RUN_MARK]?: boolean })[RUN_MARK]));
   }

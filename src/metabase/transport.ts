@@ -108,7 +108,7 @@ export function queryFailure(body: Record<string, unknown>): GatewayError {
     case 'missing-required-parameter':
       return new BadUserInputError(message, options);
     case 'missing-required-permissions':
-      return new ForbiddenError(message, options);
+      return new ForbiddenError(message, { details: { errorType, reason: 'metabase' } });
     default:
       return new QueryFailedError(message, options);
   }
@@ -145,7 +145,8 @@ export function toGatewayError(res: UpstreamResponse, what: string): GatewayErro
     case 401:
       return new UpstreamAuthError(`Metabase did not accept the gateway's credential for this role on ${what}.`, { details });
     case 403:
-      return new ForbiddenError(`Metabase denied ${what}: ${message}`, { details });
+      // `reason: metabase`: the role's Metabase group lacks the permission (not the gateway's policy).
+      return new ForbiddenError(`Metabase denied ${what}: ${message}`, { details: { ...details, reason: 'metabase' } });
     case 404:
       return new NotFoundError(`Metabase found nothing at ${what}: ${message}`, { details });
     default:

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { deepFreeze } from '../config/config.js';
 
 /** A claim path: dotted (`realm_access.roles`), a whole key (`https://example.com/groups`), or segments. */
@@ -100,9 +100,11 @@ export async function loadPolicyFile(file: string): Promise<Policy> {
  * against its directory. JSON is YAML, so one parser reads both and reports line numbers.
  */
 export function parsePolicy(text: string, source: string): Policy {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length) {
-    throw new PolicyError(source, doc.errors.map((e) => `${extname(source) === '.json' ? 'JSON' : 'YAML'} syntax at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`));
+    const syntax = extname(source) === '.json' ? 'JSON' : 'YAML';
+    throw new PolicyError(source, doc.errors.map((e) => `${syntax} syntax at line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
   }
   const problems: string[] = [];
   const policy = readPolicy(new Node(doc.toJS() as unknown, '', problems), source);
@@ -205,10 +207,9 @@ function readPolicy(root: Node, source: string): Policy {
     for (const name of Object.keys(tierNode.value as object)) {
       const t = tierNode.at(name);
       if (!ROLE_NAME.test(name)) t.fail('a tier name of letters, digits, - and _');
-      if (t.object(['requestsPerMinute'])) {
-        const rpm = t.at('requestsPerMinute').integer(1, 1_000_000);
-        if (rpm !== undefined) tiers[name] = { requestsPerMinute: rpm };
-      }
+      // A tier with a bad field is still a tier: roles naming it get no second, misleading problem.
+      const rpm = t.object(['requestsPerMinute']) ? t.at('requestsPerMinute').integer(1, 1_000_000) : undefined;
+      tiers[name] = { requestsPerMinute: rpm ?? 0 };
     }
   }
   const roles: RolePolicy[] = [];
@@ -216,11 +217,11 @@ function readPolicy(root: Node, source: string): Policy {
   if (roleNodes && roleNodes.length === 0) root.at('roles').fail('at least one role');
   const seen = new Set<string>();
   for (const node of roleNodes ?? []) {
+    const name = node.at('name').value;
+    if (typeof name === 'string' && seen.has(name)) node.at('name').fail(`a name not used by an earlier role ("${name}" is)`);
+    if (typeof name === 'string') seen.add(name);
     const role = readRole(node, tiers, dirname(source));
-    if (!role) continue;
-    if (seen.has(role.name)) node.at('name').fail(`a name not used by an earlier role ("${role.name}" is)`);
-    seen.add(role.name);
-    roles.push(role);
+    if (role) roles.push(role);
   }
   return { source, claims: readClaims(root.at('claims')), rateLimitTiers: tiers, roles };
 }

@@ -1,0 +1,88 @@
+/** A gateway on a policy of the test's choosing, against the emulator and a real IdP, with its log lines captured. */
+import { Writable } from 'node:stream';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.js';
+import { createGateway, type Gateway } from '../../src/app.js';
+import { createTokenVerifier, type TokenVerifier } from '../../src/identity/verifier.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createMetabasePool } from '../../src/metabase/client.js';
+import { PolicyStore } from '../../src/policy/store.js';
+import type { Emulator } from './emulator.js';
+
+export interface LogLine { readonly level: number; readonly msg: string; readonly event?: string; readonly [key: string]: unknown }
+
+export interface AuthzStack {
+  readonly url: string;
+  readonly gateway: Gateway;
+  readonly policy: PolicyStore;
+  readonly verify: TokenVerifier;
+  /** The directory holding the policy file (and any key files the test writes). */
+  readonly dir: string;
+  readonly policyFile: string;
+  /** Every log line so far, raw and parsed. */
+  readonly rawLog: string[];
+  readonly log: LogLine[];
+  /** POSTs an operation with a bearer token (or none) and extra headers. */
+  post(query: string, token: string | undefined, headers?: Record<string, string>, variables?: Record<string, unknown>): Promise<{ status: number; text: string; body: GqlBody }>;
+  close(): Promise<void>;
+}
+
+export interface GqlBody {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; path?: (string | number)[]; extensions: { code: string; reason?: string; [k: string]: unknown } }[];
+}
+
+export async function startAuthzStack(options: {
+  emulator: Emulator; issuer: string; audience: string; policy: string; env?: Record<string, string>;
+  files?: Record<string, string>; watchIntervalMs?: number; keyRefreshCooldownMs?: number; drainGraceMs?: number;
+}): Promise<AuthzStack> {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-authz-'));
+  const policyFile = join(dir, 'policy.yaml');
+  await writeFile(policyFile, options.policy);
+  for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), content);
+  const rawLog: string[] = [];
+  const log: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        rawLog.push(line);
+        log.push(JSON.parse(line) as LogLine);
+      }
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination });
+  const config = loadConfig({ PORT: '0', DRAIN_GRACE_MS: String(options.drainGraceMs ?? 2_000) });
+  const pool = createMetabasePool();
+  const policy = await PolicyStore.open({
+    file: policyFile, env: options.env ?? {}, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: options.watchIntervalMs ?? 50,
+    metabase: { baseUrl: options.emulator.url, timeoutMs: 10_000, maxConcurrent: 8, dispatcher: pool },
+  });
+  policy.watch();
+  const verify = createTokenVerifier({
+    issuer: options.issuer, audience: options.audience,
+    ...(options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: options.keyRefreshCooldownMs } : {}),
+  });
+  const gateway = await createGateway(config, { policy, verifyToken: verify, metabaseReady: () => policy.clients()[0]!.health(), logger });
+  const url = `${await gateway.listen(0, '127.0.0.1')}/graphql`;
+  return {
+    url, gateway, policy, verify, dir, policyFile, rawLog, log,
+    async post(query, token, headers = {}, variables) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await res.text();
+      return { status: res.status, text, body: JSON.parse(text) as GqlBody };
+    },
+    async close() {
+      await gateway.close();
+      await policy.close();
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPolicyFile, parsePolicy, PolicyError } from '../../../src/policy/policy.js';
+import { DEMO_POLICY_FILE } from '../../../src/demo.js';
+
+const problemsOf = (text: string, source = '/etc/gateway/policy.yaml'): string[] => {
+  try {
+    parsePolicy(text, source);
+  } catch (err) {
+    assert.ok(err instanceof PolicyError);
+    assert.ok(err.message.includes(source), 'the message names the file');
+    return [...err.problems];
+  }
+  return assert.fail('expected the policy to be refused');
+};
+
+test('a full policy reads with defaults filled in, frozen', () => {
+  const p = parsePolicy(`
+roles:
+  - name: analyst
+    match: { groups: [analysts] }
+    metabase: { apiKey: { env: KEY } }
+    collections: all
+  - name: svc
+    match: { clientKinds: [service, agent] }
+    metabase: { login: { username: svc@example.test, password: { file: secrets/svc } } }
+    collections: [root, 3, { subtree: 5 }]
+    canViewSql: true
+    maxRows: 50
+`, '/etc/gateway/policy.yaml');
+  assert.deepEqual(p.claims.groups, ['groups']);
+  assert.deepEqual(p.claims.clientId, ['azp', 'client_id']);
+  assert.equal(p.claims.clientKind.default, 'human');
+  const [analyst, svc] = p.roles;
+  assert.deepEqual([analyst!.maxRows, analyst!.canViewSql, analyst!.canRunNativeSql, analyst!.vettedOnly, analyst!.clientKinds], [2000, false, false, false, null]);
+  assert.deepEqual(analyst!.collections, { all: true });
+  assert.deepEqual(svc!.collections, { all: false, ids: [3], subtrees: [5], root: true });
+  assert.deepEqual(svc!.metabase, { kind: 'login', username: 'svc@example.test', password: { file: '/etc/gateway/secrets/svc' } }, 'relative files resolve against the policy\'s directory');
+  assert.ok(Object.isFrozen(p) && Object.isFrozen(p.roles[1]!.collections));
+});
+
+test('JSON policies read the same', () => {
+  const p = parsePolicy(JSON.stringify({ roles: [{ name: 'a', match: { groups: ['g'] }, metabase: { apiKey: { env: 'K' } }, collections: 'all' }] }), 'policy.json');
+  assert.equal(p.roles[0]!.name, 'a');
+});
+
+test('every problem is reported at once, by path, with what was expected', () => {
+  const problems = problemsOf(`
+version: 2
+claims:
+  groups: []
+  clientKind: { default: robot, rules: [{ kind: agent }] }
+rateLimitTiers: { standard: { requestsPerMinute: 0 } }
+roles:
+  - name: 9lives
+    match: {}
+    metabase: { apiKey: { env: K }, login: { username: u, password: { env: P } } }
+    collections: [1, { subtree: x }, "finance"]
+    maxRows: 20000
+    canViewSql: "yes"
+    rateLimitTier: gold
+    colour: blue
+  - name: ok
+    match: { groups: [g] }
+    metabase: { apiKey: { file: "" } }
+    collections: everything
+  - name: ok
+    match: { clientKinds: [human] }
+    metabase: { apiKey: { env: "not a name" } }
+    collections: all
+`);
+  const expected = [
+    'version: expected an integer from 1 to 1, received 2',
+    'claims.groups: expected at least one claim path',
+    'claims.clientKind.default: expected one of human, agent, service, received "robot"',
+    'claims.clientKind.rules[0]: expected exactly one of clientIds',
+    'rateLimitTiers.standard.requestsPerMinute: expected an integer from 1 to 1000000, received 0',
+    'roles[0].name: expected a role name',
+    'roles[0].match: expected groups and/or clientKinds',
+    'roles[0].metabase: expected exactly one of apiKey',
+    'roles[0].collections[1].subtree: expected an integer',
+    'roles[0].collections[2]: expected a collection id, {subtree: id} or "root", received "finance"',
+    'roles[0].maxRows: expected an integer from 1 to 10000, received 20000',
+    'roles[0].canViewSql: expected true or false, received "yes"',
+    'roles[0].rateLimitTier: expected one of standard, received "gold"',
+    'roles[0].colour: unknown key',
+    'roles[1].metabase.apiKey.file: expected a non-empty string',
+    'roles[1].collections: expected "all", or a list of collection ids',
+    'roles[2].name: expected a name not used by an earlier role ("ok" is)',
+    'roles[2].metabase.apiKey.env: expected an environment variable name, received "not a name"',
+  ];
+  for (const fragment of expected) assert.ok(problems.some((p) => p.startsWith(fragment)), `missing "${fragment}" in:\n${problems.join('\n')}`);
+});
+
+test('syntax errors name the line; a missing file names the file', async () => {
+  assert.match(problemsOf('roles:\n  - name: a\n   bad: [')[0]!, /^YAML syntax at line \d+/);
+  assert.match(problemsOf('{"roles": [}', 'p.json')[0]!, /^JSON syntax at line 1/);
+  assert.deepEqual(problemsOf('', 'empty.yaml'), ['(top level): expected an object, received null', 'roles: expected a list, received nothing']);
+  await assert.rejects(loadPolicyFile('/nonexistent/policy.yaml'), (err: unknown) => err instanceof PolicyError && /cannot be read \(ENOENT\)/.test(err.message));
+});
+
+test('the demo policy is valid and uses every feature', async () => {
+  const p = await loadPolicyFile(DEMO_POLICY_FILE);
+  assert.ok(p.claims.groups.length > 1, 'several group claim paths');
+  assert.deepEqual(new Set(p.claims.clientKind.rules.map((r) => Object.keys(r).find((k) => k !== 'kind'))), new Set(['clientIds', 'scope']));
+  assert.ok(p.roles.some((r) => r.metabase.kind === 'login') && p.roles.some((r) => r.metabase.kind === 'api-key'));
+  assert.ok(p.roles.some((r) => r.collections.all) && p.roles.some((r) => !r.collections.all && r.collections.subtrees.length && r.collections.root));
+  assert.ok(p.roles.some((r) => !r.collections.all && r.collections.ids.length));
+  assert.ok(p.roles.some((r) => r.canViewSql && r.canRunNativeSql) && p.roles.some((r) => r.vettedOnly && r.clientKinds?.includes('agent')));
+  assert.ok(p.roles.some((r) => r.groups?.length && r.groups.length > 1), 'a role several groups fit (for X-Gateway-Role)');
+  assert.equal(new Set(p.roles.map((r) => r.rateLimitTier)).size, 2);
+});
+
+test('a policy file round-trip through disk', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'policy-'));
+  try {
+    const file = join(dir, 'policy.yaml');
+    await writeFile(file, await readFile(DEMO_POLICY_FILE, 'utf8'));
+    assert.equal((await loadPolicyFile(file)).source, file);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});

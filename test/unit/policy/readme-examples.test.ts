@@ -1,0 +1,214 @@
+/**
+ * The README's policy reference is checked against the code: every policy in it parses, and every
+ * sample token of the identity-provider examples is read into the groups, client kind and role the
+ * README says. A sample is a ```json block under a line like
+ * "A token like this is read as kind `human` and acts as `analyst` (it may also ask for `sales`):".
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { decideRoles, viewerFromClaims } from '../../../src/identity/viewer.js';
+import { parsePolicy, type Policy } from '../../../src/policy/policy.js';
+
+const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+/** Where the README's policies are taken to live, so relative key files resolve somewhere known. */
+const SOURCE = '/etc/gateway/policy.yaml';
+const EXAMPLES = ['Okta', 'Auth0', 'Keycloak', 'Entra ID'];
+
+interface Block {
+  readonly lang: string;
+  readonly body: string;
+  /** The `###` heading the block sits under, or '' before the first. */
+  readonly heading: string;
+  /** The last non-empty line of prose before the block. */
+  readonly intro: string;
+  readonly line: number;
+}
+
+/** The fenced blocks of the "## Policy reference" section, with their heading and intro line. */
+function referenceBlocks(markdown: string): Block[] {
+  const lines = markdown.split('\n');
+  const start = lines.indexOf('## Policy reference');
+  assert.ok(start >= 0, 'README.md has a "## Policy reference" section');
+  const blocks: Block[] = [];
+  let heading = '';
+  let intro = '';
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (/^## /.test(line)) break;
+    if (line.startsWith('### ')) {
+      heading = line.slice(4).trim();
+      intro = '';
+      continue;
+    }
+    const fence = /^```(\w*)\s*$/.exec(line);
+    if (!fence) {
+      if (line.trim() !== '') intro = line.trim();
+      continue;
+    }
+    const body: string[] = [];
+    const first = i + 1;
+    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!); i++) body.push(lines[i]!);
+    assert.ok(i < lines.length, `the block opened at README line ${first} is closed`);
+    blocks.push({ lang: fence[1]!, body: body.join('\n'), heading, intro, line: first });
+    intro = '';
+  }
+  return blocks;
+}
+
+const blocks = referenceBlocks(README);
+const policies = blocks.filter((b) => b.lang === 'yaml' && /^roles:/m.test(b.body));
+
+function parse(block: Block): Policy {
+  try {
+    return parsePolicy(block.body, SOURCE);
+  } catch (err) {
+    assert.fail(`the policy at README line ${block.line} (${block.heading || 'Policy reference'}) is refused: ${(err as Error).message}`);
+  }
+}
+
+/** What the README's intro line says about a sample token. */
+function expectation(block: Block): { kind: string; role: string; alsoAsk: string[] } {
+  const m = /read as kind `(human|agent|service)` and acts as `([^`]+)`(?: \(it may also ask for (.+)\))?:$/.exec(block.intro);
+  assert.ok(m, `the JSON block at README line ${block.line} sits under "A token like this is read as kind \`…\` and acts as \`…\`:", found "${block.intro}"`);
+  const alsoAsk = [...(m[3] ?? '').matchAll(/`([^`]+)`/g)].map((a) => a[1]!);
+  return { kind: m[1]!, role: m[2]!, alsoAsk };
+}
+
+/**
+ * What each sample must read as, beyond the role: this is where the claim paths of each example are
+ * pinned (namespaced claims, nested roles, `cid`, `oid`, space-separated `scp`). Keyed "IdP: role".
+ */
+const READS: Record<string, { subject: string; email: string | null; groups: string[]; scopes: string[]; clientId: string | null }> = {
+  'Okta: analyst': {
+    subject: 'ada@example.com', email: null, groups: ['metabase-analysts'],
+    scopes: ['openid', 'email', 'metabase.read'], clientId: '0oa5x9w2v7KeEpLm3h7',
+  },
+  'Okta: export': {
+    subject: '0oa7t3r1q9Nk4Ls2h7', email: null, groups: [], scopes: ['metabase.export'], clientId: '0oa7t3r1q9Nk4Ls2h7',
+  },
+  'Auth0: support': {
+    subject: 'auth0|64f1c2d3e4a5b6c7d8e9f012', email: 'grace@example.com', groups: ['Support'],
+    scopes: ['openid', 'profile', 'email'], clientId: 'kT3vQ8mZ1xW5rY7uP2sD4fG6hJ9lA0cB',
+  },
+  'Auth0: agent': {
+    subject: 'Vb7nM2qL9pX4cR6tY1wE3sA5dF8gH0jK@clients', email: null, groups: [],
+    scopes: ['read:dashboards', 'run:questions'], clientId: 'Vb7nM2qL9pX4cR6tY1wE3sA5dF8gH0jK',
+  },
+  'Keycloak: analyst': {
+    subject: 'f4c7c3a2-9d1e-4b8e-a7c1-2e5b0c6d9f10', email: 'ada@example.com',
+    groups: ['default-roles-acme', 'offline_access', 'support', 'analyst'],
+    scopes: ['openid', 'email', 'profile'], clientId: 'metabase-web',
+  },
+  'Keycloak: export': {
+    subject: '2b1f8e47-3c6d-4a95-b0e2-7d8c9a1f3e56', email: null, groups: ['default-roles-acme', 'export'],
+    scopes: ['email', 'profile'], clientId: 'nightly-export',
+  },
+  'Entra ID: analyst': {
+    subject: 'd4a1e9c2-7b3f-4e58-9a06-1c2b3d4e5f60', email: 'ada@contoso.com',
+    groups: ['3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', 'a27e5c10-4b9f-4d38-8e61-5f0c3b7d92e4'],
+    scopes: ['Dashboards.Read', 'Questions.Run'], clientId: 'e1d2c3b4-a596-4788-9a0b-c1d2e3f4a5b6',
+  },
+  'Entra ID: export': {
+    subject: '5e0a9b8c-7d6e-4f3a-b2c1-d0e9f8a7b6c5', email: null, groups: ['Export.Run'],
+    scopes: [], clientId: 'c81f4a2e-6b3d-4f59-8e7a-0d1c2b3a4f5e',
+  },
+};
+
+test('every policy in the policy reference parses', () => {
+  assert.ok(policies.length >= 1 + EXAMPLES.length, `the reference and each example show a policy (found ${policies.length})`);
+  for (const block of policies) {
+    const policy = parse(block);
+    assert.ok(policy.roles.length >= 1);
+    for (const role of policy.roles) {
+      const source = role.metabase.kind === 'api-key' ? role.metabase.apiKey : role.metabase.password;
+      if ('file' in source) assert.ok(isAbsolute(source.file), `${role.name}: key files resolve to absolute paths`);
+      else assert.match(source.env, /^[A-Z][A-Z0-9_]*$/, `${role.name}: secrets come from an environment variable`);
+    }
+  }
+  assert.ok(!/\bmb_[A-Za-z0-9]{8,}/.test(policies.map((b) => b.body).join('\n')), 'no literal Metabase API key in a policy');
+});
+
+test('the full policy at the top of the reference: its defaults are the code\'s, relative files resolve next to the policy', () => {
+  const block = policies.find((b) => b.heading === '');
+  assert.ok(block, 'a policy right under "## Policy reference"');
+  const policy = parse(block);
+  const defaults = parsePolicy('roles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }]', SOURCE);
+  const { rules, ...kind } = policy.claims.clientKind;
+  const { rules: defaultRules, ...defaultKind } = defaults.claims.clientKind;
+  assert.deepEqual({ ...policy.claims, clientKind: kind }, { ...defaults.claims, clientKind: defaultKind }, 'the claims it shows are the defaults');
+  assert.deepEqual(defaultRules, []);
+  assert.deepEqual(rules, [
+    { kind: 'agent', clientIds: ['reporting-agent'] },
+    { kind: 'service', scope: 'metabase:service' },
+    { kind: 'service', claim: 'gty', equals: ['client-credentials'] },
+  ]);
+  assert.deepEqual(policy.rateLimitTiers, { standard: { requestsPerMinute: 600 } });
+
+  const [analyst, support] = policy.roles;
+  assert.deepEqual(analyst, {
+    name: 'analyst', description: 'Analysts see what their Metabase group sees, SQL included.',
+    groups: ['analysts'], clientKinds: ['human'],
+    metabase: { kind: 'api-key', apiKey: { env: 'METABASE_KEY_ANALYSTS' } },
+    collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
+  });
+  assert.deepEqual(support, {
+    name: 'support', description: null, groups: ['support'], clientKinds: null,
+    metabase: { kind: 'login', username: 'gateway-support@example.com', password: { file: '/etc/gateway/secrets/support-password' } },
+    collections: { all: false, ids: [4], subtrees: [9], root: true },
+    canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
+  }, 'an unset key takes the documented default');
+});
+
+test('each identity provider has an example: one policy and sample tokens it maps', () => {
+  const headings = [...new Set(blocks.map((b) => b.heading).filter((h) => h.startsWith('Example: ')))];
+  assert.deepEqual(headings.map((h) => h.slice('Example: '.length)), EXAMPLES);
+  const seen: string[] = [];
+  for (const idp of EXAMPLES) {
+    const under = blocks.filter((b) => b.heading === `Example: ${idp}`);
+    assert.equal(under.filter((b) => policies.includes(b)).length, 1, `${idp}: exactly one policy`);
+    const samples = under.filter((b) => b.lang === 'json');
+    assert.ok(samples.length >= 2, `${idp}: at least two sample tokens`);
+    const policy = parse(under.find((b) => policies.includes(b))!);
+    assert.ok(policy.roles.length >= 2 && policy.roles.length <= 3, `${idp}: a short example (2 or 3 roles)`);
+    assert.ok(under.indexOf(samples[0]!) > under.findIndex((b) => policies.includes(b)), `${idp}: the samples follow the policy`);
+    for (const sample of samples) seen.push(`${idp}: ${expectation(sample).role}`);
+  }
+  assert.deepEqual(seen.sort(), Object.keys(READS).sort(), 'every sample has its expected reading below, and every expected reading a sample');
+});
+
+for (const idp of EXAMPLES) {
+  const under = blocks.filter((b) => b.heading === `Example: ${idp}`);
+  const policyBlock = under.find((b) => policies.includes(b));
+  for (const sample of under.filter((b) => b.lang === 'json')) {
+    const said = expectation(sample);
+    test(`${idp}: the sample token at README line ${sample.line} is read as kind ${said.kind} and acts as ${said.role}`, () => {
+      assert.ok(policyBlock, `${idp} has a policy`);
+      const policy = parse(policyBlock);
+      let claims: Record<string, unknown>;
+      try {
+        claims = JSON.parse(sample.body) as Record<string, unknown>;
+      } catch (err) {
+        assert.fail(`the sample at README line ${sample.line} is not JSON: ${(err as Error).message}`);
+      }
+      const viewer = viewerFromClaims(claims, policy.claims);
+      const reads = READS[`${idp}: ${said.role}`];
+      assert.ok(reads, `an expected reading for "${idp}: ${said.role}"`);
+      assert.deepEqual(
+        { subject: viewer.subject, email: viewer.email, groups: viewer.groups, scopes: viewer.scopes, clientId: viewer.clientId },
+        reads,
+      );
+      assert.equal(viewer.clientKind, said.kind);
+
+      const decision = decideRoles(viewer, policy.roles);
+      assert.deepEqual(decision.allowed.map((r) => r.name), [said.role, ...said.alsoAsk], 'the default role first, then those it may ask for');
+      const chosen = decision.allowed[0]!;
+      if (chosen.clientKinds) assert.ok(chosen.clientKinds.includes(viewer.clientKind));
+      if (chosen.groups) assert.ok(chosen.groups.some((g) => viewer.groups.includes(g)), `${chosen.name} fits on a group the token carries`);
+      for (const other of policy.roles.filter((r) => !decision.allowed.includes(r))) {
+        assert.equal(decision.reasons.find((r) => r.role === other.name)?.matched, false, `${other.name} does not fit`);
+      }
+    });
+  }
+}
