@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Entry point. `npm start`: with no settings it runs the demo; with METABASE_URL, OIDC settings and
  * POLICY_FILE it serves a real Metabase. `explain <token>` prints how a token is read under the same

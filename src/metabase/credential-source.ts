@@ -85,7 +85,7 @@ export class SourcedCredential implements CredentialProvider {
     this.#reading ??= readCredential(this.spec, this.env)
       .then((next) => {
         const changed = !sameCredential(next, this.#credential);
-        this.#credential = next;
+        if (changed) this.#credential = next;
         return changed;
       })
       .finally(() => {
