@@ -98,7 +98,6 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
   const app = Fastify({
     bodyLimit: limits.limits.bodyLimitBytes,
     loggerInstance: logger,
-    disableRequestLogging: true,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler,
     genReqId: (req) => {
@@ -112,6 +111,8 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     schema: protect(await buildGatewaySchema()),
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    // Signals belong to main.ts, which drains Fastify and Apollo together; Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     formatError: createFormatError(app.log),
     plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app)],
   });

@@ -79,8 +79,9 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // `on`, not `once`: a second signal must find a listener, or the process dies before the drain ends.
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   // SIGHUP reads the policy file and every credential source again; a bad policy is refused and logged.
   process.on('SIGHUP', () => void running.policy.reload('SIGHUP'));
 }
