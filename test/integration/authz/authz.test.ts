@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { SignJWT, base64url } from 'jose';
 import { explainToken } from '../../../src/explain.js';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
@@ -261,6 +262,8 @@ describe('authorization with a real OIDC provider', () => {
       for (const part of (token ?? '').split('.').filter((s) => s.length > 8)) assert.ok(!everything.includes(part), `${name}: no log line holds any part of the token`);
     }
     for (const t of Object.values(tokens)) assert.ok(!everything.includes(t.split('.')[2]!), 'no log line holds a real token');
+    const secrets = [...Object.values(groupKeys(mb)), credentialOf(mb, 'Support').password];
+    for (const secret of secrets) assert.ok(!everything.includes(secret), 'no log line holds a Metabase key or password');
   });
 
   test('explain prints how a token is read, and why it is refused', async () => {
@@ -279,6 +282,26 @@ describe('authorization with a real OIDC provider', () => {
     assert.equal(bad.verified, false);
     assert.match(bad.lines.join('\n'), /REFUSED, UNAUTHENTICATED \(reason: expired\)/);
     assert.match(bad.lines.join('\n'), /No role fits/);
+
+    // The command itself, as an operator runs it: the server's settings, the token on standard input.
+    const run = (token: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'explain', '-'], {
+        env: { ...process.env, METABASE_URL: mb.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE, POLICY_FILE: stack.policyFile },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => resolve({ code, out }));
+      child.stdin.end(`Bearer ${token}\n`);
+    });
+    const cli = await run(tokens['support']!);
+    assert.equal(cli.code, 0, cli.out);
+    assert.match(cli.out, /realm_access\.roles: support/);
+    assert.match(cli.out, /fits {2}support: group support \(the default role\)/);
+    const refused = await run(expired);
+    assert.equal(refused.code, 2, refused.out);
+    assert.match(refused.out, /reason: expired/);
+    assert.ok(!cli.out.includes(tokens['support']!.split('.')[2]!));
   });
 
   // Last: it stops the IdP.
