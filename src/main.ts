@@ -31,12 +31,15 @@ async function production(config: Config): Promise<Running> {
   });
   policy.watch();
   const oidc = config.oidc!;
+  const verifyToken = createTokenVerifier({
+    issuer: oidc.issuer, audience: oidc.audience, algorithms: oidc.algorithms, keyRefreshCooldownMs: oidc.keyRefreshCooldownMs,
+    onKeyRefreshError: (err) => logger.warn({ event: 'idp.keys.refresh-failed', problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
+  });
+  // Keys fetched before the first request; if the IdP is down now, requests retry it (spaced out).
+  await verifyToken.keys.refresh().catch((err: unknown) => logger.warn({ event: 'idp.keys.unavailable', problem: (err as Error).message }, 'identity provider keys could not be fetched at start'));
   const gateway = await createGateway(config, {
     policy,
-    verifyToken: createTokenVerifier({
-      issuer: oidc.issuer, audience: oidc.audience, algorithms: oidc.algorithms, keyRefreshCooldownMs: oidc.keyRefreshCooldownMs,
-      onKeyRefreshError: (err) => logger.warn({ event: 'idp.keys.refresh-failed', problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
-    }),
+    verifyToken,
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
   });

@@ -14,6 +14,8 @@ export interface JwksCacheOptions {
   readonly cooldownMs?: number;
   /** Age after which keys are refreshed in the background. Default 10 min. */
   readonly maxAgeMs?: number;
+  /** Least time between two attempts while no key is held yet (the IdP was down at start). Default 2 s. */
+  readonly retryMs?: number;
   /** Told about background refresh failures (the cached keys stay in use). */
   readonly onRefreshError?: (err: unknown) => void;
   readonly now?: () => number;
@@ -31,14 +33,21 @@ export class JwksCache {
   fetches = 0;
 
   constructor(options: JwksCacheOptions) {
-    this.#options = { cooldownMs: 30_000, maxAgeMs: 10 * 60_000, now: Date.now, ...options };
+    this.#options = { cooldownMs: 30_000, maxAgeMs: 10 * 60_000, retryMs: 2_000, now: Date.now, ...options };
   }
 
   /** The key for a token's header, as `jose.jwtVerify` asks for it. */
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Awaited<ReturnType<LocalSet>>> => {
     const now = this.#options.now();
-    if (!this.#local) await this.refresh();
-    else if (now - this.#fetchedAt > this.#options.maxAgeMs) this.refresh().catch((err: unknown) => this.#options.onRefreshError?.(err));
+    const sinceAttempt = now - this.#lastAttempt;
+    if (!this.#local) {
+      // No key yet: try, but not more often than retryMs, whatever the number of callers.
+      if (sinceAttempt < this.#options.retryMs && !this.#inflight) throw new Error('the identity provider\'s keys could not be fetched; retrying shortly');
+      await this.refresh();
+    } else if (now - this.#fetchedAt > this.#options.maxAgeMs && sinceAttempt >= this.#options.cooldownMs) {
+      // Stale keys are refreshed in the background, at most once per cooldown while the IdP is down.
+      this.refresh().catch((err: unknown) => this.#options.onRefreshError?.(err));
+    }
     try {
       return await this.#local!(header, token);
     } catch (err) {

@@ -37,13 +37,19 @@ export function claimAt(payload: Readonly<Record<string, unknown>>, path: ClaimP
   return path.split('.').reduce(step, payload);
 }
 
-/** A claim as a list of strings: arrays keep their string items; a string splits on whitespace. */
-function valuesAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): string[] {
+/**
+ * A claim as a list of strings: arrays keep their string items. A string is one value, except in a
+ * scope claim, which OAuth defines as space-separated: a group named "Regional analysts" must not
+ * read as the group "analysts".
+ */
+function valuesAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath, spaceSeparated: boolean): string[] {
   const raw = claimAt(payload, path);
   if (Array.isArray(raw)) return raw.filter((v): v is string => typeof v === 'string' && v !== '');
-  if (typeof raw === 'string') return raw.split(/\s+/).filter(Boolean);
+  if (typeof raw === 'string') return spaceSeparated ? raw.split(/\s+/).filter(Boolean) : raw === '' ? [] : [raw];
   return [];
 }
+
+const samePath = (a: ClaimPath, b: ClaimPath): boolean => label(a) === label(b);
 
 function stringAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): string | null {
   const raw = claimAt(payload, path);
@@ -51,14 +57,15 @@ function stringAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): 
 }
 
 export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, claims: ClaimsPolicy): Viewer {
-  const groupSources = claims.groups.map((p) => ({ claim: label(p), values: valuesAt(payload, p) }));
+  const isScope = (p: ClaimPath): boolean => claims.scopes.some((s) => samePath(s, p));
+  const groupSources = claims.groups.map((p) => ({ claim: label(p), values: valuesAt(payload, p, isScope(p)) }));
   const groups = [...new Set(groupSources.flatMap((s) => s.values))];
-  const scopes = [...new Set(claims.scopes.flatMap((p) => valuesAt(payload, p)))];
+  const scopes = [...new Set(claims.scopes.flatMap((p) => valuesAt(payload, p, true)))];
   const clientId = claims.clientId.map((p) => stringAt(payload, p)).find((v) => v !== null) ?? null;
   const rule = claims.clientKind.rules.find((r) => {
     if ('clientIds' in r) return clientId !== null && r.clientIds.includes(clientId);
     if ('scope' in r) return scopes.includes(r.scope);
-    return valuesAt(payload, r.claim).some((v) => r.equals.includes(v));
+    return valuesAt(payload, r.claim, isScope(r.claim)).some((v) => r.equals.includes(v));
   });
   return {
     subject: stringAt(payload, claims.subject) ?? '',

@@ -255,7 +255,7 @@ export class MetabaseClient {
         const first = await this.sendAuthenticated(req);
         if (first.res.status !== 401) return first.res;
         const changed = await this.credentials.reload().catch(() => false);
-        if (first.credential.kind === 'login') this.dropSession(first.token, changed);
+        if (first.credential.kind === 'login') this.dropSession(first.token);
         else if (!changed && this.credentials.current() === first.credential) return first.res;
         return (await this.sendAuthenticated(req)).res;
       }, waitSignal);
@@ -274,12 +274,11 @@ export class MetabaseClient {
     return { res: await send(this.transport(), { ...req, headers: { ...req.headers, 'x-metabase-session': token } }), credential, token };
   }
 
-  /** Renews the session that failed (or every session, when the password changed). */
-  private dropSession(token: string | undefined, force = false): void {
+  /** Renews the session that failed, once: a concurrent call may already have made a new one. */
+  private dropSession(token: string | undefined): void {
     const current = this.#session;
     if (!current) return;
-    // Renew only the session that failed: a concurrent call may already have made a new one.
-    const renewed = current.catch(() => undefined).then((t) => (force || t === token ? this.login() : t!));
+    const renewed = current.catch(() => undefined).then((t) => (t === undefined || t === token ? this.login() : t));
     this.replaceSession(renewed);
   }
 

@@ -132,6 +132,13 @@ class Node {
     return undefined;
   }
 
+  /** For places a secret may be pasted by mistake: names the type of what was found, never its value. */
+  failQuietly(expected: string): undefined {
+    const kind = Array.isArray(this.value) ? 'a list' : this.value === null ? 'null' : typeof this.value === 'object' ? 'an object' : `a ${typeof this.value} (not shown)`;
+    this.problems.push(`${this.path}: expected ${expected}, received ${kind}`);
+    return undefined;
+  }
+
   object(allowed: readonly string[]): boolean {
     if (this.value === null || typeof this.value !== 'object' || Array.isArray(this.value)) return this.fail('an object') ?? false;
     for (const key of Object.keys(this.value)) {
@@ -306,8 +313,10 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
 }
 
 function readSecret(node: Node, baseDir: string): SecretSource | undefined {
+  const expected = '{env: VARIABLE} or {file: path}; the secret itself never goes in the policy file';
+  if (node.value === null || typeof node.value !== 'object' || Array.isArray(node.value)) return node.failQuietly(expected);
   if (!node.object(['env', 'file'])) return undefined;
-  if (node.at('env').present === node.at('file').present) return node.fail('exactly one of {env: VARIABLE} or {file: path}');
+  if (node.at('env').present === node.at('file').present) return node.failQuietly(`exactly one of ${expected}`);
   if (node.at('env').present) {
     const env = node.at('env').string(ENV_NAME, 'an environment variable name');
     return env === undefined ? undefined : { env };
@@ -317,9 +326,10 @@ function readSecret(node: Node, baseDir: string): SecretSource | undefined {
 }
 
 function readCredential(node: Node, baseDir: string): CredentialSpec | undefined {
+  if (node.value === null || typeof node.value !== 'object' || Array.isArray(node.value)) return node.failQuietly('apiKey: {env|file} or login: {username, password}');
   if (!node.object(['apiKey', 'login'])) return undefined;
   if (node.at('apiKey').present === node.at('login').present) {
-    return node.fail('exactly one of apiKey: {env|file} (a Metabase group\'s API key) or login: {username, password}');
+    return node.failQuietly('exactly one of apiKey: {env|file} (a Metabase group\'s API key) or login: {username, password}');
   }
   if (node.at('apiKey').present) {
     const apiKey = readSecret(node.at('apiKey'), baseDir);

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { SignJWT, base64url } from 'jose';
 import { explainToken } from '../../../src/explain.js';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
@@ -304,6 +305,40 @@ describe('authorization with a real OIDC provider', () => {
     assert.ok(!cli.out.includes(tokens['support']!.split('.')[2]!));
   });
 
+  test('production mode: the real entry point on this policy, Metabase and IdP serves each role and drains on SIGTERM', async () => {
+    const keys = groupKeys(mb);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env, PORT: '0', METABASE_URL: mb.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE, POLICY_FILE: stack.policyFile,
+        SALES_KEY: keys.sales, AGENTS_KEY: keys.agents, SUPPORT_PASSWORD: credentialOf(mb, 'Support').password, LOG_LEVEL: 'info',
+      },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const end = Date.now() + 30_000;
+      while (!/Gateway listening on (\S+)/.test(out)) {
+        assert.ok(Date.now() < end && child.exitCode === null, `did not start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = /Gateway listening on (\S+)/.exec(out)![1]!;
+      for (const role of ['analyst', 'sales', 'support', 'agent']) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[role]}` }, body: JSON.stringify({ query: '{ viewer { role } questions(first: 1) { totalCount } }' }) });
+        const body = (await res.json()) as { data: { viewer: { role: string }; questions: { totalCount: number } } };
+        assert.equal(body.data.viewer.role, role);
+        assert.ok(body.data.questions.totalCount > 0);
+      }
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, out);
+      for (const secret of [...Object.values(keys), credentialOf(mb, 'Support').password]) assert.ok(!out.includes(secret), 'no secret in the output');
+      for (const t of Object.values(tokens)) assert.ok(!out.includes(t.split('.')[2]!), 'no token in the output');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   // Last: it stops the IdP.
   test('JWKS: unknown kids refresh once per cooldown; with the IdP down, cached keys keep working', async () => {
     const verify = createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE, keyRefreshCooldownMs: 60_000 });
@@ -320,8 +355,19 @@ describe('authorization with a real OIDC provider', () => {
     await Promise.allSettled(flood.map((t) => verify(t)));
     assert.equal(idp.jwksFetches, fetchesAfterFlood, 'none within the cooldown');
 
+    const stale = createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE, keyMaxAgeMs: 1, keyRefreshCooldownMs: 60_000 });
+    await stale(tokens['analyst']!);
+    const issuerUrl = idp.issuer;
     await idp.close();
     assert.deepEqual((await verify(tokens['sales']!)).groups, ['sales'], 'the cached key still verifies');
+    const fetchesBefore = stale.keys.fetches;
+    for (let i = 0; i < 10; i++) await stale(tokens['sales']!);
+    assert.equal(stale.keys.fetches - fetchesBefore, 0, 'stale keys are refreshed at most once per cooldown while the IdP is down, not per request');
+    const never = createTokenVerifier({ issuer: issuerUrl, audience: AUDIENCE });
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(never(tokens['sales']!), (err: { extensions: { code: string } }) => err.extensions.code === 'UPSTREAM_UNAVAILABLE');
+    }
+    assert.equal(never.keys.fetches, 1, 'with no keys yet, attempts are spaced out, not one per request');
     const res = await stack.post('{ viewer { role } }', tokens['support']);
     assert.deepEqual(res.body.data, { viewer: { role: 'support' } }, 'the gateway keeps serving with its cached keys');
   });

@@ -53,6 +53,15 @@ describe('the HTTP edge', () => {
     assert.equal(code(mutationByGet), 'BAD_USER_INPUT');
   });
 
+  test('a preflight is answered 204 without reaching the graph; an OPTIONS claiming an empty JSON body is a 400, never a 500', async () => {
+    const res = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://elsewhere.test', 'access-control-request-method': 'POST' } });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), null, 'no cross-origin access is granted');
+    const odd = await call({ method: 'OPTIONS', headers: { 'content-type': 'application/json' } });
+    assert.equal(odd.status, 400);
+    assert.equal(code(odd), 'BAD_USER_INPUT');
+  });
+
   test('no Apollo landing page (it loads from a CDN)', async () => {
     const res = await fetch(url, { headers: { accept: 'text/html' } });
     assert.ok(!(await res.text()).includes('apollographql.com'));

@@ -35,10 +35,10 @@ test('claim paths: whole namespaced keys, dotted paths, segments for keys with d
   assert.deepEqual(claimAt(claims, 'realm_access.roles'), ['kc']);
   assert.deepEqual(claimAt(claims, ['resource_access', 'my.app', 'roles']), ['dotted']);
   assert.equal(claimAt(claims, 'realm_access.roles.0'), undefined, 'no indexing into arrays');
-  const v = viewerFromClaims({ sub: 'x', oid: 'o-1', groups: 'a b', ...claims, profile: { mail: 'p@example.test' } }, policy.claims);
+  const v = viewerFromClaims({ sub: 'x', oid: 'o-1', groups: ['a', 'b'], ...claims, profile: { mail: 'p@example.test' } }, policy.claims);
   assert.equal(v.subject, 'o-1');
   assert.equal(v.email, 'p@example.test');
-  assert.deepEqual(v.groups, ['a', 'b', 'kc', 'client', 'ns', 'dotted'], 'the union of every path, a string split on spaces');
+  assert.deepEqual(v.groups, ['a', 'b', 'kc', 'client', 'ns', 'dotted'], 'the union of every path');
   assert.deepEqual(v.groupSources.map((s) => [s.claim, s.values.length]), [
     ['groups', 2], ['realm_access.roles', 1], ['resource_access.gateway.roles', 1], ['https://gw.example.com/groups', 1], ['resource_access > my.app > roles', 1],
   ]);
@@ -68,6 +68,15 @@ test('roles: the first that fits is the default, all that fit are allowed, and e
     'needs one of the groups analysts, readers; the token has contractors',
     'serves client kinds agent, service; the caller is human',
   ]);
+});
+
+test('a group given as one string is one group; only scope claims split on spaces', () => {
+  assert.deepEqual(viewerFromClaims({ sub: 's', groups: 'Regional analysts' }, policy.claims).groups, ['Regional analysts']);
+  assert.deepEqual(decideRoles(viewerFromClaims({ sub: 's', groups: 'Regional analysts' }, policy.claims), policy.roles).allowed, []);
+  const byScope = parsePolicy('claims: { groups: [scp] }\nroles: [{ name: r, match: { groups: [Reports.Read] }, metabase: { apiKey: { env: K } }, collections: all }]', 'p.yaml');
+  const v = viewerFromClaims({ sub: 's', scp: 'openid Reports.Read' }, byScope.claims);
+  assert.deepEqual(v.groups, ['openid', 'Reports.Read'], 'a scope claim used as groups splits as scopes do');
+  assert.deepEqual(decideRoles(v, byScope.roles).allowed.map((r) => r.name), ['r']);
 });
 
 test('odd claim values are ignored, not trusted', () => {

@@ -95,6 +95,25 @@ roles:
   for (const fragment of expected) assert.ok(problems.some((p) => p.startsWith(fragment)), `missing "${fragment}" in:\n${problems.join('\n')}`);
 });
 
+test('a secret pasted into the policy is refused without being echoed', () => {
+  const secret = `mb_${'s'.repeat(40)}`;
+  const problems = problemsOf(`
+roles:
+  - name: a
+    match: { groups: [g] }
+    metabase: { apiKey: "${secret}" }
+    collections: all
+  - name: b
+    match: { groups: [g] }
+    metabase: { login: { username: u, password: "hunter2-long-password" } }
+    collections: all
+`);
+  assert.deepEqual(problems, [
+    'roles[0].metabase.apiKey: expected {env: VARIABLE} or {file: path}; the secret itself never goes in the policy file, received a string (not shown)',
+    'roles[1].metabase.login.password: expected {env: VARIABLE} or {file: path}; the secret itself never goes in the policy file, received a string (not shown)',
+  ]);
+});
+
 test('syntax errors name the line; a missing file names the file', async () => {
   assert.match(problemsOf('roles:\n  - name: a\n   bad: [')[0]!, /^YAML syntax at line \d+/);
   assert.match(problemsOf('{"roles": [}', 'p.json')[0]!, /^JSON syntax at line 1/);
