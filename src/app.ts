@@ -13,6 +13,8 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { Config } from './config/config.js';
+import { auditPlugin, NO_AUDIT, type AuditLog } from './audit/audit.js';
+import { Trail, withTrail } from './audit/trail.js';
 import { protect } from './authz/rules.js';
 import { AccessChecker } from './authz/access.js';
 import { contextWithoutRole, type GatewayContext } from './context/context.js';
@@ -32,6 +34,8 @@ export interface GatewayDeps {
   readonly metabaseReady: () => Promise<unknown>;
   /** The root logger (pino). Default: silent. */
   readonly logger?: Logger;
+  /** The audit trail. Default: off. */
+  readonly audit?: AuditLog;
 }
 
 export type GatewayState = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -58,6 +62,8 @@ const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: { viewer: Viewer; decision: RoleDecision<ActiveRole>; role: ActiveRole | null };
+    trail?: Trail;
+    responseBytes?: number;
   }
 }
 
@@ -95,6 +101,7 @@ function requestFault(err: FastifyError, limitBytes: number): { status: number; 
 export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
   const logger = deps.logger ?? pino({ level: 'silent' });
+  const audit = deps.audit ?? NO_AUDIT;
   const app = Fastify({
     bodyLimit: limits.limits.bodyLimitBytes,
     loggerInstance: logger,
@@ -114,7 +121,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     // Signals belong to main.ts, which drains Fastify and Apollo together; Apollo's own handler would race it.
     stopOnTerminationSignals: false,
     formatError: createFormatError(app.log),
-    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), fastifyApolloDrainPlugin(app), auditPlugin(audit)],
   });
   await apollo.start();
 
@@ -133,8 +140,14 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `Nothing is served at ${request.method} ${request.url.split('?')[0]}; GraphQL is at /graphql.`));
 
   // While draining, answers close their connection, so keep-alive sockets do not hold the drain open.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     if (state === 'draining') reply.header('connection', 'close');
+    if (request.trail) request.responseBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : Number(reply.getHeader('content-length') ?? 0);
+    return payload;
+  });
+  // Every GraphQL request that got as far as its token leaves one audit record, refused ones included.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.trail) audit.write(request.trail, { status: reply.statusCode, responseBytes: request.responseBytes ?? 0 });
   });
 
   // Preflights never reach Apollo (they carry no token); the gateway serves no cross-origin callers.
@@ -157,6 +170,8 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
    * and the rules refuse the rest. Asking (with X-Gateway-Role) for a role that does not fit is.
    */
   async function authenticate(request: FastifyRequest): Promise<void> {
+    const trail = new Trail(String(request.id));
+    request.trail = trail;
     const active = deps.policy.current;
     const header = request.headers.authorization;
     try {
@@ -166,8 +181,15 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       const claims = await deps.verifyToken(match[1]!);
       const viewer = viewerFromClaims(claims, active.policy.claims);
       const decision = decideRoles(viewer, active.roles);
-      request.caller = { viewer, decision, role: chooseRole(decision, request.headers[ROLE_HEADER]) };
+      const role = chooseRole(decision, request.headers[ROLE_HEADER]);
+      request.caller = { viewer, decision, role };
+      const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind };
+      // Every later log line of this request carries who it is for.
+      request.log = request.log.child({ viewer: who, role: role?.name ?? null });
+      trail.viewer = who;
+      trail.role = role?.name ?? null;
     } catch (err) {
+      if (err instanceof GatewayError) trail.refused = { code: err.code, reason: err.extensions['reason'] };
       if (err instanceof GatewayError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
         // Who tried what, never the token: its reason, and where it came from.
         request.log.warn({ event: 'auth.refused', requestId: request.id, code: err.code, reason: err.extensions['reason'], ip: request.ip, userAgent: request.headers['user-agent'] }, 'request refused before any operation');
@@ -176,19 +198,24 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     }
   }
 
+  const apolloHandler = fastifyApolloHandler(apollo, {
+    context: async (request): Promise<GatewayContext> => {
+      const { viewer, decision, role } = request.caller!;
+      const base = { requestId: String(request.id), viewer, decision, limits: limits.limits, trail: request.trail ?? null };
+      if (!role) return contextWithoutRole(base);
+      const loaders = createLoaders(role.client, limits.limits);
+      return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
+    },
+  });
+
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
     preHandler: authenticate,
-    handler: fastifyApolloHandler(apollo, {
-      context: async (request): Promise<GatewayContext> => {
-        const { viewer, decision, role } = request.caller!;
-        const base = { requestId: String(request.id), viewer, decision, limits: limits.limits };
-        if (!role) return contextWithoutRole(base);
-        const loaders = createLoaders(role.client, limits.limits);
-        return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
-      },
-    }),
+    // Runs inside the request's trail: Metabase calls made for it are recorded and carry its correlation headers.
+    handler(request, reply) {
+      return withTrail(request.trail ?? new Trail(String(request.id)), () => Reflect.apply(apolloHandler, this, [request, reply]) as unknown);
+    },
   });
 
   await app.ready();
@@ -217,6 +244,8 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     },
   };
 }
+
+
 
 /** The default role (the first that fits), or the one asked for by name if it fits too. */
 function chooseRole(decision: RoleDecision<ActiveRole>, asked: string | string[] | undefined): ActiveRole | null {

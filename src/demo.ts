@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { AuditLog } from './audit/audit.js';
 import type { Config } from './config/config.js';
 import { createGateway, type Gateway } from './app.js';
 import { startEmulator, type Emulator } from './emulator/server.js';
@@ -55,7 +56,7 @@ export function demoSecrets(emulator: Emulator): Record<string, string> {
   };
 }
 
-export async function startDemo(config: Config, options: { emulatorPort?: number; logger?: Logger; policyFile?: string } = {}): Promise<DemoStack> {
+export async function startDemo(config: Config, options: { emulatorPort?: number; logger?: Logger; policyFile?: string; audit?: AuditLog } = {}): Promise<DemoStack> {
   const emulator = await startEmulator({ port: options.emulatorPort ?? 0 });
   const issuer = await startDevIssuer({ audience: DEMO_AUDIENCE });
   const pool = createMetabasePool();
@@ -72,6 +73,7 @@ export async function startDemo(config: Config, options: { emulatorPort?: number
     verifyToken: createTokenVerifier({ issuer: issuer.issuer, audience: DEMO_AUDIENCE }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
+    ...(options.audit ? { audit: options.audit } : {}),
   });
   const gatewayUrl = await gateway.listen(config.port, config.host);
   const tokens = Object.fromEntries(await Promise.all(DEMO_USERS.map(async (u) =>

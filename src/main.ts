@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createGateway } from './app.js';
 import { startDemo } from './demo.js';
 import { explainToken } from './explain.js';
+import { createAuditLog, NO_AUDIT, type AuditLog } from './audit/audit.js';
 import { createTokenVerifier } from './identity/verifier.js';
 import { createLogger } from './logging/logger.js';
 import { createMetabasePool } from './metabase/client.js';
@@ -22,8 +23,15 @@ interface Running {
   close(): Promise<void>;
 }
 
+function auditLogOf(config: Config): AuditLog {
+  return config.audit.enabled
+    ? createAuditLog({ file: config.audit.file, format: config.audit.format, redactVariables: config.audit.redactVariables })
+    : NO_AUDIT;
+}
+
 async function production(config: Config): Promise<Running> {
-  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'info' });
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'info', pretty: config.logPretty });
+  const audit = auditLogOf(config);
   const pool = createMetabasePool();
   const policy = await PolicyStore.open({
     file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
@@ -42,12 +50,15 @@ async function production(config: Config): Promise<Running> {
     verifyToken,
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
+    audit,
   });
   const url = await gateway.listen(config.port, config.host);
   return {
     url, policy,
     async close() {
       await gateway.close();
+      // Every request has finished: its audit record is written; now make sure it reached the file.
+      await audit.close();
       await policy.close();
       await pool.close();
       logger.flush();
@@ -58,8 +69,15 @@ async function production(config: Config): Promise<Running> {
 async function serve(config: Config): Promise<void> {
   let running: Running;
   if (config.mode === 'demo') {
-    const demo = await startDemo(config, { logger: createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' }) });
-    running = { url: demo.gatewayUrl, policy: demo.policy, close: () => demo.close() };
+    const audit = auditLogOf(config);
+    const demo = await startDemo(config, { logger: createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn', pretty: config.logPretty }), audit });
+    running = {
+      url: demo.gatewayUrl, policy: demo.policy,
+      async close() {
+        await demo.close();
+        await audit.close();
+      },
+    };
     console.log(`Gateway:          ${demo.gatewayUrl}/graphql`);
     console.log(`Metabase (emulated): ${demo.emulator.url}`);
     console.log(`Identity issuer:  ${demo.issuer.issuer}`);

@@ -39,6 +39,18 @@ export interface Config {
     /** Largest `first` of a connection. Default 100. */
     readonly maxPageSize: number;
   };
+  readonly audit: {
+    /** Off only when AUDIT=off (for benchmarks and local experiments). */
+    readonly enabled: boolean;
+    /** AUDIT_LOG_FILE: records go to this file (asynchronously, flushed on shutdown); null for stdout. */
+    readonly file: string | null;
+    /** AUDIT_FORMAT: `operation` (one record per request, the default) or `field` (also one line per resolved field). */
+    readonly format: 'operation' | 'field';
+    /** AUDIT_REDACT_VARIABLES: more variable names whose values are redacted (comma-separated). */
+    readonly redactVariables: readonly string[];
+  };
+  /** LOG_PRETTY=1 prints logs for humans; by default only when standard output is a terminal. */
+  readonly logPretty: boolean | null;
   /** How long in-flight requests may finish after SIGTERM before connections are cut, in ms. Default 10,000. */
   readonly drainGraceMs: number;
 }
@@ -76,6 +88,13 @@ export function loadConfig(env: Env): Readonly<Config> {
       return null;
     }
   };
+  const oneOf = <T extends string>(name: string, options: readonly T[], fallback: T): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (options.includes(raw as T)) return raw as T;
+    problems.push(`${name} must be one of ${options.join(', ')}, received "${raw}"`);
+    return fallback;
+  };
   const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
   const metabaseUrl = url('METABASE_URL');
@@ -110,6 +129,13 @@ export function loadConfig(env: Env): Readonly<Config> {
       maxPageSize: int('MAX_PAGE_SIZE', 100, 1, 10_000),
     },
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
+    audit: {
+      enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',
+      file: env['AUDIT_LOG_FILE'] || null,
+      format: oneOf('AUDIT_FORMAT', ['operation', 'field'], 'operation'),
+      redactVariables: list(env['AUDIT_REDACT_VARIABLES']),
+    },
+    logPretty: env['LOG_PRETTY'] === undefined || env['LOG_PRETTY'] === '' ? null : oneOf('LOG_PRETTY', ['0', '1'], '0') === '1',
   };
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(config);

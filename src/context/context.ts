@@ -3,6 +3,7 @@
  * the role in force with its loaders and collection access. Without a role, `role`, `loaders` and
  * `access` throw FORBIDDEN when touched: the shield denies first, this is the second lock.
  */
+import type { Trail } from '../audit/trail.js';
 import type { AccessChecker } from '../authz/access.js';
 import { ForbiddenError } from '../errors/index.js';
 import type { Loaders } from '../graph/loaders.js';
@@ -21,6 +22,8 @@ export interface GatewayContext {
   readonly loaders: Loaders;
   readonly access: AccessChecker;
   readonly limits: { readonly maxPageSize: number };
+  /** The request's audit trail (query runs are added to it). */
+  readonly trail: Trail | null;
 }
 
 /** Why no role fits, in one sentence for a FORBIDDEN message. */
@@ -29,7 +32,7 @@ export function noRoleReason(decision: RoleDecision): string {
   return `No gateway role fits your token: ${decision.reasons.map((r) => `${r.role} ${r.reason}`).join('; ')}. Ask \`{ viewer { groups noRoleReason } }\` to see how the gateway reads your token.`;
 }
 
-export function contextWithoutRole(base: Pick<GatewayContext, 'requestId' | 'viewer' | 'decision' | 'limits'>): GatewayContext {
+export function contextWithoutRole(base: Pick<GatewayContext, 'requestId' | 'viewer' | 'decision' | 'limits' | 'trail'>): GatewayContext {
   const deny = (): never => {
     throw new ForbiddenError(noRoleReason(base.decision), { details: { reason: 'no-role' } });
   };

@@ -43,6 +43,9 @@ export interface LoggedRequest {
   user?: string;
   /** The HTTP status answered. */
   status?: number;
+  /** Correlation headers a gateway sent: `X-Request-Id` and `X-Gateway-User`. */
+  requestId?: string;
+  gatewayUser?: string;
 }
 
 /** Counts requests per route (`GET /api/card/:id`), so tests can assert how many upstream calls were made. */
@@ -158,6 +161,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const method = req.method ?? 'GET';
     const match = matchRoute(ROUTES, method, url.pathname);
     const logged = requests.record(match && match !== 'method' ? `${method} ${match.route.pattern}` : `${method} ${url.pathname}`, url.searchParams);
+    if (typeof req.headers['x-request-id'] === 'string') logged.requestId = req.headers['x-request-id'];
+    if (typeof req.headers['x-gateway-user'] === 'string') logged.gatewayUser = req.headers['x-gateway-user'];
     if (knobs.latencyMs > 0) await new Promise((r) => setTimeout(r, knobs.latencyMs));
     if (!match || match === 'method') return send(req, res, unknownEndpoint());
     if (knobs.failureRate > 0 && match.route.pattern !== '/api/health' && random.next() < knobs.failureRate) {

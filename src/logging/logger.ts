@@ -10,10 +10,15 @@ export const REDACTED_PATHS = [
   '*.password', '*.apiKey', '*.token', '*.sessionId',
 ];
 
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
-  return pino({
-    level: options.level ?? 'info',
-    base: { service: 'metabase-gateway' },
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  }, options.destination ?? pino.destination({ dest: 1, sync: false }));
+/**
+ * JSON lines on standard output; for humans (pino-pretty) when asked, or by default when standard
+ * output is a terminal. A destination given by the caller (tests) always gets JSON.
+ */
+export function createLogger(options: { level?: string; destination?: DestinationStream; pretty?: boolean | null } = {}): Logger {
+  const settings = { level: options.level ?? 'info', base: { service: 'metabase-gateway' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  if (options.destination) return pino(settings, options.destination);
+  if (options.pretty ?? process.stdout.isTTY) {
+    return pino({ ...settings, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, ignore: 'pid,hostname,service' } } });
+  }
+  return pino(settings, pino.destination({ dest: 1, sync: false }));
 }

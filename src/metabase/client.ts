@@ -7,6 +7,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
+import { currentTrail, type Trail } from '../audit/trail.js';
 import { fixedCredential, type CredentialProvider } from './credential-source.js';
 import type { MetabaseCredential } from './credentials.js';
 import { Reader } from './decode.js';
@@ -31,6 +32,8 @@ export interface MetabaseClientOptions {
   readonly maxConcurrent?: number;
   /** Connection pool; share one between the clients of all roles. Default: a pool for this client. */
   readonly dispatcher?: Dispatcher;
+  /** The credential scope's name for the audit trail (e.g. where the credential is read from); never the credential. */
+  readonly scope?: string;
 }
 
 /** A parameter value for a run: by id, with the type and target Metabase fills in when left out. */
@@ -55,6 +58,7 @@ export function createMetabasePool(options: { connections?: number; keepAliveTim
 export class MetabaseClient {
   private readonly baseUrl: URL;
   private readonly credentials: CredentialProvider;
+  private readonly scope: string;
   private readonly sessionMaxAgeMs: number;
   private readonly timeoutMs: number;
   private readonly limiter: Semaphore;
@@ -70,6 +74,7 @@ export class MetabaseClient {
       throw new TypeError(`Metabase baseUrl must be http or https, received "${this.baseUrl.protocol}"`);
     }
     this.credentials = 'current' in options.credential ? options.credential : fixedCredential(options.credential);
+    this.scope = options.scope ?? 'metabase';
     this.sessionMaxAgeMs = positive('sessionMaxAgeMs', options.sessionMaxAgeMs ?? 13 * 24 * 3_600_000);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
     this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
@@ -248,30 +253,45 @@ export class MetabaseClient {
    */
   private async call(request: UpstreamRequest): Promise<UpstreamResponse> {
     // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`.
-    const req = { ...request, deadline: AbortSignal.timeout(this.timeoutMs) };
+    const trail = currentTrail();
+    const req = { ...request, headers: { ...request.headers, ...correlation(trail) }, deadline: AbortSignal.timeout(this.timeoutMs) };
     const waitSignal = req.signal ? AbortSignal.any([req.deadline, req.signal]) : req.deadline;
     try {
       return await this.limiter.run(async () => {
-        const first = await this.sendAuthenticated(req);
+        const first = await this.sendAuthenticated(req, trail);
         if (first.res.status !== 401) return first.res;
         const changed = await this.credentials.reload().catch(() => false);
         if (first.credential.kind === 'login') this.dropSession(first.token);
         else if (!changed && this.credentials.current() === first.credential) return first.res;
-        return (await this.sendAuthenticated(req)).res;
+        return (await this.sendAuthenticated(req, trail)).res;
       }, waitSignal);
     } catch (err) {
       throw err instanceof GatewayError ? err : transportError(err, this.transport(), req);
     }
   }
 
-  private async sendAuthenticated(req: UpstreamRequest): Promise<{ res: UpstreamResponse; credential: MetabaseCredential; token?: string }> {
+  private async sendAuthenticated(req: UpstreamRequest, trail: Trail | undefined): Promise<{ res: UpstreamResponse; credential: MetabaseCredential; token?: string }> {
     const credential = this.credentials.current();
     if (credential.kind === 'api-key') {
-      const res = await send(this.transport(), { ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } });
+      const res = await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } }, trail);
       return { res, credential };
     }
     const token = await this.sessionToken();
-    return { res: await send(this.transport(), { ...req, headers: { ...req.headers, 'x-metabase-session': token } }), credential, token };
+    return { res: await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-metabase-session': token } }, trail), credential, token };
+  }
+
+  /** One HTTP exchange, added to the request's audit trail: method, path (no query string), status, time, scope. */
+  private async sendRecorded(req: UpstreamRequest, trail: Trail | undefined): Promise<UpstreamResponse> {
+    if (!trail) return send(this.transport(), req);
+    const started = performance.now();
+    let status = 0;
+    try {
+      const res = await send(this.transport(), req);
+      status = res.status;
+      return res;
+    } finally {
+      trail.calls.push({ method: req.method, path: req.path, status, ms: Math.round((performance.now() - started) * 100) / 100, scope: this.scope });
+    }
   }
 
   /** Renews the session that failed, once: a concurrent call may already have made a new one. */
@@ -309,9 +329,10 @@ export class MetabaseClient {
   private async login(): Promise<string> {
     const credential = this.credentials.current();
     if (credential.kind !== 'login') throw new TypeError('login needs a login credential');
-    const res = await send(this.transport(), {
-      method: 'POST', path: '/api/session', body: { username: credential.username, password: credential.password.reveal() },
-    });
+    const trail = currentTrail();
+    const res = await this.sendRecorded({
+      method: 'POST', path: '/api/session', headers: correlation(trail), body: { username: credential.username, password: credential.password.reveal() },
+    }, trail);
     if (res.status === 200) return Reader.of(res.body, 'session').str('id');
     if (res.status === 401 || res.status === 400) {
       throw new UpstreamAuthError('Metabase refused the login of this role\'s service account.', { details: { upstreamStatus: res.status } });
@@ -323,6 +344,16 @@ export class MetabaseClient {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new TypeError(`MetabaseClient option ${name} must be a positive number, received ${value}`);
   return value;
+}
+
+/**
+ * Headers that let Metabase-side logs be joined to the audit trail: the request id, and the subject of
+ * the user the call is made for (percent-encoded where it is not plain ASCII).
+ */
+function correlation(trail: Trail | undefined): Record<string, string> {
+  if (!trail) return {};
+  const subject = trail.viewer?.subject;
+  return subject ? { 'x-request-id': trail.requestId, 'x-gateway-user': /^[\x21-\x7e]{1,256}$/.test(subject) ? subject : encodeURIComponent(subject).slice(0, 1024) } : { 'x-request-id': trail.requestId };
 }
 
 const signalOf = (options: CallOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});

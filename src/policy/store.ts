@@ -187,7 +187,7 @@ async function activate(policy: Policy, into: Map<string, Entry>, existing: Read
       });
       const m = options.metabase;
       const client = new MetabaseClient({
-        baseUrl: m.baseUrl, credential, dispatcher: m.dispatcher, timeoutMs: m.timeoutMs, maxConcurrent: m.maxConcurrent,
+        baseUrl: m.baseUrl, credential, dispatcher: m.dispatcher, timeoutMs: m.timeoutMs, maxConcurrent: m.maxConcurrent, scope: key,
         ...(m.sessionMaxAgeMs !== undefined ? { sessionMaxAgeMs: m.sessionMaxAgeMs } : {}),
       });
       opened.push(client);

@@ -1,6 +1,7 @@
 /** Turning a Metabase result, or a failed run, into a QueryRun. */
 import { randomUUID } from 'node:crypto';
 import { BadUserInputError, QueryFailedError } from '../../errors/index.js';
+import type { Trail } from '../../audit/trail.js';
 import type { QueryResult } from '../../metabase/types.js';
 import { QueryRunStatus, type QueryRun } from './run.type.js';
 
@@ -29,16 +30,34 @@ export function toQueryRun(result: QueryResult, maxRows: number | null): QueryRu
   };
 }
 
-/** A query that ran and failed is a result with its error; other failures stay GraphQL errors. */
-export async function runOrFailure(run: () => Promise<QueryResult>, maxRows: number | null): Promise<QueryRun> {
+/** What a run was, for the audit trail. */
+export interface RunTarget {
+  readonly trail: Trail | null;
+  readonly questionId?: number;
+  readonly dashboardId?: number;
+  readonly dashboardCardId?: number;
+  readonly databaseId?: number;
+  readonly sql?: string;
+  readonly parameters: unknown;
+}
+
+/** A query that ran and failed is a result with its error; other failures stay GraphQL errors. Runs that happened are added to the trail. */
+export async function runOrFailure(run: () => Promise<QueryResult>, maxRows: number | null, target: RunTarget): Promise<QueryRun> {
+  let result: QueryRun;
   try {
-    return toQueryRun(await run(), maxRows);
+    result = toQueryRun(await run(), maxRows);
   } catch (err) {
     if (!(err instanceof QueryFailedError)) throw err;
-    return {
+    result = {
       id: randomUUID(), status: QueryRunStatus.FAILED, columns: [], rows: [], rowCount: 0, truncated: false,
       runningTimeMs: null, startedAt: null, cached: false,
       error: { code: err.code, message: err.message, errorType: typeof err.extensions['errorType'] === 'string' ? err.extensions['errorType'] : null },
     };
   }
+  target.trail?.runs.push({
+    questionId: target.questionId ?? null, dashboardId: target.dashboardId ?? null, dashboardCardId: target.dashboardCardId ?? null,
+    databaseId: target.databaseId ?? null, ...(target.sql !== undefined ? { sql: target.sql } : {}), parameters: target.parameters,
+    status: result.status === QueryRunStatus.COMPLETED ? 'completed' : 'failed', rowCount: result.rowCount, truncated: result.truncated, cached: result.cached,
+  });
+  return result;
 }
