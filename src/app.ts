@@ -169,7 +169,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
    * and matched against its roles. No fitting role is not an error here: `viewer` still answers,
    * and the rules refuse the rest. Asking (with X-Gateway-Role) for a role that does not fit is.
    */
-  async function authenticate(request: FastifyRequest): Promise<void> {
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const trail = new Trail(String(request.id));
     request.trail = trail;
     const active = deps.policy.current;
@@ -186,6 +186,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind };
       // Every later log line of this request carries who it is for.
       request.log = request.log.child({ viewer: who, role: role?.name ?? null });
+      reply.log = request.log;
       trail.viewer = who;
       trail.role = role?.name ?? null;
     } catch (err) {

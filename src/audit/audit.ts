@@ -42,7 +42,7 @@ export const NO_AUDIT: AuditLog = {
 
 export function createAuditLog(options: AuditOptions): AuditLog {
   const sonic = options.destination ? undefined : options.file
-    ? pino.destination({ dest: options.file, sync: false, mkdir: true, minLength: 4096 })
+    ? pino.destination({ dest: options.file, sync: false, mkdir: true })
     : pino.destination({ dest: 1, sync: false });
   const logger: Logger = pino({
     level: 'info', base: { stream: 'audit' }, messageKey: 'msg',
@@ -63,7 +63,7 @@ export function createAuditLog(options: AuditOptions): AuditLog {
       const who = { requestId: trail.requestId, viewer: trail.viewer, role: trail.role };
       const operation = { name: trail.operationName, type: trail.operationType, documentHash: trail.documentHash, persistedId: trail.persistedId };
       const record = {
-        event: 'graphql.request', ...who, time: new Date(trail.startedAt).toISOString(), operation,
+        event: 'graphql.request', ...who, startedAt: new Date(trail.startedAt).toISOString(), operation,
         variables: trail.variables, status: outcome.status, refused: trail.refused ?? undefined,
         errors: trail.errorCodes.length ? trail.errorCodes : undefined,
         ...(options.format === 'operation' ? { fields: trail.fields } : { fieldCount: trail.fields.length }),
@@ -78,18 +78,12 @@ export function createAuditLog(options: AuditOptions): AuditLog {
       logger[level](record, 'graphql request');
     },
     async close() {
-      logger.flush();
       if (!sonic) return;
+      // end() writes out what is buffered (waiting for the file to open if need be), then closes it.
       await new Promise<void>((resolve) => {
-        const end = (): void => {
-          sonic.flush((err) => {
-            if (err) return resolve();
-            sonic.end();
-            resolve();
-          });
-        };
-        if ((sonic as unknown as { fd: number }).fd >= 0) end();
-        else sonic.once('ready', end);
+        sonic.once('close', () => resolve());
+        sonic.once('error', () => resolve());
+        sonic.end();
       });
     },
   };

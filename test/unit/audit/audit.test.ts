@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuditLog } from '../../../src/audit/audit.js';
+import { Trail } from '../../../src/audit/trail.js';
+
+const sink = (lines: Record<string, unknown>[]) => new Writable({
+  write(chunk: Buffer, _e, done) {
+    for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+    done();
+  },
+});
+
+function trailWithFields(): Trail {
+  const t = new Trail('req-1');
+  t.viewer = { subject: 'ana', email: null, groups: ['analysts'], clientKind: 'human' };
+  t.role = 'analyst';
+  t.operationName = 'Board';
+  t.fields.push({ path: 'dashboard', parentType: 'Query', field: 'dashboard', outcome: 'ok', ms: 1.5 });
+  t.fields.push({ path: 'dashboard.name', parentType: 'Dashboard', field: 'name', outcome: 'ok', ms: 0.01 });
+  t.fields.push({ path: 'dashboard.secret', parentType: 'Dashboard', field: 'secret', outcome: 'denied', code: 'FORBIDDEN', ms: 0.02 });
+  return t;
+}
+
+test('field format: one line per resolved field, each with the request, the viewer and the role, then the request line', () => {
+  const lines: Record<string, unknown>[] = [];
+  const audit = createAuditLog({ file: null, format: 'field', redactVariables: [], destination: sink(lines) });
+  audit.write(trailWithFields(), { status: 200, responseBytes: 42 });
+  assert.deepEqual(lines.map((l) => [l['event'], l['path'] ?? null]), [
+    ['graphql.field', 'dashboard'], ['graphql.field', 'dashboard.name'], ['graphql.field', 'dashboard.secret'], ['graphql.request', null],
+  ]);
+  for (const l of lines.slice(0, 3)) {
+    assert.equal(l['requestId'], 'req-1');
+    assert.equal(l['role'], 'analyst');
+    assert.deepEqual(l['viewer'], { subject: 'ana', email: null, groups: ['analysts'], clientKind: 'human' });
+    assert.equal(l['operation'], 'Board');
+  }
+  assert.equal(lines[2]!['outcome'], 'denied');
+  assert.equal(lines[3]!['fieldCount'], 3);
+  assert.equal(lines[3]!['fields'], undefined);
+});
+
+test('levels by outcome: server errors at error, everything else at info', () => {
+  const lines: Record<string, unknown>[] = [];
+  const audit = createAuditLog({ file: null, format: 'operation', redactVariables: [], destination: sink(lines) });
+  audit.write(new Trail('a'), { status: 200, responseBytes: 1 });
+  audit.write(new Trail('b'), { status: 401, responseBytes: 1 });
+  audit.write(new Trail('c'), { status: 502, responseBytes: 1 });
+  assert.deepEqual(lines.map((l) => l['level']), [30, 30, 50]);
+});
+
+test('redaction: the defaults and the configured names, at any depth, whatever their case', () => {
+  const audit = createAuditLog({ file: null, format: 'operation', redactVariables: ['ssn'], destination: sink([]) });
+  assert.deepEqual(audit.redact({ id: 1, Password: 'x', nested: { list: [{ SSN: '123', ok: true }], apiKey: 'mb_x', token: 't' } }),
+    { id: 1, Password: '[redacted]', nested: { list: [{ SSN: '[redacted]', ok: true }], apiKey: '[redacted]', token: '[redacted]' } });
+});
+
+test('the file destination is asynchronous and close() flushes every record to disk', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'audit-'));
+  try {
+    const file = join(dir, 'nested', 'audit.log');
+    const audit = createAuditLog({ file, format: 'operation', redactVariables: [] });
+    for (let i = 0; i < 1000; i++) audit.write(new Trail(`r${i}`), { status: 200, responseBytes: i });
+    await audit.close();
+    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { requestId: string });
+    assert.equal(lines.length, 1000);
+    assert.deepEqual(lines.map((l) => l.requestId), Array.from({ length: 1000 }, (_, i) => `r${i}`));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
