@@ -6,7 +6,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { SignJWT, base64url } from 'jose';
 import { explainToken } from '../../../src/explain.js';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
@@ -15,6 +14,7 @@ import { credentialOf, emulator, groupKeys, type Emulator } from '../../helpers/
 import { keyClient, loginClient } from '../../helpers/metabase.js';
 import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
 import { startAuthzStack, type AuthzStack } from '../../helpers/authz.js';
+import { startEntryPoint } from '../../helpers/entry.js';
 
 const policyFor = (supportEmail: string): string => `
 claims:
@@ -307,35 +307,25 @@ describe('authorization with a real OIDC provider', () => {
 
   test('production mode: the real entry point on this policy, Metabase and IdP serves each role and drains on SIGTERM', async () => {
     const keys = groupKeys(mb);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env, PORT: '0', METABASE_URL: mb.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE, POLICY_FILE: stack.policyFile,
-        SALES_KEY: keys.sales, AGENTS_KEY: keys.agents, SUPPORT_PASSWORD: credentialOf(mb, 'Support').password, LOG_LEVEL: 'info',
-      },
+    const gateway = await startEntryPoint({
+      METABASE_URL: mb.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE, POLICY_FILE: stack.policyFile,
+      SALES_KEY: keys.sales, AGENTS_KEY: keys.agents, SUPPORT_PASSWORD: credentialOf(mb, 'Support').password, LOG_LEVEL: 'info',
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const end = Date.now() + 30_000;
-      while (!/Gateway listening on (\S+)/.test(out)) {
-        assert.ok(Date.now() < end && child.exitCode === null, `did not start:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const url = /Gateway listening on (\S+)/.exec(out)![1]!;
+      const url = gateway.url;
       for (const role of ['analyst', 'sales', 'support', 'agent']) {
         const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[role]}` }, body: JSON.stringify({ query: '{ viewer { role } questions(first: 1) { totalCount } }' }) });
         const body = (await res.json()) as { data: { viewer: { role: string }; questions: { totalCount: number } } };
         assert.equal(body.data.viewer.role, role);
         assert.ok(body.data.questions.totalCount > 0);
       }
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, out);
+      assert.deepEqual(await gateway.stop(), { code: 0, signal: null });
+      const out = gateway.output();
+      assert.match(out, /"event":"graphql.request"/, 'the audit trail is on standard output by default');
       for (const secret of [...Object.values(keys), credentialOf(mb, 'Support').password]) assert.ok(!out.includes(secret), 'no secret in the output');
       for (const t of Object.values(tokens)) assert.ok(!out.includes(t.split('.')[2]!), 'no token in the output');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      gateway.kill();
     }
   });
 
