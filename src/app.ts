@@ -193,7 +193,7 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       if (err instanceof GatewayError) trail.refused = { code: err.code, reason: err.extensions['reason'] };
       if (err instanceof GatewayError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
         // Who tried what, never the token: its reason, and where it came from.
-        request.log.warn({ event: 'auth.refused', requestId: request.id, code: err.code, reason: err.extensions['reason'], ip: request.ip, userAgent: request.headers['user-agent'] }, 'request refused before any operation');
+        request.log.info({ event: 'auth.refused', requestId: request.id, code: err.code, reason: err.extensions['reason'], ip: request.ip, userAgent: request.headers['user-agent'] }, 'request refused before any operation');
       }
       throw err;
     }
