@@ -107,10 +107,8 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     loggerInstance: logger,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    // The gateway's own id: the audit trail's key, which a caller must not be able to choose or collide.
+    genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -145,10 +143,17 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
     if (request.trail) request.responseBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : Number(reply.getHeader('content-length') ?? 0);
     return payload;
   });
-  // Every GraphQL request that got as far as its token leaves one audit record, refused ones included.
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.trail) audit.write(request.trail, { status: reply.statusCode, responseBytes: request.responseBytes ?? 0 });
-  });
+  // Every GraphQL request that got as far as its token leaves exactly one audit record, refused ones
+  // and ones whose caller went away included (status 499), once the work done for it has settled.
+  const unwritten = new Set<Promise<void>>();
+  const recordOnClose = (request: FastifyRequest, reply: FastifyReply, trail: Trail): void => {
+    reply.raw.once('close', () => {
+      const status = reply.raw.writableFinished ? reply.statusCode : 499;
+      const written = trail.settled(limits.drainGraceMs + 1_000).then(() => audit.write(trail, { status, responseBytes: request.responseBytes ?? 0 }));
+      unwritten.add(written);
+      void written.finally(() => unwritten.delete(written));
+    });
+  };
 
   // Preflights never reach Apollo (they carry no token); the gateway serves no cross-origin callers.
   app.options('/graphql', async (_request, reply) => reply.code(204).header('allow', 'GET, POST, OPTIONS').send());
@@ -172,6 +177,9 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
   async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const trail = new Trail(String(request.id));
     request.trail = trail;
+    const clientId = request.headers['x-request-id'];
+    if (typeof clientId === 'string') trail.clientRequestId = clientId.slice(0, 128);
+    recordOnClose(request, reply, trail);
     const active = deps.policy.current;
     const header = request.headers.authorization;
     try {
@@ -181,13 +189,17 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       const claims = await deps.verifyToken(match[1]!);
       const viewer = viewerFromClaims(claims, active.policy.claims);
       const decision = decideRoles(viewer, active.roles);
-      const role = chooseRole(decision, request.headers[ROLE_HEADER]);
-      request.caller = { viewer, decision, role };
       const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind };
-      // Every later log line of this request carries who it is for.
-      request.log = request.log.child({ viewer: who, role: role?.name ?? null });
-      reply.log = request.log;
       trail.viewer = who;
+      const asked = request.headers[ROLE_HEADER];
+      if (typeof asked === 'string' && asked !== '') trail.askedRole = asked.slice(0, 64);
+      // Every later log line of this request carries who it is for.
+      request.log = request.log.child({ viewer: who });
+      reply.log = request.log;
+      const role = chooseRole(decision, asked);
+      request.caller = { viewer, decision, role };
+      request.log = request.log.child({ role: role?.name ?? null });
+      reply.log = request.log;
       trail.role = role?.name ?? null;
     } catch (err) {
       if (err instanceof GatewayError) trail.refused = { code: err.code, reason: err.extensions['reason'] };
@@ -238,6 +250,8 @@ export async function createGateway(limits: Limits, deps: GatewayDeps): Promise<
       try {
         await app.close();
         await apollo.stop().catch(() => undefined);
+        // Records of the last requests are written before close() returns, so the audit log can then be closed.
+        await Promise.all(unwritten);
       } finally {
         clearTimeout(grace);
         state = 'stopped';

@@ -56,12 +56,15 @@ async function production(config: Config): Promise<Running> {
   return {
     url, policy,
     async close() {
-      await gateway.close();
-      // Every request has finished: its audit record is written; now make sure it reached the file.
-      await audit.close();
-      await policy.close();
-      await pool.close();
-      logger.flush();
+      try {
+        await gateway.close();
+      } finally {
+        // Every request has finished and its record is written: make sure the records reach the file.
+        await audit.close();
+        await policy.close();
+        await pool.close();
+        logger.flush();
+      }
     },
   };
 }
@@ -74,8 +77,11 @@ async function serve(config: Config): Promise<void> {
     running = {
       url: demo.gatewayUrl, policy: demo.policy,
       async close() {
-        await demo.close();
-        await audit.close();
+        try {
+          await demo.close();
+        } finally {
+          await audit.close();
+        }
       },
     };
     console.log(`Gateway:          ${demo.gatewayUrl}/graphql`);

@@ -61,14 +61,48 @@ export class Trail {
   documentHash: string | null = null;
   persistedId: string | null = null;
   variables: unknown = undefined;
+  /** The variables as sent: kept only until the record is written, to cut redacted values from run parameters. */
+  rawVariables: unknown = undefined;
   /** When the request was refused before any operation ran: its code and reason. */
   refused: { code: string; reason?: unknown } | null = null;
   readonly fields: FieldRecord[] = [];
   readonly calls: MetabaseCallRecord[] = [];
   readonly runs: RunRecord[] = [];
   readonly errorCodes: string[] = [];
+  /** The role asked for with X-Gateway-Role, when one was. */
+  askedRole: string | null = null;
+  /** The caller's own X-Request-Id, kept beside the gateway's (which the caller cannot choose). */
+  clientRequestId: string | null = null;
+  #pending = 0;
+  #idle: (() => void)[] = [];
 
   constructor(readonly requestId: string) {}
+
+  /**
+   * Work done for the request that may outlive its response (a resolver still running when a
+   * sibling's error ended execution, a Metabase call): the record waits for it.
+   */
+  begin(): void {
+    this.#pending += 1;
+  }
+
+  end(): void {
+    this.#pending -= 1;
+    if (this.#pending === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /** Resolves when no work for the request is pending, or after `capMs`, whichever comes first. */
+  settled(capMs: number): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, capMs);
+      timer.unref();
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
 }
 
 const storage = new AsyncLocalStorage<Trail>();

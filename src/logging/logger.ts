@@ -10,6 +10,14 @@ export const REDACTED_PATHS = [
   '*.password', '*.apiKey', '*.token', '*.sessionId',
 ];
 
+let stdout: ReturnType<typeof pino.destination> | undefined;
+
+/** The one asynchronous writer of standard output, shared by the operational log and the audit trail. */
+export function stdoutWriter(): ReturnType<typeof pino.destination> {
+  stdout ??= pino.destination({ dest: 1, sync: false });
+  return stdout;
+}
+
 /**
  * JSON lines on standard output; for humans (pino-pretty) when asked, or by default when standard
  * output is a terminal. A destination given by the caller (tests) always gets JSON.
@@ -20,5 +28,5 @@ export function createLogger(options: { level?: string; destination?: Destinatio
   if (options.pretty ?? process.stdout.isTTY) {
     return pino({ ...settings, transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, ignore: 'pid,hostname,service' } } });
   }
-  return pino(settings, pino.destination({ dest: 1, sync: false }));
+  return pino(settings, stdoutWriter());
 }

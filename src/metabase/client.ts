@@ -285,12 +285,14 @@ export class MetabaseClient {
     if (!trail) return send(this.transport(), req);
     const started = performance.now();
     let status = 0;
+    trail.begin();
     try {
       const res = await send(this.transport(), req);
       status = res.status;
       return res;
     } finally {
       trail.calls.push({ method: req.method, path: req.path, status, ms: Math.round((performance.now() - started) * 100) / 100, scope: this.scope });
+      trail.end();
     }
   }
 
@@ -348,12 +350,13 @@ function positive(name: string, value: number): number {
 
 /**
  * Headers that let Metabase-side logs be joined to the audit trail: the request id, and the subject of
- * the user the call is made for (percent-encoded where it is not plain ASCII).
+ * the user the call is made for (percent-encoded).
  */
 function correlation(trail: Trail | undefined): Record<string, string> {
   if (!trail) return {};
   const subject = trail.viewer?.subject;
-  return subject ? { 'x-request-id': trail.requestId, 'x-gateway-user': /^[\x21-\x7e]{1,256}$/.test(subject) ? subject : encodeURIComponent(subject).slice(0, 1024) } : { 'x-request-id': trail.requestId };
+  // Always percent-encoded, so every subject has exactly one spelling and no value can break the header.
+  return subject ? { 'x-request-id': trail.requestId, 'x-gateway-user': encodeURIComponent(subject).slice(0, 1024) } : { 'x-request-id': trail.requestId };
 }
 
 const signalOf = (options: CallOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});

@@ -99,7 +99,8 @@ describe('the audit trail', () => {
   test('a record: who, what, the Metabase calls made for it (correlated), the runs, the totals', async () => {
     stack.emulator.requests.reset();
     const { record, text, requestId } = await send('analyst', 'query Board($id: ID!) { dashboard(id: $id) { name cards { run { rowCount } } } }', { id: '1' }, { 'x-request-id': 'audit-test-1' });
-    assert.equal(record.requestId, 'audit-test-1');
+    assert.match(record.requestId, /^[0-9a-f-]{36}$/, 'the gateway\'s own id, which a caller cannot choose');
+    assert.equal(record['clientRequestId'], 'audit-test-1', 'the caller\'s id is kept beside it');
     assert.equal(requestId, null, 'the gateway does not echo headers it was not asked to');
     assert.deepEqual(record.viewer, { subject: 'ana', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human' });
     assert.equal(record.operation.name, 'Board');
@@ -115,7 +116,7 @@ describe('the audit trail', () => {
     assert.ok(record.metabase.some((c) => c.method === 'GET' && c.path === '/api/dashboard/1' && c.status === 200));
     assert.ok(record.metabase.every((c) => c.scope === 'api-key|env:DEMO_METABASE_KEY_ANALYSTS' && c.ms >= 0));
     for (const l of upstream) {
-      assert.equal(l.requestId, 'audit-test-1', `${l.route} carries the request id`);
+      assert.equal(l.requestId, record.requestId, `${l.route} carries the request id`);
       assert.equal(l.gatewayUser, 'ana', `${l.route} carries the user`);
     }
     const runs = record.runs;
@@ -127,9 +128,32 @@ describe('the audit trail', () => {
     const { record } = await send('analyst', 'query Q($id: ID!, $secretFilter: [ParameterValueInput!]) { question(id: $id) { run(parameters: $secretFilter) { rowCount } } }',
       { id: '2', secretFilter: [{ slug: 'category', value: 'Gizmo' }] });
     assert.deepEqual(record.variables, { id: '2', secretFilter: '[redacted]' });
-    assert.deepEqual(record.runs[0]!.parameters, [{ id: (record.runs[0]!.parameters as { id: string }[])[0]!.id, value: 'Gizmo' }], 'the run itself records the values Metabase was asked for');
+    assert.deepEqual(record.runs[0]!.parameters, [{ id: (record.runs[0]!.parameters as { id: string }[])[0]!.id, value: '[redacted]' }], 'a redacted variable\'s value is cut from the run parameters too');
+    const plain = await send('analyst', 'query Q($id: ID!, $p: [ParameterValueInput!]) { question(id: $id) { run(parameters: $p) { rowCount } } }', { id: '2', p: [{ slug: 'category', value: 'Widget' }] });
+    assert.equal((plain.record.runs[0]!.parameters as { value: string }[])[0]!.value, 'Widget', 'other values are recorded as Metabase was asked for them');
     const support = await send('support', '{ questions(first: 1) { totalCount } }');
     assert.ok(support.record.metabase.every((c) => c.scope.startsWith('login|sue@example.test|env:')));
+  });
+
+  test('a caller that goes away mid-request still leaves a record (499), with the work done for it', async () => {
+    const before = records().length;
+    stack.emulator.knobs.latencyMs = 300;
+    try {
+      const aborted = fetch(`${stack.gatewayUrl}/graphql`, {
+        method: 'POST', signal: AbortSignal.timeout(100),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.tokens.analyst}` },
+        body: JSON.stringify({ query: '{ dashboard(id: 1) { name } }' }),
+      });
+      await assert.rejects(aborted);
+      for (let i = 0; i < 200 && records().length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      stack.emulator.knobs.latencyMs = 0;
+    }
+    const record = records().at(-1)!;
+    assert.equal(records().length, before + 1);
+    assert.equal(record.status, 499);
+    assert.deepEqual(record.metabase.map((c) => [c.method, c.path, c.status]), [['GET', '/api/dashboard/1', 200]], 'the call made for it, awaited before the record was written');
+    assert.deepEqual(record.fields!.map((f) => f.path).sort(), ['dashboard', 'dashboard.name']);
   });
 
   test('refused requests are recorded with their code and reason', async () => {
@@ -137,6 +161,11 @@ describe('the audit trail', () => {
     assert.equal(status, 401);
     assert.deepEqual(record.refused, { code: 'UNAUTHENTICATED', reason: 'missing' });
     assert.equal(record.viewer, null);
+    const escalation = await send('sales', '{ viewer { role } }', undefined, { 'x-gateway-role': 'analyst' });
+    assert.equal(escalation.status, 403);
+    assert.deepEqual(escalation.record.refused, { code: 'FORBIDDEN', reason: 'role-not-allowed' });
+    assert.equal(escalation.record.viewer?.subject, 'sam', 'a verified caller refused a role is named');
+    assert.equal(escalation.record['askedRole'], 'analyst');
     const none = await send('contractor', '{ viewer { role } questions { totalCount } }');
     assert.equal(none.record.role, null);
     assert.deepEqual(none.record.fields!.map((f) => [f.path, f.outcome, f.code ?? null]).sort(), [['questions', 'denied', 'FORBIDDEN'], ['viewer', 'ok', null], ['viewer.role', 'ok', null]]);

@@ -52,10 +52,25 @@ test('levels by outcome: server errors at error, everything else at info', () =>
   assert.deepEqual(lines.map((l) => l['level']), [30, 30, 50]);
 });
 
-test('redaction: the defaults and the configured names, at any depth, whatever their case', () => {
+test('redaction: names containing a default word, configured names, and credential-shaped values, at any depth', () => {
   const audit = createAuditLog({ file: null, format: 'operation', redactVariables: ['ssn'], destination: sink([]) });
-  assert.deepEqual(audit.redact({ id: 1, Password: 'x', nested: { list: [{ SSN: '123', ok: true }], apiKey: 'mb_x', token: 't' } }),
-    { id: 1, Password: '[redacted]', nested: { list: [{ SSN: '[redacted]', ok: true }], apiKey: '[redacted]', token: '[redacted]' } });
+  assert.deepEqual(audit.redact({
+    id: 1, Password: 'x', newPassword: 'y', accessToken: 't', sessionId: 's', ssnumber: 'kept: only the exact name ssn is configured',
+    nested: { list: [{ SSN: '123', ok: true }], apiKey: 'mb_x', note: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', key: `mb_${'k'.repeat(20)}` },
+  }), {
+    id: 1, Password: '[redacted]', newPassword: '[redacted]', accessToken: '[redacted]', sessionId: '[redacted]', ssnumber: 'kept: only the exact name ssn is configured',
+    nested: { list: [{ SSN: '[redacted]', ok: true }], apiKey: '[redacted]', note: '[redacted]', key: '[redacted]' },
+  });
+});
+
+test('values of redacted variables are cut from the run parameters of the same record', () => {
+  const lines: Record<string, unknown>[] = [];
+  const audit = createAuditLog({ file: null, format: 'operation', redactVariables: ['customer'], destination: sink(lines) });
+  const t = new Trail('r');
+  t.rawVariables = { customer: { email: 'vip@example.test' }, state: 'TX' };
+  t.runs.push({ questionId: 5, dashboardId: null, dashboardCardId: null, databaseId: null, parameters: [{ id: 'a', value: 'vip@example.test' }, { id: 'b', value: 'TX' }], status: 'completed', rowCount: 1, truncated: false, cached: false });
+  audit.write(t, { status: 200, responseBytes: 1 });
+  assert.deepEqual((lines[0]!['runs'] as { parameters: unknown }[])[0]!.parameters, [{ id: 'a', value: '[redacted]' }, { id: 'b', value: 'TX' }]);
 });
 
 test('the file destination is asynchronous and close() flushes every record to disk', async () => {
