@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
 
 export const AUDIENCE = 'https://gateway.test';
@@ -36,7 +36,6 @@ export async function startIdp(): Promise<Idp> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const { exportSPKI } = await import('jose');
   const publicPem = await exportSPKI(publicKey);
   const agentClientId = 'reporting-agent';
   const secret = crypto.randomUUID();

@@ -4,81 +4,48 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
 import { viewerFromClaims } from '../../../src/identity/viewer.js';
 import { GatewayError } from '../../../src/errors/index.js';
 import { parsePolicy } from '../../../src/policy/policy.js';
+import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
 
-const MINIMAL_POLICY = 'roles: [{name: r, match: {groups: [agents]}, metabase: {apiKey: {env: K}}, collections: all}]';
-
-const AUDIENCE = 'https://gateway.test';
+const POLICY = `
+claims: { clientKind: { rules: [{ kind: agent, clientIds: [reporting-agent] }] } }
+roles: [{ name: r, match: { clientKinds: [agent] }, metabase: { apiKey: { env: K } }, collections: all }]
+`;
 
 describe('identity with a real OIDC provider', () => {
-  let server: Server;
-  let issuer: string;
-  let secret: string;
+  let idp: Idp;
   before(async () => {
-    let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
-    server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-    secret = crypto.randomUUID();
-    const provider = new Provider(issuer, {
-      clients: [{ client_id: 'reporting-agent', client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }],
-      jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] },
-      scopes: ['openid', 'metabase:read'],
-      features: {
-        devInteractions: { enabled: false },
-        clientCredentials: { enabled: true },
-        resourceIndicators: {
-          enabled: true, defaultResource: () => AUDIENCE, useGrantedResource: () => true,
-          getResourceServerInfo: () => ({ scope: 'metabase:read', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
-        },
-      },
-      extraTokenClaims: () => ({ groups: ['agents'] }),
-    });
-    handler = provider.callback();
+    idp = await startIdp();
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => idp.close());
 
-  const token = async (): Promise<string> => {
-    const res = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`reporting-agent:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'metabase:read', resource: AUDIENCE }),
-    });
-    assert.equal(res.status, 200);
-    return ((await res.json()) as { access_token: string }).access_token;
-  };
-
-  test('a client-credentials access token verifies through discovery; its groups become the viewer\'s', async () => {
-    const verify = createTokenVerifier({ issuer, audience: AUDIENCE });
-    const claims = await verify(await token());
+  test('a client-credentials access token verifies through discovery; its client makes the viewer an agent', async () => {
+    const verify = createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE });
+    const claims = await verify(await idp.agentToken());
     assert.equal(claims.sub, 'reporting-agent');
-    assert.deepEqual(viewerFromClaims(claims, parsePolicy(MINIMAL_POLICY, 'inline.yaml').claims).groups, ['agents']);
+    const viewer = viewerFromClaims(claims, parsePolicy(POLICY, 'inline.yaml').claims);
+    assert.deepEqual([viewer.clientId, viewer.clientKind, viewer.scopes], ['reporting-agent', 'agent', ['metabase:read']]);
   });
 
   test('the wrong audience, issuer or algorithm list is UNAUTHENTICATED', async () => {
-    const t = await token();
+    const t = await idp.agentToken();
     const checks = [
-      createTokenVerifier({ issuer, audience: 'https://other.test' }),
-      createTokenVerifier({ issuer, audience: AUDIENCE, algorithms: ['ES256'] }),
+      createTokenVerifier({ issuer: idp.issuer, audience: 'https://other.test' }),
+      createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE, algorithms: ['ES256'] }),
     ];
     for (const verify of checks) {
       await assert.rejects(verify(t), (err: unknown) => err instanceof GatewayError && err.code === 'UNAUTHENTICATED');
     }
-    const wrongIssuer = createTokenVerifier({ issuer: `${issuer}/elsewhere`, audience: AUDIENCE });
+    const wrongIssuer = createTokenVerifier({ issuer: `${idp.issuer}/elsewhere`, audience: AUDIENCE });
     await assert.rejects(wrongIssuer(t), (err: unknown) => err instanceof GatewayError && err.code === 'UPSTREAM_UNAVAILABLE', 'discovery fails for an issuer that is not there');
   });
 
   test('symmetric and "none" algorithms are refused at start', () => {
     for (const algorithms of [['HS256'], ['none'], ['RS256', 'HS512']]) {
-      assert.throws(() => createTokenVerifier({ issuer, audience: AUDIENCE, algorithms }), TypeError);
+      assert.throws(() => createTokenVerifier({ issuer: idp.issuer, audience: AUDIENCE, algorithms }), TypeError);
     }
   });
 });
