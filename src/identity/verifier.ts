@@ -94,7 +94,6 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       });
       return payload;
     } catch (err) {
-      if (err instanceof UnauthenticatedError) throw err;
       if (err instanceof joseErrors.JOSEError) throw tokenError(reasonOf(err), err);
       // Neither a token fault nor a verdict: the IdP (discovery or keys) could not be reached.
       throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { cause: err });

@@ -21,7 +21,7 @@ export function fixedCredential(credential: MetabaseCredential): CredentialProvi
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function describeSource(source: SecretSource): string {
+function describeSource(source: SecretSource): string {
   return 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
 }
 
