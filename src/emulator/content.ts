@@ -310,6 +310,54 @@ export const DASHBOARDS: readonly DashboardDef[] = [
   },
 ];
 
+/**
+ * Objects that only search returns (API-CONTRACT.md §4.11): the gateway serves none of them, so they test how it
+ * handles search models it does not know.
+ */
+export interface SegmentDef {
+  readonly id: number;
+  readonly name: string;
+  readonly description: string | null;
+  /** Segments belong to a table, not to a collection; who may view the table's data sees them. */
+  readonly tableId: number;
+  readonly creatorId: number;
+}
+
+export const SEGMENTS: readonly SegmentDef[] = [
+  { id: 1, name: 'Large orders', description: 'Orders with a total of $100 or more.', tableId: ORDERS, creatorId: 1 },
+  { id: 2, name: 'Five-star reviews', description: 'Reviews rated 5.', tableId: REVIEWS, creatorId: 4 },
+];
+
+export interface ActionDef {
+  readonly id: number;
+  readonly name: string;
+  readonly description: string | null;
+  /** The model card the action lives on; who reads the model's collection sees it. */
+  readonly modelId: number;
+  readonly type: 'query' | 'implicit';
+  readonly creatorId: number;
+}
+
+export const ACTIONS: readonly ActionDef[] = [
+  { id: 1, name: 'Mark order as shipped', description: "Marks a customer's open orders as shipped.", modelId: 6, type: 'query', creatorId: 3 },
+  { id: 2, name: 'Update product price', description: null, modelId: 7, type: 'implicit', creatorId: 2 },
+];
+
+/** A model index: search finds the model's rows by `valueField`, each hit named by its value, with `pkField` as id. */
+export interface ModelIndexDef {
+  readonly id: number;
+  readonly modelId: number;
+  readonly table: string;
+  readonly pkField: string;
+  readonly valueField: string;
+  /** Rows indexed, first by primary key (the emulator indexes a few; Metabase indexes up to 5,000). */
+  readonly rows: number;
+}
+
+export const MODEL_INDEXES: readonly ModelIndexDef[] = [
+  { id: 1, modelId: 7, table: 'PRODUCTS', pkField: 'ID', valueField: 'TITLE', rows: 5 },
+];
+
 /** Fixed timestamps: the instance's content must not depend on the clock. */
 export const CREATED_AT = '2026-03-01T12:00:00.000Z';
 export const UPDATED_AT = '2026-03-05T08:00:00.654Z';

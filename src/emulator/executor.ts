@@ -3,6 +3,7 @@
  * statement. A statement past its deadline is stopped by killing its process, which is replaced.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { h2ErrorMessage } from './internals.js';
 import { QueryError } from './query-error.js';
 import type { ExecuteReply, ExecuteRequest } from './sql-process.js';
 
@@ -110,7 +111,8 @@ export class SqlExecutor {
     clearTimeout(running.timer);
     this.busy.delete(child);
     if (reply.ok) running.job.resolve({ rows: reply.rows, columns: reply.columns });
-    else running.job.reject(new QueryError('invalid-query', reply.message));
+    // SQLite's errors are reported as Metabase's H2 driver reports them, quoting the statement.
+    else running.job.reject(new QueryError('invalid-query', reply.notAQuery ? reply.message : h2ErrorMessage(reply.message, running.job.request.sql), running.job.request.sql));
     this.idle.push(child);
     this.dispatch();
   }

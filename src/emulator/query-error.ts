@@ -17,6 +17,8 @@ export class QueryError extends Error {
   constructor(
     readonly errorType: QueryErrorType,
     message: string,
+    /** The statement the warehouse rejected, when the warehouse rejected one. */
+    readonly sql?: string,
   ) {
     super(message);
   }

@@ -4,6 +4,7 @@
  * JavaScript's safe range into strings.
  */
 import type { ExecuteResult, SqlExecutor } from './executor.js';
+import { failedRunDetails, warehouseRejection } from './internals.js';
 import { QueryError, type QueryErrorType } from './query-error.js';
 import { SAMPLE_FIELDS, fieldById, type BaseType } from './sample-schema.js';
 import { compileStructuredQuery, type ResultColumn } from './sql/mbql.js';
@@ -34,6 +35,8 @@ export interface RunInput {
   readonly context: RunContext;
   /** What the caller submitted, echoed as `json_query` (opaque to clients). */
   readonly jsonQuery: Record<string, unknown>;
+  /** The warehouse refuses the compiled statement (`knobs.failingCardIds`): the run fails quoting it. */
+  readonly warehouseRejects?: boolean;
 }
 
 export interface RunResult {
@@ -66,6 +69,7 @@ export async function runQuery(executor: SqlExecutor, input: RunInput): Promise<
   });
   try {
     const { sql, params, cols, aggregated } = compile(input.plan());
+    if (input.warehouseRejects) throw new QueryError('invalid-query', warehouseRejection(sql), sql);
     // Native queries count as bare rows: Metabase only knows MBQL aggregations (§6).
     const limit = aggregated ? MAX_RESULTS : MAX_RESULTS_BARE_ROWS;
     const { rows, columns: sqlColumns } = await executor.execute(sql, params, limit);
@@ -86,12 +90,13 @@ export async function runQuery(executor: SqlExecutor, input: RunInput): Promise<
     };
   } catch (err) {
     const { errorType, message } = describe(err);
+    // `via` and `stacktrace` are Metabase's; the server removes them when stack traces are hidden.
     return {
       ok: false,
       errorType,
       body: {
         status: 'failed', error: message, error_type: errorType, row_count: 0, data: { rows: [], cols: [] },
-        ...envelope(), via: [{ type: 'clojure.lang.ExceptionInfo', message }],
+        ...envelope(), ...failedRunDetails(message, errorType, err instanceof QueryError ? err.sql : undefined),
       },
     };
   }

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 export interface ExecuteRequest { readonly id: number; readonly sql: string; readonly params: unknown[]; readonly limit: number }
 export type ExecuteReply =
   | { readonly id: number; readonly ok: true; readonly rows: unknown[][]; readonly columns: { name: string; column: string | null; table: string | null; type: string | null }[] }
-  | { readonly id: number; readonly ok: false; readonly message: string };
+  | { readonly id: number; readonly ok: false; readonly message: string; /** Set when the statement was refused before SQLite ran it. */ readonly notAQuery?: true };
 
 /** `js-int-to-string?`: integers outside ±(2^53 − 1) travel as strings. */
 const jsSafe = (v: unknown): unknown =>
@@ -18,7 +18,7 @@ function execute(db: Database.Database, req: ExecuteRequest): ExecuteReply {
   try {
     const stmt = db.prepare(req.sql);
     // Only statements that read and change nothing: `INSERT … RETURNING` and PRAGMA setters read too.
-    if (!stmt.reader || !stmt.readonly) return { id: req.id, ok: false, message: 'Select statement did not produce a ResultSet.' };
+    if (!stmt.reader || !stmt.readonly) return { id: req.id, ok: false, message: 'Select statement did not produce a ResultSet.', notAQuery: true };
     stmt.raw(true).safeIntegers(true);
     const rows: unknown[][] = [];
     for (const row of stmt.iterate(...req.params) as IterableIterator<unknown[]>) {

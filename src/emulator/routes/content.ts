@@ -1,8 +1,11 @@
 /** Cards, dashboards, collections, databases and search (API-CONTRACT.md §4.2–§4.3, §4.8–§4.11, §4.13). */
-import { CARDS, COLLECTIONS, DASHBOARDS, SAMPLE_DATABASE_ID, type CardDef, type CollectionDef, type DashboardDef } from '../content.js';
+import {
+  ACTIONS, CARDS, COLLECTIONS, DASHBOARDS, MODEL_INDEXES, SAMPLE_DATABASE_ID, SEGMENTS, type CardDef, type CollectionDef, type DashboardDef,
+} from '../content.js';
 import { forbidden, idOrEntityId, invalid, json, notFound, page, positiveInt, received, route, text, type Route } from '../http.js';
 import type { RouteContext } from '../context.js';
 import { collectionById } from '../instance.js';
+import { fieldByName, tableById } from '../sample-schema.js';
 import {
   cardById, cardQuery, collectionSummary, dashboardCount, entityId, lastEditInfo, readableCollections, sampleTables, serializeCard,
   serializeCollection, serializeDashboard, serializeDatabase, serializeRoot, serializeTable,
@@ -222,6 +225,53 @@ function searchItems(ctx: RouteContext): ReturnType<typeof json> {
     }
     if (matches('Sample Database', null) && wanted(SAMPLE_DATABASE_ID) && tableDbId === undefined) {
       push('database', { id: SAMPLE_DATABASE_ID, model: 'database', name: 'Sample Database', description: null, archived: false, collection: { id: null, name: null }, scores: [] });
+    }
+  }
+  // Search-only models: segments (table-level, outside collections), and actions and indexed entities, which
+  // live on a model card and are visible to whoever reads the model's collection.
+  const onSampleDb = tableDbId === undefined || tableDbId === SAMPLE_DATABASE_ID;
+  const edited = (userId: number): Record<string, unknown> => ({
+    created_at: '2026-03-01T12:00:00.000Z', creator_id: userId, creator_common_name: people(userId), last_edited_at: '2026-03-05T08:00:00.700Z',
+    last_editor_id: userId, last_editor_common_name: people(userId), updated_at: '2026-03-05T08:00:00.654Z',
+  });
+  if (!archived && collection === undefined && onSampleDb && ctx.instance.dataPermission(ctx.principal, SAMPLE_DATABASE_ID).viewData !== 'blocked') {
+    for (const sg of SEGMENTS) {
+      const table = tableById(sg.tableId)!;
+      if (!matches(sg.name, sg.description) || !wanted(sg.id)) continue;
+      push('segment', {
+        id: sg.id, model: 'segment', name: sg.name, description: sg.description, archived: false,
+        collection: { id: null, name: null, authority_level: null, type: null }, collection_position: null,
+        database_id: SAMPLE_DATABASE_ID, table_id: table.id, table_name: table.name, table_schema: 'PUBLIC', table_description: table.description,
+        moderated_status: null, dashboard: null, ...edited(sg.creatorId), scores: [],
+      });
+    }
+  }
+  const readableModel = (modelId: number): CardDef | undefined => {
+    const model = CARDS.find((c) => c.id === modelId && c.type === 'model' && !c.archived);
+    return model && inScope(model.collectionId) && ctx.instance.canRead(ctx.principal, model.collectionId) ? model : undefined;
+  };
+  if (!archived && onSampleDb) {
+    for (const a of ACTIONS) {
+      const model = readableModel(a.modelId);
+      if (!model || !matches(a.name, a.description) || !wanted(a.id)) continue;
+      push('action', {
+        id: a.id, model: 'action', name: a.name, description: a.description, archived: false,
+        collection: collectionRef(model.collectionId), collection_position: null, database_id: SAMPLE_DATABASE_ID, table_id: null,
+        model_id: model.id, model_name: model.name, action_type: a.type, moderated_status: null, dashboard: null, ...edited(a.creatorId), scores: [],
+      });
+    }
+    for (const ix of MODEL_INDEXES) {
+      const model = readableModel(ix.modelId);
+      if (!model) continue;
+      for (const v of ctx.indexedValues) {
+        if (v.modelIndexId !== ix.id || !matches(v.value, null) || !wanted(v.pk)) continue;
+        push('indexed-entity', {
+          id: v.pk, model: 'indexed-entity', name: v.value, description: null, archived: null,
+          collection: collectionRef(model.collectionId), collection_position: null, database_id: SAMPLE_DATABASE_ID, table_id: null,
+          model_id: model.id, model_name: model.name, model_index_id: ix.id, pk_ref: ['field', fieldByName(ix.table, ix.pkField).id, null],
+          scores: [],
+        });
+      }
     }
   }
   data.sort((a, b) => String(a['name']).localeCompare(String(b['name'])) || String(a['model']).localeCompare(String(b['model'])));

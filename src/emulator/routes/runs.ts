@@ -13,7 +13,6 @@ import { normalizeDatasetQuery, type NormalizedQuery, type TemplateTag } from '.
 import { allowedTypesFor, isParameterTypeAllowed } from '../sql/parameter-types.js';
 import { readableCard, readableDashboard } from './content.js';
 
-
 type TagValues = Map<string, { type: string; value: unknown }>;
 
 /** A template tag by name, as an own property only (never `constructor` or `__proto__`). */
@@ -118,6 +117,10 @@ function checkDashboardParameters(d: DashboardDef, params: Record<string, unknow
   }
 }
 
+/** `knobs.failingCardIds`: the warehouse refuses these cards' statements. */
+const warehouseRejects = (ctx: RouteContext, card: CardDef): boolean =>
+  Array.isArray(ctx.knobs.failingCardIds) && ctx.knobs.failingCardIds.includes(card.id);
+
 function requireRunnable(ctx: RouteContext, query: NormalizedQuery, adHoc: boolean): void {
   const perms = ctx.instance.dataPermission(ctx.principal, query.database);
   const needed = !adHoc ? 'view' : query.kind === 'native' ? 'query-builder-and-native' : 'query-builder';
@@ -143,7 +146,7 @@ export function cardRun(ctx: RouteContext, path: Record<string, string>, body: R
   const query = cardQuery(card);
   const context = dashboardId ? 'dashboard' : body['collection_preview'] ? 'collection' : 'question';
   return runQuery(ctx.executor, {
-    database: query.database, context, jsonQuery: { ...card.query, parameters: params },
+    database: query.database, context, jsonQuery: { ...card.query, parameters: params }, warehouseRejects: warehouseRejects(ctx, card),
     plan: () => {
       requireRunnable(ctx, query, false);
       return { query, tagValues: cardTagValues(card, query, params) };
@@ -166,7 +169,7 @@ export function dashcardRun(ctx: RouteContext, params: Record<string, string>, b
   checkDashboardParameters(d, runParams);
   const query = cardQuery(card);
   return runQuery(ctx.executor, {
-    database: query.database, context: 'dashboard', jsonQuery: { ...card.query, parameters: runParams },
+    database: query.database, context: 'dashboard', jsonQuery: { ...card.query, parameters: runParams }, warehouseRejects: warehouseRejects(ctx, card),
     plan: () => {
       requireRunnable(ctx, query, false);
       return { query, ...dashcardValues(d, dashcardId, card, query, runParams) };

@@ -210,6 +210,61 @@ describe('emulator content and permissions', () => {
     assert.ok(Number(paged['total']) > 3);
   });
 
+  test('search-only models: segments, actions and indexed entities, with Metabase\'s fields, to whoever may see them', async () => {
+    const rows = async (key: string, query = ''): Promise<Record<string, unknown>[]> =>
+      (asRecord(await get(key, `/api/search${query}`))['data'] as Record<string, unknown>[]);
+    const all = asRecord(await get(admin, '/api/search'));
+    for (const m of ['segment', 'action', 'indexed-entity']) assert.ok((all['available_models'] as string[]).includes(m), m);
+
+    const [segment] = await rows(admin, '?models=segment&q=large');
+    const { created_at: createdAt, updated_at: updatedAt, last_edited_at: editedAt, table_description: tableDescription, ...fields } = segment!;
+    for (const v of [createdAt, updatedAt, editedAt]) assert.match(String(v), /^\d{4}-\d{2}-\d{2}T/);
+    assert.equal(typeof tableDescription, 'string');
+    assert.deepEqual(fields, {
+      id: 1, model: 'segment', name: 'Large orders', description: 'Orders with a total of $100 or more.', archived: false,
+      collection: { id: null, name: null, authority_level: null, type: null }, collection_position: null,
+      database_id: 1, table_id: 5, table_name: 'ORDERS', table_schema: 'PUBLIC', moderated_status: null, dashboard: null,
+      creator_id: 1, creator_common_name: 'Ada Admin', last_editor_id: 1, last_editor_common_name: 'Ada Admin', scores: [],
+    });
+
+    const actions = await rows(admin, '?models=action');
+    const shipped = actions.find((a) => a['name'] === 'Mark order as shipped')!;
+    assert.equal(shipped['model'], 'action');
+    assert.ok(Number.isInteger(shipped['id']));
+    assert.equal(shipped['model_id'], 6, 'on the Customers model');
+    assert.equal(shipped['model_name'], 'Customers');
+    assert.equal(asRecord(shipped['collection'])['id'], 2, "in the model's collection");
+    assert.equal(shipped['database_id'], 1);
+
+    const entities = await rows(admin, '?models=indexed-entity');
+    assert.ok(entities.length >= 1);
+    for (const x of entities) {
+      assert.equal(x['model'], 'indexed-entity');
+      assert.ok(Number.isInteger(x['id']), 'the row\'s primary key');
+      assert.equal(x['model_id'], 7);
+      assert.equal(asRecord(x['collection'])['id'], 1);
+      assert.equal(x['archived'], null, 'indexed entities have no archived flag');
+      const res = await raw(e, 'POST', '/api/dataset', { key: admin, body: { database: 1, type: 'native', native: { query: `SELECT TITLE FROM PRODUCTS WHERE ID = ${Number(x['id'])}` } } });
+      assert.deepEqual(asRecord(asRecord(res.json)['data'])['rows'], [[x['name']]], 'named by the indexed value of that row');
+    }
+    assert.deepEqual((await rows(admin, '?models=segment&ids=2')).map((r) => r['name']), ['Five-star reviews']);
+    assert.deepEqual(new Set((await rows(admin, '?models=segment&models=action')).map((r) => r['model'])), new Set(['segment', 'action']));
+
+    // Who sees what: segments with the Sample Database's data, actions and entities with their model's collection.
+    const seen = async (key: string): Promise<string[]> =>
+      (await rows(key, '?models=segment&models=action&models=indexed-entity&limit=100')).map((r) => `${String(r['model'])}:${String(r['id'])}`).sort();
+    const entityIds = entities.map((x) => `indexed-entity:${String(x['id'])}`);
+    assert.deepEqual(await seen(allUsers), [], 'blocked data, and neither model\'s collection');
+    assert.deepEqual(await seen(support), ['action:2', ...entityIds, 'segment:1', 'segment:2'].sort(), 'Examples, not Sales');
+    assert.deepEqual(await seen(sales), ['action:1', 'action:2', ...entityIds, 'segment:1', 'segment:2'].sort());
+    const noSegments = asRecord(await get(allUsers, '/api/search'));
+    assert.ok(!(noSegments['available_models'] as string[]).some((m) => ['segment', 'action', 'indexed-entity'].includes(m)));
+
+    assert.deepEqual((await rows(sales, '?collection=2&models=action&models=segment')).map((r) => r['name']), ['Mark order as shipped'], 'segments live outside collections');
+    assert.deepEqual(await rows(admin, '?archived=true&models=segment&models=action&models=indexed-entity'), []);
+    assert.deepEqual(await rows(admin, '?table_db_id=2&models=segment&models=action&models=indexed-entity'), []);
+  });
+
   test('users: a paged envelope for administrators; the Trash collection', async () => {
     const users = asRecord(await get(admin, '/api/user?limit=2'));
     assert.equal(users['total'], 6);

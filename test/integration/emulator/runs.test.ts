@@ -267,12 +267,15 @@ describe('emulator query runs', () => {
     assert.ok(performance.now() - t0 >= 140, 'latency is added');
     e.knobs.latencyMs = 0;
 
+    // The failure bodies themselves (stack traces shown or hidden, other styles) are in leaks.test.ts.
     e.knobs.failureRate = 1;
+    e.knobs.hideStacktraces = true;
     const failed = await raw(e, 'GET', '/api/card/2', { key: analyst });
     assert.equal(failed.status, 500);
     assert.deepEqual(failed.json, { message: 'Something went wrong' });
     assert.equal((await raw(e, 'GET', '/api/health')).status, 200, 'health is never failed on purpose');
     e.knobs.failureRate = 0;
+    e.knobs.hideStacktraces = false;
 
     e.knobs.abortMidStream = true;
     try {
