@@ -64,7 +64,7 @@ export async function startDemo(config: Config, options: { emulatorPort?: number
   const policy = await PolicyStore.open({
     file: options.policyFile ?? config.policyFile ?? DEMO_POLICY_FILE,
     env: { ...process.env, ...demoSecrets(emulator) },
-    metabase: { baseUrl: emulator.url, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, dispatcher: pool },
+    metabase: { baseUrl: emulator.url, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
     logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
   });
   policy.watch();

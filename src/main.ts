@@ -35,7 +35,7 @@ async function production(config: Config): Promise<Running> {
   const pool = createMetabasePool();
   const policy = await PolicyStore.open({
     file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
-    metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, dispatcher: pool },
+    metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
   });
   policy.watch();
   const oidc = config.oidc!;

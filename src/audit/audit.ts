@@ -2,14 +2,16 @@
  * The audit trail: one record per GraphQL request (or one line per resolved field, for pipelines that
  * want that shape) on its own stream: stdout by default, or a file through an asynchronous
  * destination that is flushed on shutdown. A record says who (viewer and role), what (operation,
- * document hash, variables with sensitive values redacted), every resolved field with its outcome and
- * duration, the Metabase calls made on the caller's behalf, the query runs, and the totals.
+ * document hash, cost, variables with sensitive values redacted), every resolved field with its
+ * outcome, the Metabase calls made on the caller's behalf, the query runs, and the totals. Every
+ * list and every copied value is bounded; the record says what it left out.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GraphQLResolveInfo } from 'graphql';
+import type { GraphQLFormattedError, GraphQLResolveInfo } from 'graphql';
 import type { GatewayContext } from '../context/context.js';
 import { REDACTED_PATHS, stdoutWriter } from '../logging/logger.js';
+import { boundedCopy, valuesUnderSensitiveKeys, type CopyRules } from './copy.js';
 import type { FieldOutcome, Trail } from './trail.js';
 
 export interface AuditOptions {
@@ -34,15 +36,15 @@ export interface AuditLog {
   /** Whether field records are collected at all (off: the plugin does nothing per field). */
   readonly enabled: boolean;
   write(trail: Trail, outcome: { status: number; responseBytes: number }): void;
-  /** Variables as the record shows them. */
-  redact(variables: unknown): unknown;
+  /** Variables as the record shows them: redacted and bounded. */
+  redact(variables: unknown): { value: unknown; truncated: boolean };
   /** Writes out everything buffered; call on shutdown. */
   close(): Promise<void>;
 }
 
 /** The audit trail switched off: nothing is collected or written. */
 export const NO_AUDIT: AuditLog = {
-  format: 'operation', enabled: false, write: () => undefined, redact: (v) => v, close: async () => undefined,
+  format: 'operation', enabled: false, write: () => undefined, redact: (v) => ({ value: v, truncated: false }), close: async () => undefined,
 };
 
 export function createAuditLog(options: AuditOptions): AuditLog {
@@ -59,48 +61,43 @@ export function createAuditLog(options: AuditOptions): AuditLog {
     const n = name.toLowerCase();
     return exact.has(n) || DEFAULT_REDACTED_VARIABLES.some((d) => n.includes(d));
   };
-  const redact = (value: unknown): unknown => {
-    if (typeof value === 'string') return SECRET_VALUE.test(value) ? '[redacted]' : value;
-    if (Array.isArray(value)) return value.map(redact);
-    if (value === null || typeof value !== 'object') return value;
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSensitive(k) ? '[redacted]' : redact(v)]));
-  };
-  /** The values the caller's redacted variables held, so they are cut from run parameters too. */
-  const hiddenValues = (value: unknown, into: Set<unknown>, hidden = false): Set<unknown> => {
-    if (Array.isArray(value)) value.forEach((v) => hiddenValues(v, into, hidden));
-    else if (value !== null && typeof value === 'object') Object.entries(value).forEach(([k, v]) => hiddenValues(v, into, hidden || isSensitive(k)));
-    else if (hidden && value !== null && value !== undefined && value !== '') into.add(value);
-    return into;
-  };
-  const scrub = (value: unknown, hidden: ReadonlySet<unknown>): unknown => {
-    if (Array.isArray(value)) return value.map((v) => scrub(v, hidden));
-    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, hidden)]));
-    return hidden.has(value) || (typeof value === 'string' && SECRET_VALUE.test(value)) ? '[redacted]' : value;
-  };
+  const rules: CopyRules = { sensitiveKey: isSensitive, sensitiveValue: (v) => typeof v === 'string' && SECRET_VALUE.test(v) };
   let closed = false;
   return {
     format: options.format,
     enabled: true,
-    redact,
+    redact: (variables) => boundedCopy(variables, rules),
     write(trail, outcome) {
       if (closed) return;
       const who = { requestId: trail.requestId, viewer: trail.viewer, role: trail.role };
-      const hidden = hiddenValues(trail.rawVariables, new Set());
-      const runs = trail.runs.map((r) => ({ ...r, parameters: scrub(r.parameters, hidden) }));
-      const operation = { name: trail.operationName, type: trail.operationType, documentHash: trail.documentHash, persistedId: trail.persistedId };
+      // Values the caller sent under redacted names are cut from the run parameters too.
+      const hidden = valuesUnderSensitiveKeys(trail.rawVariables, isSensitive);
+      const paramRules: CopyRules = { sensitiveKey: isSensitive, sensitiveValue: (v) => hidden.has(v) || rules.sensitiveValue(v) };
+      let runsTruncated = false;
+      const runs = trail.runs.items.map((r) => {
+        const copied = boundedCopy(r.parameters, paramRules);
+        runsTruncated ||= copied.truncated;
+        return { ...r, parameters: copied.value };
+      });
+      const operation = { name: trail.operationName, type: trail.operationType, documentHash: trail.documentHash, persistedId: trail.persistedId, cost: trail.cost ?? undefined };
+      const omitted = {
+        fields: trail.fields.omitted || undefined, metabase: trail.calls.omitted || undefined, runs: trail.runs.omitted || undefined,
+        variables: trail.variablesTruncated || undefined, runParameters: runsTruncated || undefined,
+      };
       const record = {
         event: 'graphql.request', ...who, clientRequestId: trail.clientRequestId ?? undefined, askedRole: trail.askedRole ?? undefined,
         startedAt: new Date(trail.startedAt).toISOString(), operation,
-        variables: trail.variables, status: outcome.status, refused: trail.refused ?? undefined,
+        variables: trail.variables, status: outcome.status, refused: trail.refused ?? undefined, cut: trail.cut ?? undefined,
         errors: trail.errorCodes.length ? trail.errorCodes : undefined,
-        ...(options.format === 'operation' ? { fields: trail.fields } : { fieldCount: trail.fields.length }),
-        metabase: trail.calls, runs,
+        ...(options.format === 'operation' ? { fields: trail.fields.items } : { fieldCount: trail.fields.length }),
+        metabase: trail.calls.items, runs,
+        omitted: Object.values(omitted).some((v) => v !== undefined) ? omitted : undefined,
         durationMs: round(performance.now() - trail.started), responseBytes: outcome.responseBytes,
       };
       // Server faults at error, refusals and client errors at info: an auditor filters on outcome, an operator on level.
       const level = outcome.status >= 500 ? 'error' : 'info';
       if (options.format === 'field') {
-        for (const f of trail.fields) logger[level]({ event: 'graphql.field', ...who, operation: trail.operationName, ...f }, 'field resolved');
+        for (const f of trail.fields.items) logger[level]({ event: 'graphql.field', ...who, operation: trail.operationName, ...f }, 'field resolved');
       }
       logger[level](record, 'graphql request');
     },
@@ -134,14 +131,21 @@ function pathOf(info: GraphQLResolveInfo): string {
   return keys.reverse().join('.');
 }
 
-function outcomeOf(error: unknown): { outcome: FieldOutcome; code?: string } {
-  if (!error) return { outcome: 'ok' };
-  const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
-  const c = typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
-  return { outcome: c === 'FORBIDDEN' ? 'denied' : 'error', code: c };
+function codeOf(error: GraphQLFormattedError): string {
+  const code = error.extensions?.['code'];
+  return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
 }
 
-/** Fills the request's trail from Apollo's lifecycle: the operation, every resolved field, the error codes. */
+function outcomeOf(error: GraphQLFormattedError): { outcome: FieldOutcome; code: string } {
+  const code = codeOf(error);
+  return { outcome: code === 'FORBIDDEN' ? 'denied' : 'error', code };
+}
+
+/**
+ * Fills the request's trail from Apollo's lifecycle: the operation, every resolved field (a small
+ * record each, with no timer or closure per field), and the outcome of each from the response's
+ * errors, which carry the path of the field they belong to.
+ */
 export function auditPlugin(audit: AuditLog): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ contextValue }) {
@@ -149,39 +153,47 @@ export function auditPlugin(audit: AuditLog): ApolloServerPlugin<GatewayContext>
       if (!audit.enabled || !trail) return {};
       // The request itself is pending work until its response is ready.
       trail.begin();
+      let ended = false;
+      const end = (): void => {
+        if (!ended) trail.end();
+        ended = true;
+      };
       return {
-        async willSendResponse() {
-          trail.end();
+        async willSendResponse({ response }) {
+          // The errors as the client sees them: their codes, and the paths of the fields they belong to.
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : (response.body.initialResult.errors ?? []);
+          const failed = new Map<string, GraphQLFormattedError>();
+          for (const e of errors) {
+            if (trail.errorCodes.length < 100) trail.errorCodes.push(codeOf(e));
+            if (e.path) failed.set(e.path.join('.'), e);
+          }
+          if (failed.size > 0) {
+            for (const f of trail.fields.items) {
+              const e = failed.get(f.path);
+              if (e) Object.assign(f, outcomeOf(e));
+            }
+          }
+          end();
         },
         async didResolveOperation(rc) {
           trail.operationName = rc.operationName ?? null;
           trail.operationType = rc.operation?.operation ?? null;
           trail.documentHash = rc.queryHash;
           const persisted = (rc.request.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
-          trail.persistedId = typeof persisted === 'string' ? persisted : null;
+          trail.persistedId = typeof persisted === 'string' ? persisted.slice(0, 128) : null;
           trail.rawVariables = rc.request.variables;
-          trail.variables = rc.request.variables ? audit.redact(rc.request.variables) : undefined;
+          if (rc.request.variables) {
+            const copied = audit.redact(rc.request.variables);
+            trail.variables = copied.value;
+            trail.variablesTruncated = copied.truncated;
+          }
         },
         async executionDidStart() {
           return {
             willResolveField({ info }) {
-              const start = performance.now();
-              trail.begin();
-              return (error, result) => {
-                // Ended a turn later: the field's own children (resolved in later microtasks) begin first.
-                setImmediate(() => trail.end());
-                // graphql-shield returns denials as values rather than throwing them.
-                const failure = error ?? (result instanceof Error ? result : null);
-                trail.fields.push({ path: pathOf(info), parentType: info.parentType.name, field: info.fieldName, ...outcomeOf(failure), ms: round(performance.now() - start) });
-              };
+              trail.fields.push({ path: pathOf(info), parentType: info.parentType.name, field: info.fieldName, outcome: 'ok' });
             },
           };
-        },
-        async didEncounterErrors(rc) {
-          for (const e of rc.errors) {
-            const code = (e.extensions?.['code'] as string | undefined) ?? 'INTERNAL_SERVER_ERROR';
-            trail.errorCodes.push(code);
-          }
         },
       };
     },

@@ -1,10 +1,11 @@
 /**
  * One request's audit trail: who asked, in which role, what was resolved, what Metabase was asked on
- * their behalf, which queries ran. It travels in an AsyncLocalStorage for the duration of the request,
- * so the Metabase client (shared by all requests of a role) can add its calls to the right trail and
- * send the correlation headers, without every resolver passing it along.
+ * their behalf, which queries ran. Every list is capped, and the record says how much was left out,
+ * so that no request can make the trail grow without bound.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { MetabaseCallRecord } from '../metabase/call-scope.js';
+
+export type { MetabaseCallRecord };
 
 export type FieldOutcome = 'ok' | 'denied' | 'error';
 
@@ -13,21 +14,9 @@ export interface FieldRecord {
   readonly path: string;
   readonly parentType: string;
   readonly field: string;
-  readonly outcome: FieldOutcome;
+  outcome: FieldOutcome;
   /** The error's code when the outcome is not `ok`. */
-  readonly code?: string;
-  readonly ms: number;
-}
-
-export interface MetabaseCallRecord {
-  readonly method: string;
-  /** The path without its query string: ids only, never a secret. */
-  readonly path: string;
-  /** HTTP status, or 0 when no answer came (timeout, connection failure). */
-  readonly status: number;
-  readonly ms: number;
-  /** The credential scope's name (the source of the credential), never the credential. */
-  readonly scope: string;
+  code?: string;
 }
 
 export interface RunRecord {
@@ -51,6 +40,35 @@ export interface AuditViewer {
   readonly clientKind: string;
 }
 
+/** How much of each list one record keeps. */
+export interface TrailCaps {
+  /** Resolved fields listed. Default 1,000. */
+  readonly fields: number;
+  /** Metabase calls listed. Default 500. */
+  readonly calls: number;
+  /** Runs listed. Default 200. */
+  readonly runs: number;
+}
+
+export const DEFAULT_TRAIL_CAPS: TrailCaps = { fields: 1_000, calls: 500, runs: 200 };
+
+/** A list that keeps the first `cap` items and counts the rest. */
+export class CappedList<T> {
+  readonly items: T[] = [];
+  omitted = 0;
+
+  constructor(private readonly cap: number) {}
+
+  push(item: T): void {
+    if (this.items.length < this.cap) this.items.push(item);
+    else this.omitted += 1;
+  }
+
+  get length(): number {
+    return this.items.length + this.omitted;
+  }
+}
+
 export class Trail {
   readonly startedAt = Date.now();
   readonly started = performance.now();
@@ -60,59 +78,62 @@ export class Trail {
   operationType: string | null = null;
   documentHash: string | null = null;
   persistedId: string | null = null;
+  /** The operation's static cost, as the gate measured it. */
+  cost: number | null = null;
   variables: unknown = undefined;
+  /** True when the variables copied into the record were cut to the audit's size bounds. */
+  variablesTruncated = false;
   /** The variables as sent: kept only until the record is written, to cut redacted values from run parameters. */
   rawVariables: unknown = undefined;
   /** When the request was refused before any operation ran: its code and reason. */
   refused: { code: string; reason?: unknown } | null = null;
-  readonly fields: FieldRecord[] = [];
-  readonly calls: MetabaseCallRecord[] = [];
-  readonly runs: RunRecord[] = [];
+  readonly fields: CappedList<FieldRecord>;
+  readonly calls: CappedList<MetabaseCallRecord>;
+  readonly runs: CappedList<RunRecord>;
   readonly errorCodes: string[] = [];
   /** The role asked for with X-Gateway-Role, when one was. */
   askedRole: string | null = null;
   /** The caller's own X-Request-Id, kept beside the gateway's (which the caller cannot choose). */
   clientRequestId: string | null = null;
+  /** Why the request's work was cut short, when it was (its deadline, its caller gone, shutdown). */
+  cut: string | null = null;
   #pending = 0;
   #idle: (() => void)[] = [];
 
-  constructor(readonly requestId: string) {}
+  constructor(readonly requestId: string, caps: TrailCaps = DEFAULT_TRAIL_CAPS) {
+    this.fields = new CappedList(caps.fields);
+    this.calls = new CappedList(caps.calls);
+    this.runs = new CappedList(caps.runs);
+  }
 
   /**
-   * Work done for the request that may outlive its response (a resolver still running when a
-   * sibling's error ended execution, a Metabase call): the record waits for it.
+   * Work done for the request that may outlive its response (execution, a Metabase call still
+   * running after a sibling's error ended execution): the record waits for it.
    */
   begin(): void {
     this.#pending += 1;
   }
 
   end(): void {
-    this.#pending -= 1;
+    this.#pending = Math.max(0, this.#pending - 1);
     if (this.#pending === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  /** Resolves when no work for the request is pending, or after `capMs`, whichever comes first. */
-  settled(capMs: number): Promise<void> {
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, capMs);
+  /** Resolves when no work for the request is pending, or after `capMs`, or when `now` is called, whichever comes first. */
+  settled(capMs: number): { done: Promise<void>; now(): void } {
+    if (this.#pending === 0) return { done: Promise.resolve(), now: () => undefined };
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => release(), capMs);
       timer.unref();
-      this.#idle.push(() => {
+      release = () => {
         clearTimeout(timer);
+        const i = this.#idle.indexOf(release);
+        if (i >= 0) this.#idle.splice(i, 1);
         resolve();
-      });
+      };
+      this.#idle.push(release);
     });
+    return { done, now: () => release() };
   }
-}
-
-const storage = new AsyncLocalStorage<Trail>();
-
-/** Runs `fn` with `trail` as the current request's trail. */
-export function withTrail<T>(trail: Trail, fn: () => T): T {
-  return storage.run(trail, fn);
-}
-
-/** The trail of the request being served here, if any. */
-export function currentTrail(): Trail | undefined {
-  return storage.getStore();
 }

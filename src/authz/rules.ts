@@ -1,7 +1,9 @@
 /**
- * The graph's permissions, as graphql-shield rules. Deny by default: every object type of the schema
- * is listed here, and anything not listed (a type or field added later) is denied. Rules sit on root
- * fields and object types, never on rows or cells (query results are one JSON value per run).
+ * The graph's permissions, as graphql-shield rules. Deny by default and fail closed: every root
+ * field of Query and Mutation has its own named rule (no wildcard), every other object type of the
+ * schema is listed, and anything not listed (a field or type added later) is denied. A test walks the
+ * emitted schema and fails for any field no rule names. Rules sit on root fields and object types,
+ * never on rows or cells (query results are one JSON value per run).
  *
  * Rules read the request's role, which comes from the policy in force when the request started, so a
  * policy reload needs no new schema. Denials are FORBIDDEN errors with a `reason`; errors thrown by
@@ -20,26 +22,27 @@ type ShieldRule = Parameters<typeof and>[number];
 type RuleTree = Record<string, ShieldRule | Record<string, ShieldRule>>;
 import type { GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { noRoleReason, type GatewayContext } from '../context/context.js';
-import { ForbiddenError } from '../errors/index.js';
+import type { GatewayContext } from '../context/context.js';
+import { ForbiddenError, GatewayError } from '../errors/index.js';
 import { parseCollectionId, parseId } from '../graph/common/ids.js';
 import type { Card, Collection, Dashboard } from '../metabase/types.js';
 
-type Denial = 'no-role' | 'collection' | 'sql-hidden' | 'native-sql' | 'no-rule';
+type Denial = 'no-role' | 'collection' | 'sql-hidden' | 'native-sql' | 'no-rule' | 'unverified';
 
 const deny = (reason: Denial, message: string): ForbiddenError => new ForbiddenError(message, { details: { reason } });
+const noRole = (ctx: GatewayContext): ForbiddenError => deny('no-role', ctx.noRoleReason ?? 'No gateway role fits your token.');
 
 /** Only a request with a role passes. Reads the context alone: `contextual`. */
-export const hasRole = rule('has-role', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) =>
-  ctx.roleName !== null || deny('no-role', noRoleReason(ctx.decision)));
+const hasRole = (name: string): ShieldRule => rule(name, { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) =>
+  ctx.roleName !== null || noRole(ctx));
 
 const canViewSql = rule('can-view-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
-  if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+  if (ctx.roleName === null) return noRole(ctx);
   return ctx.role.canViewSql || deny('sql-hidden', `Role ${ctx.roleName} may not see questions' SQL (canViewSql is off).`);
 });
 
 const canRunNativeSql = rule('can-run-native-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
-  if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+  if (ctx.roleName === null) return noRole(ctx);
   return ctx.role.canRunNativeSql || deny('native-sql', `Role ${ctx.roleName} may not run native SQL (canRunNativeSql is off).`);
 });
 
@@ -49,7 +52,7 @@ const outside = (ctx: GatewayContext, what: string): ForbiddenError =>
 /** Per object: its parent is the object, so never `contextual` (that would give every list item the first one's answer). */
 function objectRule<P extends object>(name: string, collectionOf: (parent: P) => number | 'root' | null | undefined, what: (parent: P) => string): ShieldRule {
   return rule(name, { cache: 'no_cache' })(async (parent: P, _args, ctx: GatewayContext) => {
-    if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+    if (ctx.roleName === null) return noRole(ctx);
     return (await ctx.access.object(parent, collectionOf(parent))) || outside(ctx, what(parent));
   });
 }
@@ -68,17 +71,19 @@ const searchHitInReach = objectRule(
 /**
  * A root field that takes an object's id: the object is loaded (through the request's loader, so the
  * resolver's load is free) and its collection checked, giving one clear denial at the root field.
- * Load failures pass (`true`): the resolver then reports the same NOT_FOUND or upstream error.
+ * When the object cannot be loaded the rule fails closed: it answers with the load's own error
+ * (NOT_FOUND, a bad id, Metabase unreachable), the same the resolver would give, and the resolver
+ * never runs; anything else is a denial.
  */
 function byIdRule(name: string, load: (args: Record<string, unknown>, ctx: GatewayContext) => Promise<{ collectionId: number | 'root' | null; what: string }>): ShieldRule {
   return rule(name, { cache: 'strict' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext) => {
-    if (ctx.roleName === null) return deny('no-role', noRoleReason(ctx.decision));
+    if (ctx.roleName === null) return noRole(ctx);
     if (ctx.access.unrestricted) return true;
     let target: { collectionId: number | 'root' | null; what: string };
     try {
       target = await load(args, ctx);
-    } catch {
-      return true;
+    } catch (err) {
+      return err instanceof GatewayError ? err : deny('unverified', 'The object\'s collection could not be checked.');
     }
     return (await ctx.access.collection(target.collectionId)) || outside(ctx, target.what);
   });
@@ -100,14 +105,20 @@ const collectionArg = async (args: Record<string, unknown>) => {
 /** The rule tree. Every object type of the schema appears; a test checks that against the schema. */
 export const RULES = {
   Query: {
-    '*': hasRole,
     viewer: allow,
     dashboard: byIdRule('dashboard-by-id', dashboardArg('id')),
     question: byIdRule('question-by-id', questionArg),
     collection: byIdRule('collection-by-id', collectionArg),
+    // Lists are filtered to the role's collections by their resolvers and the object rules below.
+    dashboards: hasRole('dashboards-with-role'),
+    questions: hasRole('questions-with-role'),
+    collections: hasRole('collections-with-role'),
+    // Databases live outside collections; the role's Metabase credential scopes them.
+    database: hasRole('database-with-role'),
+    databases: hasRole('databases-with-role'),
+    search: hasRole('search-with-role'),
   },
   Mutation: {
-    '*': hasRole,
     runQuestion: byIdRule('run-question-by-id', questionArg),
     runDashboardCard: byIdRule('run-dashboard-card-by-id', dashboardArg('dashboardId')),
     runNativeQuery: canRunNativeSql,

@@ -17,6 +17,8 @@ export interface Config {
     readonly timeoutMs: number;
     /** Metabase calls in flight at once per role credential. Default 8. */
     readonly maxConcurrent: number;
+    /** Largest answer read from Metabase, on the wire and after gunzip, in bytes. Default 64 MiB. */
+    readonly maxResponseBytes: number;
   };
   readonly oidc: {
     readonly issuer: string;
@@ -38,7 +40,16 @@ export interface Config {
     readonly questionsListThreshold: number;
     /** Largest `first` of a connection. Default 100. */
     readonly maxPageSize: number;
+    /** Longest `search` text, in characters. Default 500. */
+    readonly searchTextChars: number;
   };
+  /**
+   * How long one request may take, in ms: every Metabase call it makes inherits this deadline, and
+   * whatever is still running when it passes is cancelled. Default 60,000.
+   */
+  readonly requestTimeoutMs: number;
+  /** The event loop blocked longer than this is logged (`event: event-loop.stall`), in ms. Default 500. */
+  readonly stallWarningMs: number;
   readonly audit: {
     /** Off only when AUDIT=off (for benchmarks and local experiments). */
     readonly enabled: boolean;
@@ -118,7 +129,10 @@ export function loadConfig(env: Env): Readonly<Config> {
     mode,
     port: int('PORT', 4000, 0, 65535),
     host: env['HOST'] || '127.0.0.1',
-    metabase: { url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', 8, 1, 1000) },
+    metabase: {
+      url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', 8, 1, 1000),
+      maxResponseBytes: int('METABASE_MAX_RESPONSE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    },
     oidc,
     policyFile: env['POLICY_FILE'] || null,
     policyWatchIntervalMs: int('POLICY_WATCH_INTERVAL_MS', 1_000, 10),
@@ -127,7 +141,10 @@ export function loadConfig(env: Env): Readonly<Config> {
       dashboardRunConcurrency: int('DASHBOARD_RUN_CONCURRENCY', 4, 1, 100),
       questionsListThreshold: int('QUESTIONS_LIST_THRESHOLD', 20, 1, 10_000),
       maxPageSize: int('MAX_PAGE_SIZE', 100, 1, 10_000),
+      searchTextChars: int('SEARCH_TEXT_MAX_CHARS', 500, 1, 100_000),
     },
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    stallWarningMs: int('EVENT_LOOP_STALL_MS', 500, 10, 600_000),
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
     audit: {
       enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',

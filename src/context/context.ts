@@ -1,40 +1,76 @@
 /**
- * What every resolver and rule is given: who is asking, which roles fit them, and, when one does,
+ * What every resolver and rule is given: who is asking, the roles it may act in and, when one fits,
  * the role in force with its loaders and collection access. Without a role, `role`, `loaders` and
  * `access` throw FORBIDDEN when touched: the shield denies first, this is the second lock.
+ *
+ * The context speaks of what requests need, not of where it comes from: the policy's roles and the
+ * authorization's access checker satisfy these interfaces, and nothing here imports them.
  */
+import type { Logger } from 'pino';
 import type { Trail } from '../audit/trail.js';
-import type { AccessChecker } from '../authz/access.js';
+import type { OperationLimits } from '../config/limits.js';
 import { ForbiddenError } from '../errors/index.js';
-import type { Loaders } from '../graph/loaders.js';
-import type { RoleDecision, Viewer } from '../identity/viewer.js';
-import type { ActiveRole } from '../policy/store.js';
+import type { Viewer } from '../identity/viewer.js';
+import type { MetabaseClient } from '../metabase/client.js';
+import type { Loaders } from '../metabase/loaders.js';
+
+/** The request's logger (a pino child logger). */
+export type RequestLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+/** The role a request acts in, as resolvers and rules need it. */
+export interface RequestRole {
+  readonly name: string;
+  readonly canViewSql: boolean;
+  readonly canRunNativeSql: boolean;
+  readonly canIntrospect: boolean;
+  /** Upper bound on rows returned by any run in this role. */
+  readonly maxRows: number;
+  /** The client holding the role's Metabase credential. */
+  readonly client: MetabaseClient;
+}
+
+/** Which collections the role may read, on top of what its Metabase credential shows. */
+export interface CollectionAccessCheck {
+  /** True when the role may see everything Metabase shows it. */
+  readonly unrestricted: boolean;
+  /** May the role read items directly in this collection (`null` is the root collection)? */
+  collection(id: number | 'root' | null): Promise<boolean>;
+  /** The same for an object, computed once per object per request; `undefined`: it lives outside collections. */
+  object(root: object, collectionId: number | 'root' | null | undefined): Promise<boolean>;
+  /** The items whose collection the role may read, in order. */
+  filter<T>(items: readonly T[], collectionOf: (item: T) => number | 'root' | null): Promise<T[]>;
+}
 
 export interface GatewayContext {
   readonly requestId: string;
   readonly viewer: Viewer;
-  /** Every role that fits the viewer, and why each does or does not. */
-  readonly decision: RoleDecision<ActiveRole>;
+  /** Every role the caller may act in; the first is its default. */
+  readonly availableRoles: readonly string[];
+  /** When no role fits: why, worded for this caller (every role's needs only when the policy says `explainDenials`). */
+  readonly noRoleReason: string | null;
   /** The role in force, or null when none fits (then only `viewer` answers). */
   readonly roleName: string | null;
-  /** The role whose Metabase credential this request uses. */
-  readonly role: ActiveRole;
+  readonly role: RequestRole;
   readonly loaders: Loaders;
-  readonly access: AccessChecker;
-  readonly limits: { readonly maxPageSize: number };
+  readonly access: CollectionAccessCheck;
+  readonly limits: {
+    readonly maxPageSize: number;
+    /** Longest `search` text, in characters. */
+    readonly maxSearchChars: number;
+  };
+  /** What an operation may ask for: the role's limits, or the policy's when no role fits. */
+  readonly operationLimits: OperationLimits;
   /** The request's audit trail (query runs are added to it). */
   readonly trail: Trail | null;
+  /** The request's logger: every line carries the request id, viewer and role. */
+  readonly log: RequestLogger;
 }
 
-/** Why no role fits, in one sentence for a FORBIDDEN message. */
-export function noRoleReason(decision: RoleDecision): string {
-  if (decision.reasons.length === 0) return 'The policy defines no roles.';
-  return `No gateway role fits your token: ${decision.reasons.map((r) => `${r.role} ${r.reason}`).join('; ')}. Ask \`{ viewer { groups noRoleReason } }\` to see how the gateway reads your token.`;
-}
+export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'log'>;
 
-export function contextWithoutRole(base: Pick<GatewayContext, 'requestId' | 'viewer' | 'decision' | 'limits' | 'trail'>): GatewayContext {
+export function contextWithoutRole(base: ContextBase): GatewayContext {
   const deny = (): never => {
-    throw new ForbiddenError(noRoleReason(base.decision), { details: { reason: 'no-role' } });
+    throw new ForbiddenError(base.noRoleReason ?? 'No gateway role fits your token.', { details: { reason: 'no-role' } });
   };
   return Object.defineProperties({ ...base, roleName: null }, {
     role: { get: deny, enumerable: false },

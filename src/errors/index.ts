@@ -13,13 +13,18 @@ export interface GatewayErrorOptions {
   readonly details?: Readonly<Record<string, unknown>>;
   /** The original failure, for logs only; never serialized to clients. */
   readonly cause?: unknown;
+  /** What went wrong in words the client must not see (Metabase's text, a host name): logged with the request id. */
+  readonly detail?: string;
 }
 
 export abstract class GatewayError<C extends GatewayErrorCode = GatewayErrorCode> extends GraphQLError {
   abstract readonly code: C;
+  /** Log-only detail; see GatewayErrorOptions.detail. */
+  readonly detail: string | undefined;
 
   protected constructor(code: C, message: string, options: GatewayErrorOptions = {}) {
     super(message, { extensions: { code, ...options.details }, originalError: causeAsError(options.cause) });
+    this.detail = options.detail;
   }
 }
 
@@ -49,6 +54,11 @@ export class NotFoundError extends GatewayError<'NOT_FOUND'> {
 export class RateLimitedError extends GatewayError<'RATE_LIMITED'> {
   readonly code = 'RATE_LIMITED';
   constructor(message: string, options?: GatewayErrorOptions) { super('RATE_LIMITED', message, options); }
+}
+
+export class QueryTooComplexError extends GatewayError<'QUERY_TOO_COMPLEX'> {
+  readonly code = 'QUERY_TOO_COMPLEX';
+  constructor(message: string, options?: GatewayErrorOptions) { super('QUERY_TOO_COMPLEX', message, options); }
 }
 
 export class QueryFailedError extends GatewayError<'QUERY_FAILED'> {
@@ -83,6 +93,7 @@ export const ERROR_CLASSES = {
   BAD_USER_INPUT: BadUserInputError,
   NOT_FOUND: NotFoundError,
   RATE_LIMITED: RateLimitedError,
+  QUERY_TOO_COMPLEX: QueryTooComplexError,
   QUERY_FAILED: QueryFailedError,
   UPSTREAM_AUTH: UpstreamAuthError,
   UPSTREAM_TIMEOUT: UpstreamTimeoutError,

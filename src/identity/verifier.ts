@@ -34,7 +34,7 @@ export interface TokenVerifier {
 }
 
 /** Why a token was refused: a closed set, carried as `extensions.reason`. */
-export const TOKEN_REASONS = ['missing', 'malformed', 'expired', 'not-yet-valid', 'issuer', 'audience', 'signature', 'unknown-key', 'algorithm'] as const;
+export const TOKEN_REASONS = ['missing', 'malformed', 'expired', 'not-yet-valid', 'issuer', 'audience', 'signature', 'unknown-key', 'algorithm', 'crit', 'subject'] as const;
 export type TokenReason = (typeof TOKEN_REASONS)[number];
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -43,7 +43,7 @@ export const MAX_TOKEN_LENGTH = 8_192;
 
 const MESSAGES: Record<TokenReason, string> = {
   missing: 'Send `Authorization: Bearer <token>` with a token from your identity provider.',
-  malformed: 'The bearer token is not a well-formed signed JWT with `sub` and `exp`.',
+  malformed: 'The bearer token is not a well-formed signed JWT with `exp`.',
   expired: 'The bearer token has expired; get a new one from your identity provider.',
   'not-yet-valid': 'The bearer token is not valid yet (its `nbf` is in the future); check the clocks.',
   issuer: 'The bearer token was issued by an issuer this gateway does not trust.',
@@ -51,10 +51,16 @@ const MESSAGES: Record<TokenReason, string> = {
   signature: 'The bearer token\'s signature does not verify.',
   'unknown-key': 'The bearer token is signed with a key the identity provider does not publish.',
   algorithm: 'The bearer token is signed with an algorithm this gateway does not accept.',
+  crit: 'The bearer token names critical header extensions (`crit`) this gateway does not understand.',
+  subject: 'The bearer token has no subject, where the policy reads it (`claims.subject`, default `sub`).',
 };
 
-export function tokenError(reason: TokenReason, cause?: unknown): UnauthenticatedError {
-  return new UnauthenticatedError(MESSAGES[reason], { details: { reason }, cause });
+/**
+ * A refused token. `http` overrides the status (400 for a request that is malformed rather than
+ * unauthenticated, such as two Authorization headers) and the message.
+ */
+export function tokenError(reason: TokenReason, cause?: unknown, http?: { status: number; message: string }): UnauthenticatedError {
+  return new UnauthenticatedError(http?.message ?? MESSAGES[reason], { details: { reason, ...(http ? { http: { status: http.status } } : {}) }, cause });
 }
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
@@ -84,13 +90,15 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const verify = async (token: string): Promise<JWTPayload> => {
     if (token === '') throw tokenError('missing');
     if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+    // The gateway understands no critical header extension; a token that names one is refused as such.
+    if (headerOf(token)?.['crit'] !== undefined) throw tokenError('crit');
     try {
       const { payload } = await jwtVerify(token, keys.getKey, {
         issuer: options.issuer,
         audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
         algorithms,
         clockTolerance: options.clockToleranceSeconds ?? 5,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp'],
       });
       return payload;
     } catch (err) {
@@ -100,6 +108,16 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     }
   };
   return Object.assign(verify, { keys });
+}
+
+/** The token's protected header, or undefined when it is not a JSON object. */
+function headerOf(token: string): Record<string, unknown> | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return header !== null && typeof header === 'object' && !Array.isArray(header) ? (header as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function discover(issuer: string, timeoutMs: number): Promise<URL> {

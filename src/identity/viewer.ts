@@ -91,10 +91,31 @@ export function decideRoles<R extends RolePolicy>(viewer: Viewer, roles: readonl
     }
     if (role.groups) {
       const hit = role.groups.find((g) => viewer.groups.includes(g));
-      if (!hit) return { role: role.name, matched: false, reason: `needs one of the groups ${role.groups.join(', ')}; the token has ${viewer.groups.length ? viewer.groups.join(', ') : 'none'}` };
+      if (!hit) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; the token has ${viewer.groups.length ? listed(viewer.groups) : 'none'}` };
       return { role: role.name, matched: true, reason: `group ${hit}` };
     }
     return { role: role.name, matched: true, reason: `client kind ${viewer.clientKind}` };
   });
   return { allowed: roles.filter((_, i) => reasons[i]!.matched), reasons };
+}
+
+/** At most `max` items, each cut to 64 characters, and how many more there are: messages stay short whatever a token holds. */
+export function listed(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).map((g) => (g.length > 64 ? `${g.slice(0, 61)}...` : g));
+  return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
+}
+
+/**
+ * Why no role fits, in one message for the caller. By default it says what the caller's own token
+ * holds (its groups, as the policy reads them, and its client kind), not what other roles need; with
+ * `explainAll` (the policy's `explainDenials`) it also says what each role needs.
+ */
+export function explainNoRole(viewer: Viewer, decision: RoleDecision, explainAll: boolean): string {
+  if (decision.reasons.length === 0) return 'The policy defines no roles.';
+  const paths = viewer.groupSources.map((s) => s.claim).join(', ');
+  const holds = viewer.groups.length
+    ? `Your token carries the groups ${listed(viewer.groups)} (read from ${paths}) and client kind ${viewer.clientKind}`
+    : `Your token carries no groups where the policy reads them (${paths}), and client kind ${viewer.clientKind}`;
+  const detail = explainAll ? `: ${decision.reasons.map((r) => `${r.role} ${r.reason}`).join('; ')}` : '; ask your administrator which group gives access';
+  return `No gateway role fits your token. ${holds}${detail}. \`{ viewer { groups groupSources { claim values } clientKind } }\` shows how the gateway reads your token.`;
 }

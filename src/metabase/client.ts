@@ -7,7 +7,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
-import { currentTrail, type Trail } from '../audit/trail.js';
+import { currentCallScope, type CallScope } from './call-scope.js';
 import { fixedCredential, type CredentialProvider } from './credential-source.js';
 import type { MetabaseCredential } from './credentials.js';
 import { Reader } from './decode.js';
@@ -30,6 +30,8 @@ export interface MetabaseClientOptions {
   readonly timeoutMs?: number;
   /** Calls in flight at once with this credential. Default 8. */
   readonly maxConcurrent?: number;
+  /** Largest answer read from Metabase, on the wire and after gunzip, in bytes. Default 64 MiB. */
+  readonly maxResponseBytes?: number;
   /** Connection pool; share one between the clients of all roles. Default: a pool for this client. */
   readonly dispatcher?: Dispatcher;
   /** The credential scope's name for the audit trail (e.g. where the credential is read from); never the credential. */
@@ -51,6 +53,9 @@ export interface CallOptions {
 type Query = Readonly<Record<string, QueryValue>>;
 
 /** A keep-alive pool for Metabase calls. Metabase closes the connection after each query run. */
+/** Room for a 2,000-row page of a wide table with its metadata, many times over. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 export function createMetabasePool(options: { connections?: number; keepAliveTimeoutMs?: number } = {}): Agent {
   return new Agent({ connections: options.connections ?? 32, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
 }
@@ -61,6 +66,7 @@ export class MetabaseClient {
   private readonly scope: string;
   private readonly sessionMaxAgeMs: number;
   private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
   private readonly limiter: Semaphore;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -77,6 +83,7 @@ export class MetabaseClient {
     this.scope = options.scope ?? 'metabase';
     this.sessionMaxAgeMs = positive('sessionMaxAgeMs', options.sessionMaxAgeMs ?? 13 * 24 * 3_600_000);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
+    this.maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher = options.dispatcher ?? createMetabasePool();
@@ -193,7 +200,18 @@ export class MetabaseClient {
       q: filter.q, models: filter.models, ids: filter.ids, archived: filter.archived, collection: filter.collectionId,
       table_db_id: filter.tableDbId, limit: filter.limit, offset: filter.offset,
     };
-    return readPage(Reader.of(await this.get('/api/search', query, options), 'search'), readSearchResult);
+    // Search spans every kind of object Metabase has, and new releases add kinds: a hit this client
+    // cannot read (an unknown shape) is left out, never a reason to fail the whole search.
+    const r = Reader.of(await this.get('/api/search', query, options), 'search');
+    const data: SearchResult[] = [];
+    r.array('data').forEach((item, i) => {
+      try {
+        data.push(readSearchResult(Reader.of(item, `search.data[${i}]`)));
+      } catch {
+        // Skipped: see above.
+      }
+    });
+    return { data, total: r.optInt('total') ?? data.length, limit: r.optInt('limit'), offset: r.optInt('offset') };
   }
 
   /** `GET /api/permissions/group`: administrators only; a per-group key gets FORBIDDEN. */
@@ -221,7 +239,7 @@ export class MetabaseClient {
   // --- Plumbing --------------------------------------------------------------------------------
 
   private transport() {
-    return { baseUrl: this.baseUrl, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs };
+    return { baseUrl: this.baseUrl, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs, maxResponseBytes: this.maxResponseBytes };
   }
 
   private async get(path: string, query: Query, options: CallOptions): Promise<unknown> {
@@ -235,13 +253,14 @@ export class MetabaseClient {
 
   /** A query run: success is a body with `status: "completed"`, whatever the HTTP status says (§4.5). */
   private async run(path: string, body: Record<string, unknown>, options: CallOptions): Promise<QueryResult> {
+    currentCallScope()?.spend('run');
     const res = await this.call({ method: 'POST', path, body, ...signalOf(options) });
     if (isFailedRun(res.body)) throw queryFailure(res.body);
     const completed = res.status >= 200 && res.status < 300;
     if (!completed) throw toGatewayError(res, `POST ${path}`);
     const r = Reader.of(res.body, 'result');
     if (r.raw('status') !== 'completed') {
-      throw new UpstreamUnavailableError(`Metabase answered POST ${path} without a completed status.`);
+      throw new UpstreamUnavailableError('Metabase sent an answer the gateway could not read.', { details: { reason: 'bad-response' }, detail: `POST ${path} answered ${res.status} without a completed status` });
     }
     return readQueryResult(r);
   }
@@ -252,47 +271,52 @@ export class MetabaseClient {
    * is retried once. A key that did not change is not retried: Metabase refused it.
    */
   private async call(request: UpstreamRequest): Promise<UpstreamResponse> {
-    // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`.
-    const trail = currentTrail();
-    const req = { ...request, headers: { ...request.headers, ...correlation(trail) }, deadline: AbortSignal.timeout(this.timeoutMs) };
-    const waitSignal = req.signal ? AbortSignal.any([req.deadline, req.signal]) : req.deadline;
+    // Counted before anything is sent: a request over its allowance makes no further call.
+    const scope = currentCallScope();
+    scope?.spend('call');
+    // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`. The request's
+    // own signal (its deadline, its caller gone, shutdown) cancels the call too.
+    const signals = [request.signal, scope?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const req: UpstreamRequest = { ...request, headers: { ...request.headers, ...correlation(scope) }, deadline: AbortSignal.timeout(this.timeoutMs), ...(signal ? { signal } : {}) };
+    const waitSignal = signal ? AbortSignal.any([req.deadline!, signal]) : req.deadline!;
     try {
       return await this.limiter.run(async () => {
-        const first = await this.sendAuthenticated(req, trail);
+        const first = await this.sendAuthenticated(req, scope);
         if (first.res.status !== 401) return first.res;
         const changed = await this.credentials.reload().catch(() => false);
         if (first.credential.kind === 'login') this.dropSession(first.token);
         else if (!changed && this.credentials.current() === first.credential) return first.res;
-        return (await this.sendAuthenticated(req, trail)).res;
+        return (await this.sendAuthenticated(req, scope)).res;
       }, waitSignal);
     } catch (err) {
       throw err instanceof GatewayError ? err : transportError(err, this.transport(), req);
     }
   }
 
-  private async sendAuthenticated(req: UpstreamRequest, trail: Trail | undefined): Promise<{ res: UpstreamResponse; credential: MetabaseCredential; token?: string }> {
+  private async sendAuthenticated(req: UpstreamRequest, scope: CallScope | undefined): Promise<{ res: UpstreamResponse; credential: MetabaseCredential; token?: string }> {
     const credential = this.credentials.current();
     if (credential.kind === 'api-key') {
-      const res = await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } }, trail);
+      const res = await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } }, scope);
       return { res, credential };
     }
     const token = await this.sessionToken();
-    return { res: await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-metabase-session': token } }, trail), credential, token };
+    return { res: await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-metabase-session': token } }, scope), credential, token };
   }
 
-  /** One HTTP exchange, added to the request's audit trail: method, path (no query string), status, time, scope. */
-  private async sendRecorded(req: UpstreamRequest, trail: Trail | undefined): Promise<UpstreamResponse> {
-    if (!trail) return send(this.transport(), req);
+  /** One HTTP exchange, recorded for the request's audit trail: method, path (no query string), status, time, scope. */
+  private async sendRecorded(req: UpstreamRequest, scope: CallScope | undefined): Promise<UpstreamResponse> {
+    if (!scope) return send(this.transport(), req);
     const started = performance.now();
     let status = 0;
-    trail.begin();
+    scope.begin();
     try {
       const res = await send(this.transport(), req);
       status = res.status;
       return res;
     } finally {
-      trail.calls.push({ method: req.method, path: req.path, status, ms: Math.round((performance.now() - started) * 100) / 100, scope: this.scope });
-      trail.end();
+      scope.record({ method: req.method, path: req.path, status, ms: Math.round((performance.now() - started) * 100) / 100, scope: this.scope });
+      scope.end();
     }
   }
 
@@ -331,10 +355,11 @@ export class MetabaseClient {
   private async login(): Promise<string> {
     const credential = this.credentials.current();
     if (credential.kind !== 'login') throw new TypeError('login needs a login credential');
-    const trail = currentTrail();
+    // A login serves every request of the role: it is not cancelled with the request that happened to start it.
+    const scope = currentCallScope();
     const res = await this.sendRecorded({
-      method: 'POST', path: '/api/session', headers: correlation(trail), body: { username: credential.username, password: credential.password.reveal() },
-    }, trail);
+      method: 'POST', path: '/api/session', headers: correlation(scope), body: { username: credential.username, password: credential.password.reveal() },
+    }, scope);
     if (res.status === 200) return Reader.of(res.body, 'session').str('id');
     if (res.status === 401 || res.status === 400) {
       throw new UpstreamAuthError('Metabase refused the login of this role\'s service account.', { details: { upstreamStatus: res.status } });
@@ -352,11 +377,11 @@ function positive(name: string, value: number): number {
  * Headers that let Metabase-side logs be joined to the audit trail: the request id, and the subject of
  * the user the call is made for (percent-encoded).
  */
-function correlation(trail: Trail | undefined): Record<string, string> {
-  if (!trail) return {};
-  const subject = trail.viewer?.subject;
+function correlation(scope: CallScope | undefined): Record<string, string> {
+  if (!scope) return {};
+  const subject = scope.subject;
   // Always percent-encoded, so every subject has exactly one spelling and no value can break the header.
-  return subject ? { 'x-request-id': trail.requestId, 'x-gateway-user': encodeURIComponent(subject).slice(0, 1024) } : { 'x-request-id': trail.requestId };
+  return subject ? { 'x-request-id': scope.requestId, 'x-gateway-user': encodeURIComponent(subject).slice(0, 1024) } : { 'x-request-id': scope.requestId };
 }
 
 const signalOf = (options: CallOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});

@@ -1,15 +1,17 @@
 /**
  * Reading Metabase's JSON defensively: required fields are checked, optional ones get defaults and
  * unknown keys are ignored (API-CONTRACT.md §9.9). A shape we cannot read is Metabase misbehaving,
- * so it is an UPSTREAM_UNAVAILABLE error that names the field.
+ * so it is an UPSTREAM_UNAVAILABLE error; the field it names goes to the log.
  */
 import { UpstreamUnavailableError } from '../errors/index.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export class ShapeError extends UpstreamUnavailableError {
-  constructor(where: string, expected: string, received: unknown) {
-    super(`Metabase sent an unexpected response: ${where} should be ${expected}, received ${describe(received)}.`);
+  constructor(readonly where: string, expected: string, received: unknown) {
+    super('Metabase sent an answer the gateway could not read.', {
+      details: { reason: 'bad-response' }, detail: `${where} should be ${expected}, received ${describe(received)}`,
+    });
   }
 }
 

@@ -6,9 +6,11 @@
  */
 import DataLoader from 'dataloader';
 import { NotFoundError } from '../errors/index.js';
-import type { MetabaseClient, RunParameter } from '../metabase/client.js';
-import type { Card, Collection, Dashboard, Database, QueryResult } from '../metabase/types.js';
+import type { MetabaseClient, RunParameter } from './client.js';
+import type { Card, Collection, Dashboard, Database, QueryResult } from './types.js';
 import { Semaphore } from '../utils/semaphore.js';
+import { RequestEnded } from './call-scope.js';
+import { requestEndedError } from './transport.js';
 
 export interface LoaderLimits {
   readonly questionsListThreshold: number;
@@ -40,6 +42,10 @@ const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
   return () => (p ??= load());
 };
 
+/**
+ * @param signal the request's signal: a run waiting for one of the dashboard's slots stops waiting
+ *   when the request ends (the client cancels calls already made through the request's call scope).
+ */
 export function createLoaders(client: MetabaseClient, limits: LoaderLimits, signal?: AbortSignal): Loaders {
   const options = signal ? { signal } : {};
   const dashboardRuns = new Semaphore(limits.dashboardRunConcurrency);
@@ -82,7 +88,7 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, sign
       const settled = await Promise.allSettled(keys.map((k) =>
         k.kind === 'card'
           ? client.runCard(k.cardId, { parameters: k.parameters }, options)
-          : dashboardRuns.run(() => client.runDashcard(k.dashboardId, k.dashcardId, k.cardId, { parameters: k.parameters }, options))));
+          : dashboardRuns.run(() => client.runDashcard(k.dashboardId, k.dashcardId, k.cardId, { parameters: k.parameters }, options), signal)));
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : asError(s.reason)));
     },
     { cacheKeyFn: (k) => JSON.stringify(k) },
@@ -100,4 +106,5 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, sign
   };
 }
 
-const asError = (reason: unknown): Error => (reason instanceof Error ? reason : new Error(String(reason)));
+const asError = (reason: unknown): Error =>
+  reason instanceof RequestEnded ? requestEndedError(reason, 'a dashboard run waiting for a slot') : reason instanceof Error ? reason : new Error(String(reason));

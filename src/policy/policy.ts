@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { deepFreeze } from '../config/config.js';
+import { DEFAULT_LIMITS, LIMIT_CEILING, LIMIT_NAMES, type OperationLimits } from '../config/limits.js';
 
 /** A claim path: dotted (`realm_access.roles`), a whole key (`https://example.com/groups`), or segments. */
 export type ClaimPath = string | readonly string[];
@@ -59,8 +60,15 @@ export interface RolePolicy {
   /** Upper bound on rows returned by any run in this role. */
   readonly maxRows: number;
   readonly rateLimitTier: string | null;
-  /** Only vetted (persisted) operations may run in this role. */
+  /**
+   * Only vetted (persisted) operations may run in this role. Until the vetted manifest exists, such a
+   * role may run nothing: every operation is refused with FORBIDDEN reason `vetted-only`.
+   */
   readonly vettedOnly: boolean;
+  /** May use `__schema` and `__type`. Default: true, except for roles that serve only agents and services. */
+  readonly canIntrospect: boolean;
+  /** The operation gate's limits: the defaults, then the policy's `limits`, then the role's. */
+  readonly limits: OperationLimits;
 }
 
 export interface RateLimitTier {
@@ -72,6 +80,10 @@ export interface Policy {
   readonly source: string;
   readonly claims: ClaimsPolicy;
   readonly rateLimitTiers: Readonly<Record<string, RateLimitTier>>;
+  /** The limits every role starts from (the defaults, changed by the policy's `limits`); callers with no role get these. */
+  readonly limits: OperationLimits;
+  /** When true, a caller no role fits is told what every role needs; otherwise only what its own token holds. */
+  readonly explainDenials: boolean;
   readonly roles: readonly RolePolicy[];
 }
 
@@ -200,8 +212,8 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const TOP_KEYS = ['version', 'claims', 'rateLimitTiers', 'roles'];
-const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'maxRows', 'rateLimitTier', 'vettedOnly'];
+const TOP_KEYS = ['version', 'claims', 'rateLimitTiers', 'limits', 'explainDenials', 'roles'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'vettedOnly', 'limits'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -219,6 +231,7 @@ function readPolicy(root: Node, source: string): Policy {
       tiers[name] = { requestsPerMinute: rpm ?? 0 };
     }
   }
+  const limits = readLimits(root.at('limits'), DEFAULT_LIMITS);
   const roles: RolePolicy[] = [];
   const roleNodes = root.at('roles').list();
   if (roleNodes && roleNodes.length === 0) root.at('roles').fail('at least one role');
@@ -227,10 +240,11 @@ function readPolicy(root: Node, source: string): Policy {
     const name = node.at('name').value;
     if (typeof name === 'string' && seen.has(name)) node.at('name').fail(`a name not used by an earlier role ("${name}" is)`);
     if (typeof name === 'string') seen.add(name);
-    const role = readRole(node, tiers, dirname(source));
+    const role = readRole(node, tiers, dirname(source), limits);
     if (role) roles.push(role);
   }
-  return { source, claims: readClaims(root.at('claims')), rateLimitTiers: tiers, roles };
+  const explainDenials = root.at('explainDenials').boolean(false);
+  return { source, claims: readClaims(root.at('claims')), rateLimitTiers: tiers, limits, explainDenials, roles };
 }
 
 function readClaims(node: Node): ClaimsPolicy {
@@ -277,7 +291,19 @@ function readClaims(node: Node): ClaimsPolicy {
   };
 }
 
-function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string): RolePolicy | undefined {
+/** `limits:` — any of the gate's limits, each a positive integer; the rest come from `base`. */
+function readLimits(node: Node, base: OperationLimits): OperationLimits {
+  if (!node.present || !node.object(LIMIT_NAMES)) return base;
+  const out: Record<string, number> = { ...base };
+  for (const name of LIMIT_NAMES) {
+    if (!node.at(name).present) continue;
+    const n = node.at(name).integer(1, LIMIT_CEILING);
+    if (n !== undefined) out[name] = n;
+  }
+  return out as unknown as OperationLimits;
+}
+
+function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits): RolePolicy | undefined {
   if (!node.object(ROLE_KEYS)) return undefined;
   const name = node.at('name').string(ROLE_NAME, 'a role name: a letter, then letters, digits, - or _ (at most 63)');
   const description = node.at('description').present ? (node.at('description').string() ?? null) : null;
@@ -302,11 +328,15 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
     const names = Object.keys(tiers);
     rateLimitTier = names.length ? (tier.oneOf(names) ?? null) : (tier.fail('a tier defined under rateLimitTiers (none is)') ?? null);
   }
+  // People explore; programs run what they were built to run.
+  const servesPeople = clientKinds === null || clientKinds.includes('human');
   const role = {
     name, description, groups, clientKinds, metabase, collections, maxRows, rateLimitTier,
     canViewSql: node.at('canViewSql').boolean(false),
     canRunNativeSql: node.at('canRunNativeSql').boolean(false),
+    canIntrospect: node.at('canIntrospect').boolean(servesPeople),
     vettedOnly: node.at('vettedOnly').boolean(false),
+    limits: readLimits(node.at('limits'), baseLimits),
   };
   if (role.name === undefined || role.metabase === undefined || role.collections === undefined || role.maxRows === undefined) return undefined;
   return role as RolePolicy;
@@ -317,12 +347,25 @@ function readSecret(node: Node, baseDir: string): SecretSource | undefined {
   if (node.value === null || typeof node.value !== 'object' || Array.isArray(node.value)) return node.failQuietly(expected);
   if (!node.object(['env', 'file'])) return undefined;
   if (node.at('env').present === node.at('file').present) return node.failQuietly(`exactly one of ${expected}`);
-  if (node.at('env').present) {
-    const env = node.at('env').string(ENV_NAME, 'an environment variable name');
-    return env === undefined ? undefined : { env };
+  // A secret pasted where its variable or file should be named must not be echoed in a start-up
+  // error or a reload log: these slots are reported without their value.
+  const slot = node.at('env').present ? node.at('env') : node.at('file');
+  const value = slot.value;
+  if (typeof value !== 'string' || value.trim() === '') return slot.failQuietly(node.at('env').present ? 'an environment variable name' : 'a file path');
+  if (looksLikeSecret(value)) {
+    return slot.failQuietly('the name of a variable or file holding the secret, but this looks like the secret itself; move it to that variable or file');
   }
-  const file = node.at('file').string();
-  return file === undefined ? undefined : { file: isAbsolute(file) ? file : resolve(baseDir, file) };
+  if (node.at('env').present) return ENV_NAME.test(value) ? { env: value } : slot.failQuietly('an environment variable name (letters, digits and _)');
+  return { file: isAbsolute(value) ? value : resolve(baseDir, value) };
+}
+
+/**
+ * Metabase API keys, JWTs, long hex strings, and long random-looking runs of mixed-case letters and
+ * digits (base64). Variable names (`METABASE_KEY_ANALYSTS_2`) and paths (`keys/analyst`) are not.
+ */
+export function looksLikeSecret(value: string): boolean {
+  if (/^mb_/.test(value) || /^eyJ[\w-]*\./.test(value) || /^[0-9a-f]{32,}$/i.test(value)) return true;
+  return value.length >= 20 && /^[A-Za-z0-9+/=_-]+$/.test(value) && !value.includes('/') && /[0-9]/.test(value) && /[a-z]/.test(value) && /[A-Z]/.test(value);
 }
 
 function readCredential(node: Node, baseDir: string): CredentialSpec | undefined {

@@ -40,6 +40,8 @@ export interface PolicyStoreOptions {
     readonly timeoutMs: number;
     readonly maxConcurrent: number;
     readonly dispatcher: Dispatcher;
+    /** Largest answer read from Metabase, in bytes. Default: the client's. */
+    readonly maxResponseBytes?: number;
     readonly sessionMaxAgeMs?: number;
   };
   readonly logger: Logger;
@@ -189,6 +191,7 @@ async function activate(policy: Policy, into: Map<string, Entry>, existing: Read
       const client = new MetabaseClient({
         baseUrl: m.baseUrl, credential, dispatcher: m.dispatcher, timeoutMs: m.timeoutMs, maxConcurrent: m.maxConcurrent, scope: key,
         ...(m.sessionMaxAgeMs !== undefined ? { sessionMaxAgeMs: m.sessionMaxAgeMs } : {}),
+        ...(m.maxResponseBytes !== undefined ? { maxResponseBytes: m.maxResponseBytes } : {}),
       });
       opened.push(client);
       into.set(key, { credential, client });

@@ -26,15 +26,21 @@ export function groupClients(e: Emulator, options: Extra = {}) {
   return { ...clients, closeAll: () => Promise.all(Object.values(clients).map((c) => c.close())) };
 }
 
-/** Awaits a rejection with a gateway error of this code; returns it for further checks. */
-export async function rejectsWith(promise: Promise<unknown>, code: GatewayErrorCode, message?: RegExp): Promise<GatewayError> {
+/**
+ * Awaits a rejection with a gateway error of this code; returns it for further checks. `expect.message`
+ * is matched against what a client would read, `expect.detail` against the log-only detail (where
+ * Metabase's own words go). A client message never carries a Metabase path.
+ */
+export async function rejectsWith(promise: Promise<unknown>, code: GatewayErrorCode, expect: { message?: RegExp; detail?: RegExp } = {}): Promise<GatewayError> {
   try {
     await promise;
   } catch (err) {
     assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
     assert.equal(err.code, code, `${err.code}: ${err.message}`);
     assert.equal(err.extensions['code'], code);
-    if (message) assert.match(err.message, message);
+    if (expect.message) assert.match(err.message, expect.message);
+    if (expect.detail) assert.match(err.detail ?? '', expect.detail);
+    assert.ok(!/\/api\//.test(err.message), `no Metabase path in the client message: ${err.message}`);
     return err;
   }
   assert.fail(`expected ${code}, but the call succeeded`);

@@ -4,6 +4,7 @@
  */
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { BadUserInputError } from '../../errors/index.js';
+import { passThrough } from '../../gate/cost.js';
 
 @ArgsType()
 export class PageArgs {
@@ -67,10 +68,11 @@ export function Connection<T extends object>(name: string, node: ClassType<T>) {
 
   @ObjectType(`${name}Connection`)
   class ConnectionType {
-    @Field(() => [Edge])
+    // The connection's `first` already multiplies what is below it.
+    @Field(() => [Edge], { complexity: passThrough })
     edges!: Edge[];
 
-    @Field(() => [node])
+    @Field(() => [node], { complexity: passThrough })
     nodes!: T[];
 
     @Field(() => PageInfo)

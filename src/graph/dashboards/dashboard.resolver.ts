@@ -10,6 +10,7 @@ import { Question } from '../questions/question.type.js';
 import type { Card } from '../../metabase/types.js';
 import { QueryRun } from '../runs/run.type.js';
 import { runDashcard } from '../runs/run.service.js';
+import { RUN_COST } from '../../gate/cost.js';
 import { CardPosition, Dashboard, DashboardCard, DashboardTab, ParameterMapping, type DashcardRoot } from './dashboard.type.js';
 
 export const DashboardConnection = Connection('Dashboard', Dashboard);
@@ -120,7 +121,7 @@ export class DashboardCardResolver {
     return root.dashcard.parameterMappings.map((m) => ({ parameterId: m.parameterId, questionId: m.cardId, target: m.target }));
   }
 
-  @FieldResolver(() => QueryRun, { nullable: true, description: 'Runs the card\'s question with dashboard parameter values; null for text cards.' })
+  @FieldResolver(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs the card\'s question with dashboard parameter values; null for text cards.' })
   run(@Root() root: DashcardRoot, @Args(() => DashcardRunArgs) args: DashcardRunArgs, @Ctx() ctx: GatewayContext) {
     return runDashcard(ctx, root.dashboard, root.dashcard, args);
   }

@@ -11,6 +11,7 @@ import { QueryRun } from '../runs/run.type.js';
 import { runQuestion } from '../runs/run.service.js';
 import { QuestionsArgs, RunArgs } from './question.args.js';
 import { QueryLanguage, Question, QuestionKind, User } from './question.type.js';
+import { RUN_COST } from '../../gate/cost.js';
 
 export const QuestionConnection = Connection('Question', Question);
 
@@ -88,7 +89,7 @@ export class QuestionResolver {
     return card.creator ? { id: card.creator.id, name: card.creator.commonName, email: card.creator.email } : null;
   }
 
-  @FieldResolver(() => QueryRun, { nullable: true, description: 'Runs the question with these parameter values.' })
+  @FieldResolver(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs the question with these parameter values.' })
   run(@Root() card: Card, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext) {
     return runQuestion(ctx, card, args);
   }

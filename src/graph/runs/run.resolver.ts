@@ -10,6 +10,7 @@ import { resolveParameterValues } from './parameters.js';
 import { checkMaxRows, runOrFailure } from './run.mapper.js';
 import { findDashcard, runDashcard, runQuestion } from './run.service.js';
 import { QueryRun } from './run.type.js';
+import { RUN_COST } from '../../gate/cost.js';
 
 export enum NativeParameterType {
   TEXT = 'text',
@@ -51,18 +52,18 @@ class RunDashboardCardArgs {
 
 @Resolver()
 export class RunResolver {
-  @Mutation(() => QueryRun, { nullable: true, description: 'Runs a saved question; null (with an error) when refused.' })
+  @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs a saved question; null (with an error) when refused.' })
   async runQuestion(@Arg('id', () => ID) id: string, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
     return runQuestion(ctx, await ctx.loaders.card.load(parseId(id, 'a question')), args);
   }
 
-  @Mutation(() => QueryRun, { nullable: true, description: 'Runs a dashboard card with dashboard parameter values; null for text cards.' })
+  @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs a dashboard card with dashboard parameter values; null for text cards.' })
   async runDashboardCard(@Args(() => RunDashboardCardArgs) args: RunDashboardCardArgs, @Ctx() ctx: GatewayContext): Promise<QueryRun | null> {
     const dashboard = await ctx.loaders.dashboard.load(parseId(args.dashboardId, 'a dashboard'));
     return runDashcard(ctx, dashboard, findDashcard(dashboard, parseId(args.dashboardCardId, 'a dashboard card')), args);
   }
 
-  @Mutation(() => QueryRun, { nullable: true, description: 'Runs ad-hoc native SQL; `{{name}}` variables take values from `parameters`, bound, never spliced.' })
+  @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs ad-hoc native SQL; `{{name}}` variables take values from `parameters`, bound, never spliced.' })
   runNativeQuery(
     @Arg('databaseId', () => ID) databaseId: string,
     @Arg('sql', () => String) sql: string,
@@ -83,7 +84,7 @@ export class RunResolver {
     const templateTags = Object.fromEntries((parameters ?? []).map((p) => [p.name, { id: p.name, name: p.name, 'display-name': p.name, type: p.type }]));
     const sent = values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ type: parameter.type, target: parameter.target, value }));
     return runOrFailure(() => ctx.role.client.runNative(db, sql, { templateTags, parameters: sent }), rows, {
-      trail: ctx.trail, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
+      trail: ctx.trail, canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
     });
   }
 }

@@ -17,7 +17,9 @@ export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): P
   const parameters = resolveParameterValues(card.parameters, input.parameters, `question ${card.id}`)
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, type: parameter.type, target: parameter.target, value }));
-  return runOrFailure(() => ctx.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows, { trail: ctx.trail, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })) });
+  return runOrFailure(() => ctx.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows, {
+    trail: ctx.trail, canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })),
+  });
 }
 
 /** Runs a dashboard card's question with the dashboard's parameter values; text cards have no run. */
@@ -35,7 +37,9 @@ export async function runDashcard(ctx: GatewayContext, dashboard: Dashboard, das
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, value }));
   const key = { kind: 'dashcard' as const, dashboardId: dashboard.id, dashcardId: dashcard.id, cardId: dashcard.cardId, parameters };
-  return runOrFailure(() => ctx.loaders.run.load(key), maxRows, { trail: ctx.trail, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters });
+  return runOrFailure(() => ctx.loaders.run.load(key), maxRows, {
+    trail: ctx.trail, canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
+  });
 }
 
 export function findDashcard(dashboard: Dashboard, dashcardId: number): Dashcard {

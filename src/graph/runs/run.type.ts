@@ -9,7 +9,7 @@ export enum QueryRunStatus {
 }
 registerEnumType(QueryRunStatus, { name: 'QueryRunStatus' });
 
-@ObjectType({ description: 'Why a run failed, as Metabase reported it.' })
+@ObjectType({ description: 'Why a run failed: Metabase\'s message for roles that may read SQL (it can quote the query), a fixed sentence for others; the error type either way.' })
 export class QueryRunError {
   @Field(() => String, { description: 'The gateway error code, e.g. QUERY_FAILED.' })
   code!: string;

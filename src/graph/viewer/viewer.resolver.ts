@@ -1,5 +1,5 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { noRoleReason, type GatewayContext } from '../../context/context.js';
+import type { GatewayContext } from '../../context/context.js';
 import { Viewer } from './viewer.type.js';
 
 @Resolver()
@@ -11,8 +11,8 @@ export class ViewerResolver {
       subject: v.subject, email: v.email, name: v.name, groups: [...v.groups], scopes: [...v.scopes],
       groupSources: v.groupSources.map((s) => ({ claim: s.claim, values: [...s.values] })),
       clientId: v.clientId, clientKind: v.clientKind, role: ctx.roleName,
-      availableRoles: ctx.decision.allowed.map((r) => r.name),
-      noRoleReason: ctx.roleName === null ? noRoleReason(ctx.decision) : null,
+      availableRoles: [...ctx.availableRoles],
+      noRoleReason: ctx.roleName === null ? ctx.noRoleReason : null,
     };
   }
 }

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { Writable } from 'node:stream';
 import { createAuditLog } from '../../../src/audit/audit.js';
 import { loadConfig } from '../../../src/config/config.js';
@@ -13,7 +14,7 @@ import { demoSecrets, startDemo, type DemoStack, type DemoUser } from '../../../
 import { createLogger } from '../../../src/logging/logger.js';
 
 interface Line { event?: string; [k: string]: unknown }
-interface FieldLine { path: string; parentType: string; field: string; outcome: string; code?: string; ms: number }
+interface FieldLine { path: string; parentType: string; field: string; outcome: string; code?: string }
 interface RecordLine extends Line {
   requestId: string; viewer: { subject: string; groups: string[]; clientKind: string } | null; role: string | null;
   operation: { name: string | null; type: string | null; documentHash: string | null; persistedId: string | null };
@@ -23,9 +24,11 @@ interface RecordLine extends Line {
   refused?: { code: string; reason?: string }; durationMs: number; responseBytes: number;
 }
 
-const capture = (into: string[]) => new Writable({
+/** Collects lines; `written` is told after each chunk, so tests wait on the lines themselves, never on a timer. */
+const capture = (into: string[], written?: EventEmitter) => new Writable({
   write(chunk: Buffer, _e, done) {
     into.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    written?.emit('line');
     done();
   },
 });
@@ -44,15 +47,20 @@ describe('the audit trail', () => {
   let stack: DemoStack;
   const auditLines: string[] = [];
   const logLines: string[] = [];
+  const audited = new EventEmitter();
   before(async () => {
     stack = await startDemo(loadConfig({ PORT: '0' }), {
       logger: createLogger({ level: 'debug', destination: capture(logLines) }),
-      audit: createAuditLog({ file: null, format: 'operation', redactVariables: ['secretFilter'], destination: capture(auditLines) }),
+      audit: createAuditLog({ file: null, format: 'operation', redactVariables: ['secretFilter'], destination: capture(auditLines, audited) }),
     });
   });
   after(() => stack.close());
 
   const records = (): RecordLine[] => auditLines.map((l) => JSON.parse(l) as RecordLine).filter((l) => l.event === 'graphql.request');
+  /** Resolves once there are `count` records: a record is written when its request has settled, after the response. */
+  async function recordsReach(count: number): Promise<void> {
+    while (records().length < count) await once(audited, 'line', { signal: AbortSignal.timeout(10_000) });
+  }
   async function send(user: DemoUser | null, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
     const before = records().length;
     const res = await fetch(`${stack.gatewayUrl}/graphql`, {
@@ -61,8 +69,7 @@ describe('the audit trail', () => {
       body: JSON.stringify({ query, variables }),
     });
     const text = await res.text();
-    // The record is written when the response has gone out: wait for it.
-    for (let i = 0; i < 100 && records().length === before; i++) await new Promise((r) => setTimeout(r, 5));
+    await recordsReach(before + 1);
     const record = records().at(-1)!;
     assert.equal(records().length, before + 1, 'one record per request');
     return { status: res.status, text, body: JSON.parse(text) as { data?: Record<string, unknown>; errors?: { path?: (string | number)[]; extensions: { code: string } }[] }, record, requestId: res.headers.get('x-request-id') };
@@ -135,25 +142,33 @@ describe('the audit trail', () => {
     assert.ok(support.record.metabase.every((c) => c.scope.startsWith('login|sue@example.test|env:')));
   });
 
-  test('a caller that goes away mid-request still leaves a record (499), with the work done for it', async () => {
+  test('a caller that goes away mid-request leaves a record (499); its Metabase call is cut, not left to run', async () => {
     const before = records().length;
-    stack.emulator.knobs.latencyMs = 300;
+    const mb = stack.emulator;
+    mb.requests.reset();
+    mb.knobs.latencyMs = 10_000;
+    const controller = new AbortController();
     try {
-      const aborted = fetch(`${stack.gatewayUrl}/graphql`, {
-        method: 'POST', signal: AbortSignal.timeout(100),
+      const sent = fetch(`${stack.gatewayUrl}/graphql`, {
+        method: 'POST', signal: controller.signal,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.tokens.analyst}` },
         body: JSON.stringify({ query: '{ dashboard(id: 1) { name } }' }),
       });
-      await assert.rejects(aborted);
-      for (let i = 0; i < 200 && records().length === before; i++) await new Promise((r) => setTimeout(r, 10));
+      // Metabase holds the call; then the caller leaves.
+      await mb.requests.until(() => mb.requests.delayed === 1);
+      controller.abort();
+      await assert.rejects(sent);
+      await mb.requests.until(() => mb.requests.aborted === 1 && mb.requests.inFlight === 0);
+      await recordsReach(before + 1);
     } finally {
-      stack.emulator.knobs.latencyMs = 0;
+      mb.knobs.latencyMs = 0;
     }
     const record = records().at(-1)!;
     assert.equal(records().length, before + 1);
     assert.equal(record.status, 499);
-    assert.deepEqual(record.metabase.map((c) => [c.method, c.path, c.status]), [['GET', '/api/dashboard/1', 200]], 'the call made for it, awaited before the record was written');
-    assert.deepEqual(record.fields!.map((f) => f.path).sort(), ['dashboard', 'dashboard.name']);
+    assert.equal(record['cut'], 'client-gone');
+    assert.deepEqual(record.metabase.map((c) => [c.method, c.path, c.status]), [['GET', '/api/dashboard/1', 0]], 'the call made for it, cut when the caller left');
+    assert.deepEqual(record.fields!.map((f) => [f.path, f.outcome, f.code]), [['dashboard', 'error', 'UPSTREAM_UNAVAILABLE']]);
   });
 
   test('refused requests are recorded with their code and reason', async () => {
@@ -183,9 +198,11 @@ describe('the audit trail', () => {
   test('no token, key, password or session id in any log or audit line', async () => {
     // Some traffic that carries secrets in odd places: a forged token, a token in a variable, cookies.
     await send('analyst', '{ viewer { role } }', undefined, { cookie: `metabase.SESSION=${stack.tokens.sales}` });
+    const before = records().length;
     const res = await fetch(`${stack.gatewayUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.tokens.analyst}x` }, body: '{"query":"{ viewer { role } }"}' });
     assert.equal(res.status, 401);
-    await new Promise((r) => setTimeout(r, 50));
+    // Its record is the last line the gateway writes for it: once there, nothing more is coming.
+    await recordsReach(before + 1);
     const everything = [...logLines, ...auditLines].join('\n');
     assert.ok(auditLines.length > 10 && logLines.length > 10, 'there is something to search');
     const secrets = [

@@ -151,14 +151,18 @@ describe('the graph', () => {
     assert.equal(db.tables.length, 8);
     const orders = db.tables.find((t) => t.name === 'ORDERS')!;
     assert.ok(orders.fields.find((f) => f.name === 'USER_ID')!.foreignKeyTargetId);
-    assert.deepEqual((await gql(stack, 'agent', DatabasesDocument)).data!.databases!.map((d) => d.name), ['Sample Database']);
+    assert.deepEqual((await gql(stack, 'support', DatabasesDocument)).data!.databases!.map((d) => d.name), ['Sample Database']);
     const found = (await gql(stack, 'sales', SearchDocument, { text: 'revenue', kinds: ['METRIC'] })).data!.search!;
     assert.deepEqual(found.map((r) => [r.kind, r.name]), [['METRIC', 'Total revenue']]);
-    const viewer = (await gql(stack, 'agent', ViewerDocument)).data!.viewer;
+    const viewer = (await gql(stack, 'support', ViewerDocument)).data!.viewer;
     assert.deepEqual(viewer, {
-      subject: 'reporting-agent', email: null, name: 'Reporting Agent', groups: [], clientId: 'reporting-agent', clientKind: 'agent',
-      role: 'agent', availableRoles: ['agent'], noRoleReason: null,
-    }, 'the agent\'s role comes from its OAuth client (azp), not from groups');
+      subject: 'sue', email: 'sue@example.test', name: 'Sue Support', groups: ['support'], clientId: null, clientKind: 'human',
+      role: 'support', availableRoles: ['support'], noRoleReason: null,
+    }, 'the support role comes from Keycloak\'s realm roles');
+    const agent = await gql(stack, 'agent', ViewerDocument);
+    assert.equal(agent.status, 403);
+    assert.deepEqual(codes(agent), ['FORBIDDEN'], 'the demo\'s agent role is vetted-only: until vetted operations exist, it may run nothing');
+    assert.equal(agent.errors![0]!.extensions!['reason'], 'vetted-only');
   });
 
   test('ids that are not ids are BAD_USER_INPUT; unknown ones NOT_FOUND; nulls where Metabase denies', async () => {

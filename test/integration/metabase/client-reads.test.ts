@@ -58,13 +58,13 @@ describe('Metabase client: reads', () => {
     assert.equal(typeof tag?.fieldId, 'number');
   });
 
-  test('cards: by entity id; NOT_FOUND and FORBIDDEN keep Metabase\'s message', async () => {
+  test('cards: by entity id; NOT_FOUND and FORBIDDEN carry Metabase\'s message as log-only detail', async () => {
     const card = await analyst.getCard(7);
     assert.equal((await analyst.getCard(card.entityId!)).id, 7);
-    const missing = await rejectsWith(analyst.getCard(9999), 'NOT_FOUND', /Not found\./);
+    const missing = await rejectsWith(analyst.getCard(9999), 'NOT_FOUND', { detail: /GET \/api\/card\/9999 answered 404: Not found\./ });
     assert.equal(missing.extensions['upstreamStatus'], 404);
-    await rejectsWith(support.getCard(12), 'FORBIDDEN', /You don't have permissions to do that\./);
-    await rejectsWith(analyst.getCard('not-an-id'), 'BAD_USER_INPUT', /id/);
+    await rejectsWith(support.getCard(12), 'FORBIDDEN', { detail: /You don't have permissions to do that\./ });
+    await rejectsWith(analyst.getCard('not-an-id'), 'BAD_USER_INPUT', { detail: /id/ });
   });
 
   test('dashboards: list without cards; one with tabs, text cards, series, mappings and restricted cards', async () => {
@@ -106,7 +106,7 @@ describe('Metabase client: reads', () => {
     assert.ok(rootItems.data.some((i) => i.model === 'collection' && i.name === 'Sales'));
     const tree = await sales.getCollectionTree();
     assert.deepEqual(tree.find((n) => n.name === 'Sales')!.children.map((c) => c.name), ['Regional']);
-    await rejectsWith(sales.getCollectionItems(2, { limit: -1 }), 'BAD_USER_INPUT', /Error parsing paging parameters/);
+    await rejectsWith(sales.getCollectionItems(2, { limit: -1 }), 'BAD_USER_INPUT', { detail: /Error parsing paging parameters/ });
   });
 
   test('databases: list, one, metadata with tables and fields', async () => {
@@ -130,7 +130,7 @@ describe('Metabase client: reads', () => {
     const paged = await admin.search({ limit: 2, offset: 0 });
     assert.equal(paged.data.length, 2);
     const before = e.requests.count();
-    await rejectsWith(admin.search({ models: ['card', 'dashboard'], ids: [1] }), 'BAD_USER_INPUT', /exactly one model/);
+    await rejectsWith(admin.search({ models: ['card', 'dashboard'], ids: [1] }), 'BAD_USER_INPUT', { message: /exactly one model/ });
     assert.equal(e.requests.count(), before, 'no upstream call was made');
   });
 

@@ -51,7 +51,7 @@ for (const mode of ['http-status', 'legacy-202'] as const) {
       assert.equal(gizmo.context, 'dashboard');
       const unmapped = await sales.runDashcard(1, 22, 2, { parameters: [{ id: 'b7e8f9a0', value: 'CA' }] });
       assert.ok(unmapped.rows.length > 0, 'a filter not mapped to this card is ignored');
-      await rejectsWith(sales.runDashcard(1, 22, 2, { parameters: [{ id: 'nope', value: 1 }] }), 'BAD_USER_INPUT', /: Dashboard does not have a parameter with ID "nope"\.$/);
+      await rejectsWith(sales.runDashcard(1, 22, 2, { parameters: [{ id: 'nope', value: 1 }] }), 'BAD_USER_INPUT', { detail: /: Dashboard does not have a parameter with ID "nope"\.$/ });
       await rejectsWith(sales.runDashcard(1, 25, 2), 'NOT_FOUND');
       await rejectsWith(support.runDashcard(1, 22, 2), 'FORBIDDEN');
     });
@@ -67,14 +67,14 @@ for (const mode of ['http-status', 'legacy-202'] as const) {
       assert.deepEqual(res.rows, [[0]]);
     });
 
-    test('failures: each error_type becomes its gateway code and keeps Metabase\'s message', async () => {
-      const invalidSql = await rejectsWith(admin.runNative(1, 'SELECT NOPE FROM PRODUCTS'), 'QUERY_FAILED', /NOPE/);
+    test('failures: each error_type becomes its gateway code with a fixed message; Metabase\'s is the log-only detail', async () => {
+      const invalidSql = await rejectsWith(admin.runNative(1, 'SELECT NOPE FROM PRODUCTS'), 'QUERY_FAILED', { message: /^The query failed in Metabase\.$/, detail: /NOPE/ });
       assert.equal(invalidSql.extensions['errorType'], 'invalid-query');
-      const missing = await rejectsWith(support.runCard(11), 'BAD_USER_INPUT', /pick a value/);
+      const missing = await rejectsWith(support.runCard(11), 'BAD_USER_INPUT', { detail: /pick a value/ });
       assert.equal(missing.extensions['errorType'], 'missing-required-parameter');
-      const badParam = await rejectsWith(analyst.runCard(2, { parameters: [{ type: 'category', target: ['variable', ['template-tag', 'nope']], value: 1 }] }), 'BAD_USER_INPUT', /does not have a template tag named "nope"/);
+      const badParam = await rejectsWith(analyst.runCard(2, { parameters: [{ type: 'category', target: ['variable', ['template-tag', 'nope']], value: 1 }] }), 'BAD_USER_INPUT', { detail: /does not have a template tag named "nope"/ });
       assert.equal(badParam.extensions['errorType'], 'invalid-parameter');
-      const denied = await rejectsWith(sales.runNative(1, 'SELECT 1'), 'FORBIDDEN', /permissions to run this query/);
+      const denied = await rejectsWith(sales.runNative(1, 'SELECT 1'), 'FORBIDDEN', { detail: /permissions to run this query/ });
       assert.equal(denied.extensions['errorType'], 'missing-required-permissions');
       await rejectsWith(support.runCard(12), 'FORBIDDEN');
       await rejectsWith(support.runCard(999), 'NOT_FOUND');

@@ -105,19 +105,20 @@ describe('Metabase client: credentials and transport', () => {
     const client = keyClient(e, 'Analysts', { timeoutMs: 100 });
     e.knobs.latencyMs = 400;
     try {
-      await rejectsWith(client.getCard(2), 'UPSTREAM_TIMEOUT', /within 100 ms/);
+      await rejectsWith(client.getCard(2), 'UPSTREAM_TIMEOUT', { message: /within 100 ms/ });
     } finally {
       e.knobs.latencyMs = 0;
       await client.close();
     }
   });
 
-  test('a failing Metabase is UPSTREAM_UNAVAILABLE, without its stack trace', async () => {
+  test('a failing Metabase is UPSTREAM_UNAVAILABLE with a fixed message; what Metabase said is the log-only detail', async () => {
     const client = keyClient(e, 'Analysts');
     e.knobs.failureRate = 1;
     try {
-      const err = await rejectsWith(client.getCard(2), 'UPSTREAM_UNAVAILABLE', /status 500: Something went wrong/);
+      const err = await rejectsWith(client.getCard(2), 'UPSTREAM_UNAVAILABLE', { message: /^Metabase failed to answer\.$/, detail: /GET \/api\/card\/2 answered 500: / });
       assert.equal(err.extensions['upstreamStatus'], 500);
+      assert.equal(err.extensions['reason'], 'upstream-error');
     } finally {
       e.knobs.failureRate = 0;
       await client.close();
@@ -128,7 +129,7 @@ describe('Metabase client: credentials and transport', () => {
     const client = keyClient(e, 'Analysts');
     e.knobs.abortMidStream = true;
     try {
-      await rejectsWith(client.runCard(7), 'UPSTREAM_UNAVAILABLE', /cut its answer short/);
+      await rejectsWith(client.runCard(7), 'UPSTREAM_UNAVAILABLE', { message: /cut its answer short/ });
     } finally {
       e.knobs.abortMidStream = false;
     }
@@ -141,7 +142,7 @@ describe('Metabase client: credentials and transport', () => {
     const url = gone.url;
     await gone.close();
     const client = new MetabaseClient({ baseUrl: url, credential: apiKeyCredential(`mb_${'b'.repeat(44)}`), timeoutMs: 2000 });
-    await rejectsWith(client.health(), 'UPSTREAM_UNAVAILABLE', /could not be reached/);
+    await rejectsWith(client.health(), 'UPSTREAM_UNAVAILABLE', { message: /could not be reached/ });
     await client.close();
   });
 
@@ -152,7 +153,7 @@ describe('Metabase client: credentials and transport', () => {
       const controller = new AbortController();
       const pending = client.getCard(2, { signal: controller.signal });
       setTimeout(() => controller.abort(), 50);
-      await rejectsWith(pending, 'UPSTREAM_UNAVAILABLE', /cancelled/);
+      await rejectsWith(pending, 'UPSTREAM_UNAVAILABLE', { message: /cancelled/ });
     } finally {
       e.knobs.latencyMs = 0;
       await client.close();

@@ -19,9 +19,9 @@ function trailWithFields(): Trail {
   t.viewer = { subject: 'ana', email: null, groups: ['analysts'], clientKind: 'human' };
   t.role = 'analyst';
   t.operationName = 'Board';
-  t.fields.push({ path: 'dashboard', parentType: 'Query', field: 'dashboard', outcome: 'ok', ms: 1.5 });
-  t.fields.push({ path: 'dashboard.name', parentType: 'Dashboard', field: 'name', outcome: 'ok', ms: 0.01 });
-  t.fields.push({ path: 'dashboard.secret', parentType: 'Dashboard', field: 'secret', outcome: 'denied', code: 'FORBIDDEN', ms: 0.02 });
+  t.fields.push({ path: 'dashboard', parentType: 'Query', field: 'dashboard', outcome: 'ok' });
+  t.fields.push({ path: 'dashboard.name', parentType: 'Dashboard', field: 'name', outcome: 'ok' });
+  t.fields.push({ path: 'dashboard.secret', parentType: 'Dashboard', field: 'secret', outcome: 'denied', code: 'FORBIDDEN' });
   return t;
 }
 
@@ -57,10 +57,32 @@ test('redaction: names containing a default word, configured names, and credenti
   assert.deepEqual(audit.redact({
     id: 1, Password: 'x', newPassword: 'y', accessToken: 't', sessionId: 's', ssnumber: 'kept: only the exact name ssn is configured',
     nested: { list: [{ SSN: '123', ok: true }], apiKey: 'mb_x', note: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', key: `mb_${'k'.repeat(20)}` },
-  }), {
+  }).value, {
     id: 1, Password: '[redacted]', newPassword: '[redacted]', accessToken: '[redacted]', sessionId: '[redacted]', ssnumber: 'kept: only the exact name ssn is configured',
     nested: { list: [{ SSN: '[redacted]', ok: true }], apiKey: '[redacted]', note: '[redacted]', key: '[redacted]' },
   });
+});
+
+test('bounded copies: no recursion however deep, long strings cut, wide values capped, and the record says so', () => {
+  const audit = createAuditLog({ file: null, format: 'operation', redactVariables: [], destination: sink([]) });
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const copied = audit.redact({ deep, long: 'x'.repeat(100_000), wide: Array.from({ length: 10_000 }, (_, i) => i) });
+  assert.equal(copied.truncated, true);
+  const json = JSON.stringify(copied.value);
+  assert.ok(json.length < 20_000, `bounded (${json.length} bytes)`);
+  assert.ok(json.includes('[deeper]'), 'depth is cut, not walked');
+  const lines: Record<string, unknown>[] = [];
+  const log = createAuditLog({ file: null, format: 'operation', redactVariables: [], destination: sink(lines) });
+  const t = new Trail('many', { fields: 3, calls: 2, runs: 1 });
+  for (let i = 0; i < 10; i++) t.fields.push({ path: `f${i}`, parentType: 'Query', field: `f${i}`, outcome: 'ok' });
+  for (let i = 0; i < 5; i++) t.calls.push({ method: 'GET', path: '/api/card', status: 200, ms: 1, scope: 's' });
+  t.variables = copied.value;
+  t.variablesTruncated = copied.truncated;
+  log.write(t, { status: 200, responseBytes: 1 });
+  assert.equal((lines[0]!['fields'] as unknown[]).length, 3);
+  assert.equal((lines[0]!['metabase'] as unknown[]).length, 2);
+  assert.deepEqual(lines[0]!['omitted'], { fields: 7, metabase: 3, variables: true });
 });
 
 test('values of redacted variables are cut from the run parameters of the same record', () => {

@@ -66,11 +66,18 @@ test('unknown keys are ignored; optional keys may be missing', () => {
   assert.deepEqual(card.query, { language: 'unknown', databaseId: null });
 });
 
-test('a shape that cannot be read is UPSTREAM_UNAVAILABLE naming the field', () => {
-  assert.throws(() => readCard(Reader.of({ id: '1', name: 'x' }, 'card')), (err: unknown) =>
-    err instanceof ShapeError && err.extensions['code'] === 'UPSTREAM_UNAVAILABLE' && /card\.id should be an integer, received string/.test(err.message));
-  assert.throws(() => readQueryResult(Reader.of({ status: 'completed', row_count: 1, data: { rows: [1], cols: [] } }, 'result')), /result\.data\.rows\[0\] should be an array/);
-  assert.throws(() => Reader.of([], 'card'), /card should be an object, received an array/);
+test('a shape that cannot be read is UPSTREAM_UNAVAILABLE; the field it names is for the log, not the client', () => {
+  const detail = (pattern: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof ShapeError);
+    assert.equal(err.extensions['code'], 'UPSTREAM_UNAVAILABLE');
+    assert.equal(err.extensions['reason'], 'bad-response');
+    assert.equal(err.message, 'Metabase sent an answer the gateway could not read.');
+    assert.match(err.detail ?? '', pattern);
+    return true;
+  };
+  assert.throws(() => readCard(Reader.of({ id: '1', name: 'x' }, 'card')), detail(/card\.id should be an integer, received string/));
+  assert.throws(() => readQueryResult(Reader.of({ status: 'completed', row_count: 1, data: { rows: [1], cols: [] } }, 'result')), detail(/result\.data\.rows\[0\] should be an array/));
+  assert.throws(() => Reader.of([], 'card'), detail(/card should be an object, received an array/));
 });
 
 test('a query result: `cached` is a timestamp on hits, rows_truncated becomes truncatedAt', () => {

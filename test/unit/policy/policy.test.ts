@@ -87,10 +87,10 @@ roles:
     'roles[0].canViewSql: expected true or false, received "yes"',
     'roles[0].rateLimitTier: expected one of standard, received "gold"',
     'roles[0].colour: unknown key',
-    'roles[1].metabase.apiKey.file: expected a non-empty string',
+    'roles[1].metabase.apiKey.file: expected a file path, received a string (not shown)',
     'roles[1].collections: expected "all", or a list of collection ids',
     'roles[2].name: expected a name not used by an earlier role ("ok" is)',
-    'roles[2].metabase.apiKey.env: expected an environment variable name, received "not a name"',
+    'roles[2].metabase.apiKey.env: expected an environment variable name (letters, digits and _), received a string (not shown)',
   ];
   for (const fragment of expected) assert.ok(problems.some((p) => p.startsWith(fragment)), `missing "${fragment}" in:\n${problems.join('\n')}`);
 });
@@ -112,6 +112,25 @@ roles:
     'roles[0].metabase.apiKey: expected {env: VARIABLE} or {file: path}; the secret itself never goes in the policy file, received a string (not shown)',
     'roles[1].metabase.login.password: expected {env: VARIABLE} or {file: path}; the secret itself never goes in the policy file, received a string (not shown)',
   ]);
+});
+
+test('a secret pasted where its variable or file should be named is refused without being echoed', () => {
+  const key = `mb_${'Ab9'.repeat(14)}`;
+  const base64 = 'q8XnR2vT7yLpK4mWz9BcD1eFgH3jS6uA0oIxVt5NQ=';
+  const hex = 'a3f9c2e7b1d84f6a9c0e5b7d2f8a1c3e';
+  const policy = `
+roles:
+  - { name: a, match: { groups: [g] }, metabase: { apiKey: { env: ${key} } }, collections: all }
+  - { name: b, match: { groups: [g] }, metabase: { apiKey: { file: "${base64}" } }, collections: all }
+  - { name: c, match: { groups: [g] }, metabase: { login: { username: u, password: { env: ${hex} } } }, collections: all }
+  - { name: d, match: { groups: [g] }, metabase: { apiKey: { env: METABASE_KEY_ANALYSTS_2026 } }, collections: all }
+  - { name: e, match: { groups: [g] }, metabase: { apiKey: { file: keys/analysts.key } }, collections: all }
+`;
+  const problems = problemsOf(policy);
+  assert.deepEqual(problems.map((p) => p.split(':')[0]), ['roles[0].metabase.apiKey.env', 'roles[1].metabase.apiKey.file', 'roles[2].metabase.login.password.env'], 'variable names and paths are not mistaken for secrets');
+  for (const p of problems) assert.match(p, /looks like the secret itself.*received a string \(not shown\)$/);
+  const text = problems.join('\n');
+  for (const secret of [key, base64, hex]) assert.ok(!text.includes(secret), 'never echoed');
 });
 
 test('syntax errors name the line; a missing file names the file', async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { decideRoles, viewerFromClaims } from '../../../src/identity/viewer.js';
+import { DEFAULT_LIMITS } from '../../../src/config/limits.js';
 import { parsePolicy, type Policy } from '../../../src/policy/policy.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -152,13 +153,17 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     groups: ['analysts'], clientKinds: ['human'],
     metabase: { kind: 'api-key', apiKey: { env: 'METABASE_KEY_ANALYSTS' } },
     collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
+    canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 },
   });
   assert.deepEqual(support, {
     name: 'support', description: null, groups: ['support'], clientKinds: null,
     metabase: { kind: 'login', username: 'gateway-support@example.com', password: { file: '/etc/gateway/secrets/support-password' } },
     collections: { all: false, ids: [4], subtrees: [9], root: true },
     canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
+    canIntrospect: true, limits: DEFAULT_LIMITS,
   }, 'an unset key takes the documented default');
+  assert.deepEqual(policy.limits, DEFAULT_LIMITS, 'the policy-wide limits it shows are the defaults');
+  assert.equal(policy.explainDenials, false);
 });
 
 test('each identity provider has an example: one policy and sample tokens it maps', () => {

@@ -1,0 +1,50 @@
+/**
+ * The operation gate at the HTTP edge, once the caller and its role are known and before Apollo
+ * parses anything: a vetted-only role is refused outright (until the vetted manifest exists, it may
+ * run nothing), then the document's size, tokens and nesting and the variables' size, depth and
+ * number of values are checked against the role's limits (see request-check.ts).
+ */
+import type { FastifyRequest } from 'fastify';
+import { BadUserInputError, ForbiddenError } from '../errors/index.js';
+import { overLimit } from './refusal.js';
+import { checkDocument, checkVariables } from './request-check.js';
+
+/** Refuses every operation of a role marked `vettedOnly`: a promise the gateway cannot keep yet is kept by refusing. */
+export async function refuseVettedOnly(request: FastifyRequest): Promise<void> {
+  const role = request.caller?.role;
+  if (role?.vettedOnly) {
+    throw new ForbiddenError(`Role ${role.name} may run vetted operations only, and this gateway serves none yet: every operation of the role is refused.`, {
+      details: { reason: 'vetted-only' },
+    });
+  }
+}
+
+export async function checkRequestLimits(request: FastifyRequest): Promise<void> {
+  const limits = request.caller?.limits;
+  if (!limits) return;
+  let query: unknown;
+  let variables: unknown;
+  if (request.method === 'GET') {
+    const params = (request.query ?? {}) as Record<string, unknown>;
+    query = params['query'];
+    const raw = params['variables'];
+    if (typeof raw === 'string' && raw !== '') {
+      // Measured as sent, before anything parses it.
+      if (raw.length > limits.variableBytes) throw overLimit('variableBytes', limits.variableBytes, raw.length);
+      try {
+        variables = JSON.parse(raw);
+      } catch {
+        // Apollo answers a `variables` parameter that is not JSON.
+        return;
+      }
+    }
+  } else {
+    const body = request.body;
+    if (Array.isArray(body)) throw new BadUserInputError('Send one operation per request; batched requests are not accepted.', { details: { reason: 'batched' } });
+    if (body === null || typeof body !== 'object') return;
+    query = (body as Record<string, unknown>)['query'];
+    variables = (body as Record<string, unknown>)['variables'];
+  }
+  if (typeof query === 'string') checkDocument(query, limits);
+  checkVariables(variables, limits);
+}
