@@ -17,6 +17,9 @@ import { createMetabasePool } from './metabase/client.js';
 import { loadPolicyFile, PolicyError } from './policy/policy.js';
 import { PolicyStore } from './policy/store.js';
 
+/** What the drain may take beyond the grace period before the process exits regardless. */
+const SHUTDOWN_MARGIN_MS = 3_000;
+
 interface Running {
   readonly url: string;
   readonly policy: PolicyStore;
@@ -95,12 +98,23 @@ async function serve(config: Config): Promise<void> {
   } else {
     running = await production(config);
     console.log(`Gateway listening on ${running.url}/graphql`);
+    // npm does not pass SIGTERM on to the process it started: in production the gateway must be
+    // the process that receives it (`node dist/main.js`, or `exec` in a container's entry point).
+    if (process.env['npm_lifecycle_event'] !== undefined) {
+      console.warn('Started through npm: a SIGTERM sent to npm does not reach the gateway, so it cannot drain. Run `node dist/main.js` (after `npm run build`) in production.');
+    }
   }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: draining in-flight requests (up to ${config.drainGraceMs} ms)…`);
+    // The drain ends within the grace period plus half a second; this is the bound if anything hangs.
+    const bound = setTimeout(() => {
+      console.error(`shutdown did not finish within ${config.drainGraceMs + SHUTDOWN_MARGIN_MS} ms; exiting`);
+      process.exit(1);
+    }, config.drainGraceMs + SHUTDOWN_MARGIN_MS);
+    bound.unref();
     running.close().then(() => process.exit(0), (err: unknown) => {
       console.error('shutdown failed:', err instanceof Error ? err.message : err);
       process.exit(1);

@@ -49,7 +49,10 @@ export interface Production {
   close(): Promise<void>;
 }
 
-export async function startProduction(options: { emulator: Emulator; idp: Idp; policy?: string; env?: Record<string, string> }): Promise<Production> {
+/**
+ * @param options.auditFile write the audit trail to `audit.log` in the returned `dir` (otherwise it is off).
+ */
+export async function startProduction(options: { emulator: Emulator; idp: Idp; policy?: string; env?: Record<string, string>; auditFile?: boolean }): Promise<Production> {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-production-'));
   const policyFile = join(dir, 'policy.yaml');
   await writeFile(policyFile, options.policy ?? PRODUCTION_POLICY);
@@ -57,7 +60,7 @@ export async function startProduction(options: { emulator: Emulator; idp: Idp; p
   const entry = await startEntryPoint({
     METABASE_URL: options.emulator.url, OIDC_ISSUER: options.idp.issuer, OIDC_AUDIENCE: AUDIENCE, POLICY_FILE: policyFile,
     ANALYSTS_KEY: keys.analyst, SALES_KEY: keys.sales, AGENTS_KEY: keys.agents, SUPPORT_PASSWORD: credentialOf(options.emulator, 'Support').password,
-    LOG_LEVEL: 'warn', AUDIT: 'off', ...options.env,
+    LOG_LEVEL: 'warn', ...(options.auditFile ? { AUDIT: 'on', AUDIT_LOG_FILE: join(dir, 'audit.log') } : { AUDIT: 'off' }), ...options.env,
   });
   const base = entry.url.replace(/\/graphql$/, '');
   return {
