@@ -107,11 +107,11 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
   }
 }
 
-/** Reads the body chunk by chunk, refusing (and destroying the stream) past `cap` bytes. */
+/** Reads the body chunk by chunk, refusing (and dropping the connection) past `cap` bytes. */
 async function readCapped(res: Dispatcher.ResponseData, cap: number): Promise<Buffer> {
   const declared = Number(res.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > cap) {
-    res.body.destroy();
+    discard(res.body);
     throw new TooLarge(declared, 'wire');
   }
   const chunks: Buffer[] = [];
@@ -119,12 +119,21 @@ async function readCapped(res: Dispatcher.ResponseData, cap: number): Promise<Bu
   for await (const chunk of res.body) {
     size += (chunk as Buffer).length;
     if (size > cap) {
-      res.body.destroy();
+      discard(res.body);
       throw new TooLarge(size, 'wire');
     }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * Stops reading a body and drops its connection. undici reports the abort as an 'error' event on the
+ * stream, which must have a listener: an unheard 'error' would take the whole process down.
+ */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** Why a call did not complete: its deadline, the request's end, or Metabase itself. */
