@@ -36,6 +36,8 @@ export interface MetabaseClientOptions {
   readonly dispatcher?: Dispatcher;
   /** The credential scope's name for the audit trail (e.g. where the credential is read from); never the credential. */
   readonly scope?: string;
+  /** The clock sessions are aged by, in ms since the epoch. Default `Date.now` (tests freeze it). */
+  readonly now?: () => number;
 }
 
 /** A parameter value for a run: by id, with the type and target Metabase fills in when left out. */
@@ -70,6 +72,7 @@ export class MetabaseClient {
   private readonly limiter: Semaphore;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly now: () => number;
   // A true private field: `util.inspect(client)` must not print the session id.
   #session: Promise<string> | undefined;
   #sessionBornAt = 0;
@@ -86,6 +89,7 @@ export class MetabaseClient {
     this.maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
     this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
     this.ownsDispatcher = !options.dispatcher;
+    this.now = options.now ?? Date.now;
     this.dispatcher = options.dispatcher ?? createMetabasePool();
   }
 
@@ -330,7 +334,7 @@ export class MetabaseClient {
 
   private replaceSession(next: Promise<string>): void {
     this.#session = next;
-    this.#sessionBornAt = Date.now();
+    this.#sessionBornAt = this.now();
     next.catch(() => {
       if (this.#session === next) this.#session = undefined;
     });
@@ -338,7 +342,7 @@ export class MetabaseClient {
 
   /** One login shared by every concurrent caller, renewed when it nears Metabase's 14-day limit; a failed login is not cached. */
   private sessionToken(): Promise<string> {
-    if (this.#session && Date.now() - this.#sessionBornAt > this.sessionMaxAgeMs) {
+    if (this.#session && this.now() - this.#sessionBornAt > this.sessionMaxAgeMs) {
       const old = this.#session;
       this.replaceSession(this.login());
       // The old session ends quietly once the new one exists; calls still holding it finish first.

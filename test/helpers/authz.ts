@@ -1,4 +1,6 @@
 /** A gateway on a policy of the test's choosing, against the emulator and a real IdP, with its log lines captured. */
+import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,8 @@ export interface AuthzStack {
   /** Every log line so far, raw and parsed. */
   readonly rawLog: string[];
   readonly log: LogLine[];
+  /** Resolves with the first log line (already written or to come) that matches; rejects after `timeoutMs`. */
+  waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** POSTs an operation with a bearer token (or none) and extra headers. */
   post(query: string, token: string | undefined, headers?: Record<string, string>, variables?: Record<string, unknown>): Promise<{ status: number; text: string; body: GqlBody }>;
   close(): Promise<void>;
@@ -44,15 +48,29 @@ export async function startAuthzStack(options: {
   for (const [name, content] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), content);
   const rawLog: string[] = [];
   const log: LogLine[] = [];
+  const written = new EventEmitter();
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
         rawLog.push(line);
         log.push(JSON.parse(line) as LogLine);
       }
+      written.emit('line');
       done();
     },
   });
+  async function waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    for (;;) {
+      const found = log.find(match);
+      if (found) return found;
+      try {
+        await once(written, 'line', { signal });
+      } catch {
+        assert.fail(`no log line ${what} within ${timeoutMs} ms`);
+      }
+    }
+  }
   const logger = createLogger({ level: 'debug', destination });
   const config = loadConfig({ PORT: '0', DRAIN_GRACE_MS: String(options.drainGraceMs ?? 2_000) });
   const pool = createMetabasePool();
@@ -68,7 +86,7 @@ export async function startAuthzStack(options: {
   const gateway = await createGateway(config, { policy, verifyToken: verify, metabaseReady: () => policy.clients()[0]!.health(), logger });
   const url = `${await gateway.listen(0, '127.0.0.1')}/graphql`;
   return {
-    url, gateway, policy, verify, dir, policyFile, rawLog, log,
+    url, gateway, policy, verify, dir, policyFile, rawLog, log, waitForLog,
     async post(query, token, headers = {}, variables) {
       const res = await fetch(url, {
         method: 'POST',

@@ -1,7 +1,7 @@
 /** The real entry point (`src/main.ts`) in a child process, as an operator starts it, with its output captured. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 
 export interface EntryPoint {
   readonly child: ChildProcess;
@@ -11,6 +11,8 @@ export interface EntryPoint {
   output(): string;
   /** The demo user's token it printed (demo mode only). */
   token(user: string): string;
+  /** Resolves once its output matches, checked as output arrives; fails if it exits or `timeoutMs` passes first. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends the signal and resolves with the exit code and signal. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }>;
   kill(): void;
@@ -20,19 +22,34 @@ export interface EntryPoint {
 export async function startEntryPoint(env: Record<string, string>, args: string[] = []): Promise<EntryPoint> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = (): string | undefined => /contractor:\n\s+\S+/.test(out) ? /Gateway:\s+(\S+)/.exec(out)?.[1] : /Gateway listening on (\S+)/.exec(out)?.[1];
-  const end = Date.now() + 30_000;
-  while (!ready()) {
-    if (Date.now() > end || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      assert.fail(`the gateway did not start:\n${out.split('\n').filter((l) => !l.includes('eyJ')).join('\n')}`);
+  const output = new EventEmitter();
+  const take = (d: Buffer): void => {
+    out += d.toString();
+    output.emit('data');
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  child.once('exit', () => output.emit('exit'));
+  const waitForOutput = async (pattern: RegExp, timeoutMs = 30_000): Promise<void> => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    while (!pattern.test(out)) {
+      if (child.exitCode !== null || child.signalCode !== null) assert.fail(`the gateway exited before printing ${pattern}:\n${printable(out)}`);
+      try {
+        await Promise.race([once(output, 'data', { signal: deadline }), once(output, 'exit', { signal: deadline })]);
+      } catch {
+        assert.fail(`the gateway did not print ${pattern} within ${timeoutMs} ms:\n${printable(out)}`);
+      }
     }
-    await new Promise((r) => setTimeout(r, 50));
+  };
+  const ready = (): string | undefined => /contractor:\n\s+\S+/.test(out) ? /Gateway:\s+(\S+)/.exec(out)?.[1] : /Gateway listening on (\S+)/.exec(out)?.[1];
+  try {
+    await waitForOutput(/contractor:\n\s+\S+|Gateway listening on \S+/);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
   return {
-    child, url: ready()!,
+    child, url: ready()!, waitForOutput,
     output: () => out,
     token: (user) => new RegExp(`\\n {2}${user}:\\n {2}(\\S+)`).exec(out)![1]!,
     async stop(signal = 'SIGTERM') {
@@ -46,3 +63,6 @@ export async function startEntryPoint(env: Record<string, string>, args: string[
     },
   };
 }
+
+/** Output without the demo's tokens, for failure messages. */
+const printable = (out: string): string => out.split('\n').filter((l) => !l.includes('eyJ')).join('\n');

@@ -84,7 +84,9 @@ export async function startIdp(): Promise<Idp> {
       if (res.status !== 200) throw new Error(`client credentials grant answered ${res.status}`);
       return ((await res.json()) as { access_token: string }).access_token;
     },
-    sign: (claims, header = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).sign(privateKey),
+    // A `crit` list in the header is signed as given (jose would otherwise refuse extensions it does not know).
+    sign: (claims, header = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header })
+      .sign(privateKey, Array.isArray(header['crit']) ? { crit: Object.fromEntries((header['crit'] as string[]).map((c) => [c, true])) } : undefined),
     close: () => new Promise<void>((r) => {
       server.closeAllConnections();
       server.close(() => r());

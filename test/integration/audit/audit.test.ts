@@ -181,6 +181,17 @@ describe('the audit trail', () => {
     assert.deepEqual(escalation.record.refused, { code: 'FORBIDDEN', reason: 'role-not-allowed' });
     assert.equal(escalation.record.viewer?.subject, 'sam', 'a verified caller refused a role is named');
     assert.equal(escalation.record['askedRole'], 'analyst');
+    // Refused before GraphQL, after a valid token: a body that is not JSON, a content type the gateway does not take.
+    for (const [contentType, body, status, reason] of [['application/json', '{"query": "{ viewer', 400, 'malformed-body'], ['application/xml', '<q/>', 415, 'media-type']] as const) {
+      const before = records().length;
+      const res = await fetch(`${stack.gatewayUrl}/graphql`, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${stack.tokens.sales}` }, body });
+      assert.equal(res.status, status);
+      await recordsReach(before + 1);
+      const record = records().at(-1)!;
+      assert.deepEqual(record.refused, { code: 'BAD_USER_INPUT', reason });
+      assert.equal(record.viewer?.subject, 'sam', 'the caller is named');
+      assert.equal(record.status, status);
+    }
     const none = await send('contractor', '{ viewer { role } questions { totalCount } }');
     assert.equal(none.record.role, null);
     assert.deepEqual(none.record.fields!.map((f) => [f.path, f.outcome, f.code ?? null]).sort(), [['questions', 'denied', 'FORBIDDEN'], ['viewer', 'ok', null], ['viewer.role', 'ok', null]]);

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { SignJWT, base64url } from 'jose';
 import { explainToken } from '../../../src/explain.js';
 import { createTokenVerifier } from '../../../src/identity/verifier.js';
@@ -246,6 +247,8 @@ describe('authorization with a real OIDC provider', () => {
       ['unknown kid', await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k-unknown' }).sign(stranger), 'unknown-key'],
       ['tampered payload', `${h}.${base64url.encode(JSON.stringify({ ...payload, groups: ['admins'], sub: 'mallory' }))}.${good.split('.')[2]}`, 'signature'],
       ['a 100 KB token', `${h}.${'A'.repeat(100 * 1024)}.${good.split('.')[2]}`, 'malformed'],
+      ['an unknown critical header extension', await idp.sign(claims, { crit: ['x-gateway-test'], 'x-gateway-test': true }), 'crit'],
+      ['no subject', await idp.sign({ ...claims, sub: undefined }), 'subject'],
     ];
     for (const [name, token, reason] of attacks) {
       const before = stack.log.length;
@@ -266,6 +269,14 @@ describe('authorization with a real OIDC provider', () => {
       for (const part of (token ?? '').split('.').filter((s) => s.length > 8)) assert.ok(!everything.includes(part), `${name}: no log line holds any part of the token`);
     }
     for (const t of Object.values(tokens)) assert.ok(!everything.includes(t.split('.')[2]!), 'no log line holds a real token');
+
+    // Two Authorization headers (a valid one, then garbage) are not served as the first: the request is malformed.
+    const twice = await rawPost(stack.url, ['content-type: application/json', `authorization: Bearer ${good}`, 'authorization: Bearer garbage'], '{"query":"{ viewer { role } }"}');
+    assert.equal(twice.status, 400, twice.text);
+    const refusal = JSON.parse(twice.text) as { errors: { message: string; extensions: { code: string; reason: string } }[] };
+    assert.deepEqual([refusal.errors[0]!.extensions.code, refusal.errors[0]!.extensions.reason], ['UNAUTHENTICATED', 'malformed']);
+    assert.match(refusal.errors[0]!.message, /exactly one Authorization header/);
+    assert.match(twice.authenticate ?? '', /error="invalid_request"/);
     const secrets = [...Object.values(groupKeys(mb)), credentialOf(mb, 'Support').password];
     for (const secret of secrets) assert.ok(!everything.includes(secret), 'no log line holds a Metabase key or password');
   });
@@ -365,3 +376,16 @@ describe('authorization with a real OIDC provider', () => {
     assert.deepEqual(res.body.data, { viewer: { role: 'support' } }, 'the gateway keeps serving with its cached keys');
   });
 });
+
+/** One HTTP/1.1 request written by hand: the only way to send a header twice. */
+async function rawPost(url: string, headerLines: string[], body: string): Promise<{ status: number; text: string; authenticate: string | undefined }> {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.write([`POST ${pathname} HTTP/1.1`, `host: ${hostname}:${port}`, `content-length: ${Buffer.byteLength(body)}`, 'connection: close', ...headerLines, '', body].join('\r\n'));
+  let raw = '';
+  for await (const chunk of socket) raw += (chunk as Buffer).toString();
+  const [head, ...rest] = raw.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head!)![1]);
+  const authenticate = /^www-authenticate: (.*)$/im.exec(head!)?.[1];
+  return { status, text: rest.join('\r\n\r\n'), authenticate };
+}

@@ -50,13 +50,8 @@ describe('reloading the policy and credentials while serving', () => {
     await mb.close();
   });
 
-  const until = async (what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  /** A reload, successful or refused, is always logged: wait for the line rather than polling the version. */
+  const reloadedPast = (version: number) => stack.waitForLog(`of a policy newer than version ${version}`, (l) => l.event === 'policy.reloaded' && (l['version'] as number) > version);
   const sqlQuery = '{ question(id: 4) { nativeSql } }';
 
   test('an edit takes effect without a restart; a request in flight finishes on the policy it started with', async () => {
@@ -65,11 +60,12 @@ describe('reloading the policy and credentials while serving', () => {
     const version = stack.policy.current.version;
 
     mb.knobs.latencyMs = 400;
+    mb.requests.reset();
     const inFlight = stack.post(sqlQuery, analyst);
-    await new Promise((r) => setTimeout(r, 100));
+    await mb.requests.until(() => mb.requests.delayed === 1);
     // The new policy drops SQL for analysts and moves their key to another source (a new client).
     await writeFile(stack.policyFile, policy({ canViewSql: false, keySource: '{ env: ANALYSTS_KEY }' }));
-    await until('the new policy', () => stack.policy.current.version > version);
+    await reloadedPast(version);
     const finished = await inFlight;
     mb.knobs.latencyMs = 0;
     assert.equal(finished.status, 200);
@@ -84,7 +80,7 @@ describe('reloading the policy and credentials while serving', () => {
   test('a bad edit is refused: the old policy stays in force and the problem is logged with its path', async () => {
     const version = stack.policy.current.version;
     await writeFile(stack.policyFile, policy({ canViewSql: false, keySource: '{ env: ANALYSTS_KEY }' }).replace('collections: all', 'collections: everything'));
-    await until('the refusal', () => stack.log.some((l) => l.event === 'policy.refused'));
+    await stack.waitForLog('refusing the policy', (l) => l.event === 'policy.refused');
     const refusal = stack.log.find((l) => l.event === 'policy.refused')!;
     assert.match(String(refusal['problem']), /policy\.yaml:\n {2}- roles\[0\]\.collections: expected "all", or a list/);
     assert.equal(refusal.level, 50, 'logged as an error');
@@ -94,7 +90,20 @@ describe('reloading the policy and credentials while serving', () => {
     // An explicit reload (what SIGHUP does) gives the same answer.
     assert.equal(await stack.policy.reload('SIGHUP'), false);
     await writeFile(stack.policyFile, policy({ canViewSql: true, keySource: '{ env: ANALYSTS_KEY }' }));
-    await until('the repaired policy', () => stack.policy.current.version > version);
+    await reloadedPast(version);
+  });
+
+  test('a secret pasted where its variable should be named is refused on reload, and the log never shows it', async () => {
+    const version = stack.policy.current.version;
+    const key = groupKeys(mb).analyst;
+    const refusedBefore = stack.log.filter((l) => l.event === 'policy.refused').length;
+    await writeFile(stack.policyFile, policy({ canViewSql: true, keySource: `{ env: ${key} }` }));
+    const refusal = await stack.waitForLog('refusing the pasted key', (l) => l.event === 'policy.refused' && stack.log.filter((x) => x.event === 'policy.refused').indexOf(l) >= refusedBefore);
+    assert.match(String(refusal['problem']), /roles\[0\]\.metabase\.apiKey\.env: expected the name of a variable or file holding the secret, but this looks like the secret itself/);
+    assert.ok(!stack.rawLog.join('\n').includes(key), 'the key is in no log line');
+    assert.equal(stack.policy.current.version, version, 'the old policy stays');
+    await writeFile(stack.policyFile, policy({ canViewSql: true, keySource: '{ env: ANALYSTS_KEY }' }));
+    await reloadedPast(version);
   });
 
   test('a rotated key written to its file is picked up before any call fails', async () => {
@@ -103,14 +112,14 @@ describe('reloading the policy and credentials while serving', () => {
     const { id, unmasked_key: first } = created.json as { id: number; unmasked_key: string };
     const version = stack.policy.current.version;
     await writeFile(join(stack.dir, 'sales.key'), first);
-    await until('the key file reload', () => stack.policy.current.version > version);
+    await reloadedPast(version);
     assert.equal((await stack.post('{ databases { id } }', sales)).body.errors, undefined);
 
     const rotated = await raw(mb, 'PUT', `/api/api-key/${id}/regenerate`, { key: admin });
     const next = (rotated.json as { unmasked_key: string }).unmasked_key;
     const v2 = stack.policy.current.version;
     await writeFile(join(stack.dir, 'sales.key'), next);
-    await until('the rotated key', () => stack.policy.current.version > v2);
+    await reloadedPast(v2);
     mb.requests.reset();
     const res = await stack.post('{ databases { id } }', sales);
     assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));

@@ -194,7 +194,8 @@ describe('the HTTP edge', () => {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${own.tokens.sales}` },
       body: JSON.stringify({ query: '{ question(id: 2) { name } }' }),
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // The request is in flight once Metabase holds its call.
+    await own.emulator.requests.until(() => own.emulator.requests.delayed === 1);
     const closing = own.gateway.close();
     assert.equal(own.gateway.state, 'draining');
     const res = await inFlight;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimAt, decideRoles, viewerFromClaims } from '../../../src/identity/viewer.js';
+import { claimAt, decideRoles, explainNoRole, viewerFromClaims } from '../../../src/identity/viewer.js';
 import { parsePolicy } from '../../../src/policy/policy.js';
 
 const policy = parsePolicy(`
@@ -83,4 +83,21 @@ test('odd claim values are ignored, not trusted', () => {
   const v = viewerFromClaims({ sub: 's', groups: [1, null, 'ok', { a: 1 }, ''], oid: 42, realm_access: 'not-an-object' }, policy.claims);
   assert.deepEqual(v.groups, ['ok']);
   assert.equal(v.subject, '', 'a non-string subject claim reads as empty');
+});
+
+test('why no role fits: what the caller\'s own token holds, short whatever it holds; every role\'s needs only with explainDenials', () => {
+  const groups = Array.from({ length: 500 }, (_, i) => `group-${String(i).padStart(3, '0')}-${'x'.repeat(16)}`);
+  const v = viewerFromClaims({ sub: 's', groups }, policy.claims);
+  const decision = decideRoles(v, policy.roles);
+  assert.deepEqual(decision.allowed, []);
+  const own = explainNoRole(v, decision, false);
+  assert.ok(own.length < 1_000, `${own.length} characters`);
+  assert.match(own, /carries the groups group-000-x+, .* and 490 more \(read from groups.*\) and client kind human; ask your administrator/);
+  assert.ok(!own.includes('analysts'), 'other roles\' groups are not listed');
+  const all = explainNoRole(v, decision, true);
+  assert.ok(all.length < 2_000, `${all.length} characters`);
+  assert.match(all, /analyst needs one of the groups analysts; the token has group-000-x+, .* and 490 more/);
+  for (const reason of decision.reasons) assert.ok(reason.reason.length < 1_000, 'each reason is short too (the explain command prints them)');
+  const none = explainNoRole(viewerFromClaims({ sub: 's' }, policy.claims), decideRoles(viewerFromClaims({ sub: 's' }, policy.claims), policy.roles), false);
+  assert.match(none, /carries no groups where the policy reads them \(groups.*\)/);
 });
