@@ -93,6 +93,9 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     csrfPrevention: true,
+    // No automatic persisted queries: any caller could register any document under a hash. Persisted
+    // operations come from a reviewed manifest (the vetted-operations work), not from callers.
+    persistedQueries: false,
     includeStacktraceInErrorResponses: false,
     // Signals belong to main.ts, which drains Fastify and Apollo together; Apollo's own handler would race it.
     stopOnTerminationSignals: false,

@@ -5,6 +5,7 @@
  */
 import { BadUserInputError } from '../../errors/index.js';
 import type { Parameter } from '../../metabase/types.js';
+import { describeValue } from '../common/ids.js';
 import type { ParameterValueInput } from '../common/parameter.type.js';
 
 export interface ResolvedValue {
@@ -46,7 +47,7 @@ export function resolveParameterValues(declared: readonly Parameter[], inputs: r
       throw new BadUserInputError(`Each parameter value of ${owner} needs exactly one of \`id\` or \`slug\`.`, { details: { argument: 'parameters' } });
     }
     const parameter = declared.find((p) => (byId !== null ? p.id === byId : p.slug === bySlug));
-    const name = String(byId ?? bySlug);
+    const name = String(byId ?? bySlug).slice(0, 64);
     if (!parameter) {
       throw new BadUserInputError(`Unknown parameter "${name}" for ${owner}; expected one of: ${names}.`, { details: { argument: 'parameters', parameter: name } });
     }
@@ -56,7 +57,7 @@ export function resolveParameterValues(declared: readonly Parameter[], inputs: r
     if (value !== null) {
       const { ok, words } = expectation(parameter.type);
       if (!ok(value)) {
-        throw new BadUserInputError(`Parameter "${parameter.slug}" of ${owner} (${parameter.type}) expects ${words}, received ${JSON.stringify(value).slice(0, 80)}.`, { details: { argument: 'parameters', parameter: parameter.slug } });
+        throw new BadUserInputError(`Parameter "${parameter.slug}" of ${owner} (${parameter.type}) expects ${words}, received ${describeValue(value)}.`, { details: { argument: 'parameters', parameter: parameter.slug } });
       }
     }
     resolved.push({ parameter, value });

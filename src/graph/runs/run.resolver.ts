@@ -3,7 +3,7 @@ import { Arg, Args, ArgsType, Ctx, Field, ID, InputType, Int, Mutation, Resolver
 import { GraphQLJSON } from 'graphql-scalars';
 import type { GatewayContext } from '../../context/context.js';
 import { BadUserInputError } from '../../errors/index.js';
-import { parseId } from '../common/ids.js';
+import { describeValue, parseId } from '../common/ids.js';
 import { ParameterValueInput } from '../common/parameter.type.js';
 import { RunArgs } from '../questions/question.args.js';
 import { resolveParameterValues } from './parameters.js';
@@ -76,7 +76,7 @@ export class RunResolver {
     const rows = checkMaxRows(maxRows, ctx.role.maxRows);
     for (const p of parameters ?? []) {
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(p.name)) {
-        throw new BadUserInputError(`Expected a variable name of letters, digits and underscores, received ${JSON.stringify(p.name).slice(0, 70)}.`, { details: { argument: 'parameters' } });
+        throw new BadUserInputError(`Expected a variable name of letters, digits and underscores, received ${describeValue(p.name)}.`, { details: { argument: 'parameters' } });
       }
     }
     const declared = (parameters ?? []).map((p) => ({ id: p.name, name: p.name, slug: p.name, type: PARAMETER_TYPE[p.type], target: ['variable', ['template-tag', p.name]], required: false, default: null }));

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { SignJWT, generateKeyPair } from 'jose';
 import { loadConfig } from '../../../src/config/config.js';
 import { startDemo } from '../../../src/demo.js';
@@ -151,6 +152,17 @@ describe('the HTTP edge', () => {
     }
     const fieldError = await post({ query: '{ viewer { role } question(id: "abc") { name } }' }, { accept: 'application/graphql-response+json' });
     assert.equal(fieldError.status, 200, 'a field error leaves 200 under either media type');
+  });
+
+  test('no automatic persisted queries: a caller cannot register a document under a hash for later', async () => {
+    const query = '{ viewer { role } }';
+    const sha256Hash = createHash('sha256').update(query).digest('hex');
+    const register = await post({ query, extensions: { persistedQuery: { version: 1, sha256Hash } } });
+    assert.equal(code(register), 'BAD_USER_INPUT');
+    assert.equal(register.body.data, undefined, 'not executed');
+    const byHash = await post({ extensions: { persistedQuery: { version: 1, sha256Hash } } });
+    assert.equal(code(byHash), 'BAD_USER_INPUT');
+    assert.equal(byHash.body.data, undefined);
   });
 
   test('errors inside resolvers keep their code; data comes back for the rest', async () => {
