@@ -9,8 +9,8 @@
  * the recursion follows the document's nesting, which the request check has bounded.
  */
 import {
-  getNamedType, getNullableType, isListType, isCompositeType, Kind,
-  type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLSchema,
+  getNamedType, getNullableType, isListType, isCompositeType, isObjectType, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef,
+  type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionSetNode,
 } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
@@ -94,6 +94,13 @@ function costOf({ schema, document, operation, variables, limits }: OperationChe
   }
 }
 
+/** Introspection's fields, which no type lists: measured like any other, so `__schema` cannot hide a fan-out. */
+function metaField(name: string, parent: GraphQLCompositeType): GraphQLField<unknown, unknown> | undefined {
+  if (name === '__typename') return TypeNameMetaFieldDef;
+  if (isObjectType(parent) && (name === '__schema' || name === '__type')) return name === '__schema' ? SchemaMetaFieldDef : TypeMetaFieldDef;
+  return undefined;
+}
+
 class Measure {
   readonly #fragments = new Map<string, FragmentDefinitionNode>();
   readonly #measured = new Map<string, Shape>();
@@ -126,7 +133,7 @@ class Measure {
         fields += 1;
         if (selection.alias) aliases += 1;
         if (name === '__schema' || name === '__type') introspection = true;
-        const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
+        const definition = metaField(name, parent) ?? ('getFields' in parent ? parent.getFields()[name] : undefined);
         const type = definition?.type;
         const named = type ? getNamedType(type) : undefined;
         const isList = type ? isListType(getNullableType(type)) : false;

@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getOperationAST, parse } from 'graphql';
+import { getIntrospectionQuery, getOperationAST, parse } from 'graphql';
 import { DEFAULT_LIMITS } from '../../../src/config/limits.js';
 import { QueryTooComplexError } from '../../../src/errors/index.js';
 import { checkOperation } from '../../../src/gate/operation-check.js';
@@ -64,4 +64,17 @@ test('the static cost: a run weighs 100, multiplied through lists and `first`', 
   assert.equal(cost('{ dashboard(id: 1) { name cards { run { rowCount } } } }'), 1 + (1 + 20 * 100));
   assert.equal(cost('{ questions(first: 5) { nodes { run { rowCount } } } }'), 1 + 5 * 100);
   assert.equal(cost('{ search(text: "a", first: 10) { id } }'), 50);
+});
+
+test('introspection is measured like any other selection: `__schema` cannot hide a fan-out', async () => {
+  const schema = await buildGatewaySchema();
+  const measure = (query: string, limits = DEFAULT_LIMITS) => {
+    const document = parse(query);
+    return checkOperation({ schema, document, operation: getOperationAST(document)!, variables: undefined, limits, canIntrospect: true });
+  };
+  const graphiql = measure(getIntrospectionQuery());
+  assert.deepEqual([graphiql.depth, graphiql.listDepth, graphiql.cost], [15, 3, 0], 'the introspection query GraphiQL sends fits the defaults; it is answered from memory, so it costs nothing');
+  assert.ok(graphiql.fields > 200);
+  const fanOut = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
+  assert.throws(() => measure(fanOut), refusedFor('listDepth'));
 });
