@@ -15,6 +15,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuditLog, type AuditLog } from '../../src/audit/audit.js';
+import { runGateBench } from './gate.js';
 import type { LoadJob, LoadResult } from './load.js';
 
 const run = promisify(execFile);
@@ -127,8 +128,9 @@ function combine(results: Awaited<ReturnType<typeof measure>>[]): Awaited<Return
 
 async function main(): Promise<void> {
   const name = process.argv[2] ?? 'dashboard';
+  if (name === 'gate') return runGateBench();
   const scenario = SCENARIOS[name];
-  if (!scenario) throw new TypeError(`unknown scenario "${name}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  if (!scenario) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
   const stack = await startDemo(loadConfig({ PORT: '0' }), { audit: switchableAudit });
   try {
     console.log(`scenario ${name}: ${scenario.describe}`);
