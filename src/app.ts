@@ -15,7 +15,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
@@ -79,7 +79,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     bodyLimit: settings.limits.bodyLimitBytes,
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by server/request-log.ts without query-string values.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler,
     // The gateway's own id: the audit trail's key, which a caller must not be able to choose or collide.

@@ -43,6 +43,10 @@ export async function explainToken(token: string, policy: Policy, verify: TokenV
     lines.push('  The server answers this token with that error. What follows is how it would read the claims if it verified.');
   }
   const viewer = viewerFromClaims(claims, policy.claims);
+  if (viewer.subject === '') {
+    lines.push('Subject: none where the policy reads it (claims.subject); the server refuses this token, UNAUTHENTICATED (reason: subject)');
+    verified = false;
+  }
   lines.push(`Viewer: subject ${JSON.stringify(viewer.subject)}, email ${JSON.stringify(viewer.email)}, name ${JSON.stringify(viewer.name)}`);
   lines.push(`  client ${JSON.stringify(viewer.clientId)}, kind ${viewer.clientKind}, scopes [${viewer.scopes.join(', ')}]`);
   lines.push('Groups, by claim path of the policy:');

@@ -8,6 +8,7 @@
  */
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
 import { startDemo, type DemoStack } from '../../src/demo.js';
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
   if (name === 'gate') return runGateBench();
   const scenario = SCENARIOS[name];
   if (!scenario) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
-  const stack = await startDemo(loadConfig({ PORT: '0' }), { audit: switchableAudit });
+  const stack = await startDemo(loadConfig({ PORT: '0' }), { audit: switchableAudit, policyFile: fileURLToPath(new URL('./policy.yaml', import.meta.url)) });
   try {
     console.log(`scenario ${name}: ${scenario.describe}`);
     console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each, ${connections} connections, load from a separate process\n`);
@@ -155,6 +156,8 @@ async function main(): Promise<void> {
     for (const [side, r] of rows) {
       console.log([side, r.opsPerSecond.toFixed(1), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.peakRssMb.toFixed(0), r.upstreamPerOp.toFixed(2), r.operations, r.failures].join(' | '));
     }
+    const failed = rows.filter(([, r]) => r.failures > 0);
+    if (failed.length) console.log(`\nWARNING: ${failed.map(([side, r]) => `${side} had ${r.failures} failed operations`).join('; ')}: its figures are not comparable.`);
     const [a, b] = rows.map(([, r]) => r);
     if (a && b) {
       console.log(`\nratio ${rows[0]![0]} / ${rows[1]![0]}: throughput ${(a.opsPerSecond / b.opsPerSecond).toFixed(2)}x, p50 ${(a.p50Ms / b.p50Ms).toFixed(2)}x, p99 ${(a.p99Ms / b.p99Ms).toFixed(2)}x`);

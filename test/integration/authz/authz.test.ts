@@ -297,6 +297,9 @@ describe('authorization with a real OIDC provider', () => {
     assert.equal(bad.verified, false);
     assert.match(bad.lines.join('\n'), /REFUSED, UNAUTHENTICATED \(reason: expired\)/);
     assert.match(bad.lines.join('\n'), /No role fits/);
+    const noSubject = await explainToken(await idp.sign({ aud: AUDIENCE, iss: idp.issuer, exp: Math.floor(Date.now() / 1000) + 60, groups: ['analysts'] }), policy, stack.verify);
+    assert.equal(noSubject.verified, false, 'a token the server refuses for its subject is not reported as verified');
+    assert.match(noSubject.lines.join('\n'), /reason: subject/);
 
     // The command itself, as an operator runs it: the server's settings, the token on standard input.
     const run = (token: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
