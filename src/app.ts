@@ -4,8 +4,9 @@
  * `server/` (and the operation gate in `gate/`), put together here in the order a request meets them:
  *
  *   onRequest    audit recording (trail, deadline, record on close) → authentication (token, role)
+ *                → rate limit → vetted-only roles (all before the body is read)
  *   body         parsed by Fastify (size, JSON, media type)
- *   preHandler   vetted-only roles → rate limit → request limits (document, variables)
+ *   preHandler   request limits (document, variables)
  *   handler      Apollo: parse, validate → operation gate → shield rules → resolvers
  *   onSend       `connection: close` while draining; response size for the record
  *   onResponse   one request log line
@@ -39,7 +40,7 @@ import { drain } from './server/drain.js';
 import { errorLogPlugin } from './server/error-log.js';
 import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
-import { clientErrorHandler, installErrorHandlers, MAX_HEADER_BYTES } from './server/http-errors.js';
+import { clientErrorHandler, installErrorHandlers, MAX_HEADER_BYTES, sendError } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
 import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
@@ -80,7 +81,11 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by server/request-log.ts without query-string values.
     logController: new LogController({ disableRequestLogging: true }),
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(5_000, settings.requestTimeoutMs) },
+    // A request must arrive whole within its deadline (a body trickled in byte by byte is cut with 408);
+    // a socket idle for longer than the deadline serves no request and is closed.
+    requestTimeout: settings.requestTimeoutMs,
+    connectionTimeout: settings.requestTimeoutMs + 10_000,
     clientErrorHandler,
     // The gateway's own id: the audit trail's key, which a caller must not be able to choose or collide.
     genReqId: () => randomUUID(),
@@ -117,6 +122,10 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.addHook('onResponse', logCompletedRequest);
   // Preflights never reach Apollo (they carry no token); the gateway serves no cross-origin callers.
   app.options('/graphql', async (_request, reply) => reply.code(204).header('allow', 'GET, POST, OPTIONS').send());
+  app.route({
+    url: '/graphql', method: ['PUT', 'PATCH', 'DELETE'],
+    handler: async (request, reply) => sendError(request, reply.header('allow', 'GET, POST, OPTIONS'), 405, 'BAD_USER_INPUT', 'GraphQL is served by GET and POST.'),
+  });
   registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady });
 
   const apolloHandler = fastifyApolloHandler(apollo, {
@@ -135,8 +144,8 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, verifyToken: deps.verifyToken })],
-    preHandler: [refuseVettedOnly, rateLimit(deps.policy), checkRequestLimits],
+    onRequest: [recorder.begin, authenticate({ policy: deps.policy, verifyToken: deps.verifyToken }), rateLimit(deps.policy), refuseVettedOnly],
+    preHandler: checkRequestLimits,
     onSend: recorder.measure,
     // Runs inside the request's scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.
     handler(request, reply) {

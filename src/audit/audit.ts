@@ -76,8 +76,8 @@ export function createAuditLog(options: AuditOptions): AuditLog {
       let runsTruncated = false;
       const runs = trail.runs.items.map((r) => {
         const copied = boundedCopy(r.parameters, paramRules);
-        runsTruncated ||= copied.truncated;
-        return { ...r, parameters: copied.value };
+        runsTruncated ||= copied.truncated || (r.sql !== undefined && r.sql.length > SQL_CHARS);
+        return { ...r, parameters: copied.value, ...(r.sql !== undefined ? { sql: r.sql.length > SQL_CHARS ? `${r.sql.slice(0, SQL_CHARS)}…` : r.sql } : {}) };
       });
       const operation = { name: trail.operationName, type: trail.operationType, documentHash: trail.documentHash, persistedId: trail.persistedId, cost: trail.cost ?? undefined };
       const omitted = {
@@ -123,6 +123,9 @@ export function createAuditLog(options: AuditOptions): AuditLog {
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** Characters of an ad-hoc run's SQL a record keeps. */
+const SQL_CHARS = 4_096;
 
 /** `a.b.0.c`, response keys (aliases) and list indexes. */
 function pathOf(info: GraphQLResolveInfo): string {

@@ -1,8 +1,8 @@
 /**
  * What one GraphQL request may ask for. The defaults suit people and tools; the policy file may
  * change any of them for every role (`limits:` at the top) or for one role (`limits:` on the role).
- * Each is checked before any resolver runs, except `runs` and `upstreamCalls`, which are counted
- * while the request executes. A request over a limit is refused with QUERY_TOO_COMPLEX naming the
+ * Each is checked before any resolver runs, except `runs`, `upstreamCalls` and `upstreamBytes`,
+ * which are counted while the request executes. A request over a limit is refused with QUERY_TOO_COMPLEX naming the
  * limit, its value and the measured figure.
  */
 export interface OperationLimits {
@@ -20,6 +20,8 @@ export interface OperationLimits {
   readonly directives: number;
   /** Fields the operation selects, counting each fragment spread in full. Default 2,000. */
   readonly fields: number;
+  /** Fragment definitions in the document (which bounds how deeply fragments can spread one another). Default 100. */
+  readonly fragments: number;
   /** List fields nested in one another on one path (fan-out), e.g. collections → dashboards → cards is 3. Default 4. */
   readonly listDepth: number;
   /**
@@ -31,6 +33,8 @@ export interface OperationLimits {
   readonly runs: number;
   /** Metabase calls one request may make (counted as they are made). Default 200. */
   readonly upstreamCalls: number;
+  /** Bytes one request may read from Metabase, all its calls together, after gunzip (counted as they arrive). Default 134,217,728 (128 MiB). */
+  readonly upstreamBytes: number;
   /** Bytes of the variables, as JSON. Default 65,536. */
   readonly variableBytes: number;
   /** Nesting of the variables (objects and lists). Default 12. */
@@ -49,10 +53,12 @@ export const DEFAULT_LIMITS: OperationLimits = Object.freeze({
   rootFields: 15,
   directives: 30,
   fields: 2_000,
+  fragments: 100,
   listDepth: 4,
   cost: 5_000,
   runs: 50,
   upstreamCalls: 200,
+  upstreamBytes: 128 * 1024 * 1024,
   variableBytes: 65_536,
   variableDepth: 12,
   variableValues: 2_000,
@@ -69,14 +75,23 @@ export const LIMIT_WORDS: Readonly<Record<LimitName, string>> = {
   rootFields: 'fields at the root of the operation',
   directives: 'directive uses',
   fields: 'fields selected (fragments counted in full)',
+  fragments: 'fragment definitions',
   listDepth: 'nested list fields on one path',
   cost: 'cost units (a query run is 100, a search 50)',
   runs: 'query runs in one request',
   upstreamCalls: 'Metabase calls in one request',
+  upstreamBytes: 'bytes read from Metabase for one request',
   variableBytes: 'bytes of variables',
   variableDepth: 'levels of nesting in the variables',
   variableValues: 'keys and list items in the variables',
 };
 
-/** Largest value any limit may be set to: limits exist to be finite. */
-export const LIMIT_CEILING = 10_000_000;
+/**
+ * The largest value each limit may be set to: limits exist to be finite, and the ones that bound a
+ * walk's depth stay where no walk can come near the call stack's size.
+ */
+export const LIMIT_CEILING: Readonly<Record<LimitName, number>> = {
+  documentBytes: 2 ** 31 - 1, tokens: 1_000_000, depth: 64, aliases: 10_000_000, rootFields: 10_000_000, directives: 10_000_000,
+  fields: 10_000_000, fragments: 1_000, listDepth: 16, cost: Number.MAX_SAFE_INTEGER, runs: 10_000_000, upstreamCalls: 10_000_000,
+  upstreamBytes: 2 ** 40, variableBytes: 2 ** 31 - 1, variableDepth: 64, variableValues: 10_000_000,
+};

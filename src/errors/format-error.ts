@@ -8,7 +8,7 @@
  * Logging is the request's business (server/error-log.ts logs each error once with the request id);
  * an error that never passed through a request's hooks is logged here, through `fallbackLog`.
  */
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GatewayError, type GatewayErrorCode } from './index.js';
 
@@ -34,6 +34,16 @@ export function withoutVariableValues(message: string): string {
   return `Variable "${m[1]}" got a value its type does not accept${at ? ` (at "${at}")` : ''}; check the value against the variable's declared type.`;
 }
 
+/**
+ * Errors graphql-js raises without a code that are the caller's fault: "Too many errors processing
+ * variables", and an argument that cannot take its value (`Argument "id" of non-null type "ID!" must
+ * not be null.`), which execution reports for one field.
+ */
+export function isCallersFault(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.originalError || error.extensions?.['code'] !== undefined) return false;
+  return /^Too many (validation )?errors/.test(error.message) || /^Argument "[_A-Za-z][_0-9A-Za-z]*" /.test(error.message);
+}
+
 const shorten = (message: string): string => (message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS - 1)}…` : message);
 
 export function createFormatError(fallbackLog: ErrorLogger, logged: WeakSet<object>) {
@@ -46,8 +56,7 @@ export function createFormatError(fallbackLog: ErrorLogger, logged: WeakSet<obje
         return { ...base, message: original.message, extensions: { ...extensions, code: original.code } };
       }
       const code = formatted.extensions?.['code'];
-      // graphql-js's "Too many errors processing variables" carries no code, but is the caller's fault too.
-      if ((typeof code === 'string' && REQUEST_FAULTS.has(code)) || /^Too many (validation )?errors/.test(formatted.message)) {
+      if ((typeof code === 'string' && REQUEST_FAULTS.has(code)) || isCallersFault(original)) {
         return { ...base, message: shorten(withoutVariableValues(formatted.message)), extensions: { code: 'BAD_USER_INPUT' satisfies GatewayErrorCode } };
       }
       if (error !== null && typeof error === 'object' && !logged.has(error)) fallbackLog.error({ err: original }, 'unexpected error outside a request\'s hooks');

@@ -6,16 +6,18 @@
  * The shape is measured once per fragment and reused at every spread, so a document of fragments
  * spreading each other many times is measured in time proportional to its size, while the figures
  * count every spread in full, as execution would. Validation has already refused fragment cycles;
- * the recursion follows the document's nesting, which the request check has bounded.
+ * the recursion follows the document's nesting and its chains of fragments, both of which the
+ * request check has bounded (`depth`, `fragments`).
  */
 import {
-  getNamedType, getNullableType, isListType, isCompositeType, isObjectType, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef,
+  getNamedType, getNullableType, getVariableValues, isListType, isCompositeType, isObjectType, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionSetNode,
 } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
 import type { LimitName, OperationLimits } from '../config/limits.js';
-import { ForbiddenError } from '../errors/index.js';
+import { withoutVariableValues } from '../errors/format-error.js';
+import { BadUserInputError, ForbiddenError } from '../errors/index.js';
 import { gatewayEstimator } from './cost.js';
 import { overLimit } from './refusal.js';
 
@@ -53,7 +55,10 @@ export interface OperationCheck {
 export function checkOperation(check: OperationCheck): OperationFigures {
   const { schema, document, operation, limits } = check;
   const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
-  if (!root) return { ...EMPTY, rootFields: 0, cost: 0 };
+  if (!root) {
+    // graphql-js validates a subscription against a schema that has none; execution would fail as a server fault.
+    throw new BadUserInputError(`This gateway serves queries and mutations, not ${operation.operation}s.`, { details: { reason: 'operation-type', http: { status: 400 } } });
+  }
   const measure = new Measure(schema, document);
   const shape = measure.selectionSet(operation.selectionSet, root);
   const rootFields = measure.rootFields(operation.selectionSet, root);
@@ -77,9 +82,12 @@ export function checkOperation(check: OperationCheck): OperationFigures {
 
 /**
  * The static cost, or null when the variables do not fit their types: execution then refuses the
- * request while coercing them, before any resolver, with an error that names the variable.
+ * whole request while coercing them, before any resolver, with an error that names the variable.
+ * Any other failure to measure (an argument that cannot take its value) refuses the request: a cost
+ * that cannot be measured is not a cost that fits.
  */
 function costOf({ schema, document, operation, variables, limits }: OperationCheck): number | null {
+  if ((getVariableValues(schema, operation.variableDefinitions ?? [], (variables ?? {}) as Record<string, unknown>, { maxErrors: 1 }).errors?.length ?? 0) > 0) return null;
   try {
     return getComplexity({
       schema, query: document, ...(variables ? { variables: variables as Record<string, unknown> } : {}),
@@ -90,7 +98,8 @@ function costOf({ schema, document, operation, variables, limits }: OperationChe
     });
   } catch (err) {
     if (err instanceof Error && /maximum allowed number of nodes/.test(err.message)) throw overLimit('fields', limits.fields, limits.fields * 2 + 100, true);
-    return null;
+    const why = err instanceof Error ? withoutVariableValues(err.message).slice(0, 200) : 'an argument does not fit its type';
+    throw new BadUserInputError(`The operation cannot be measured against your role's limits: ${why}`, { details: { reason: 'unmeasurable', http: { status: 400 } } });
   }
 }
 

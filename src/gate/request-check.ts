@@ -1,7 +1,7 @@
 /**
  * The part of the operation gate that runs before the document is parsed: its size, its tokens, how
- * deeply its selections and input values nest, and the size, depth and number of values of the
- * variables. Everything here is one pass without recursion and stops counting at the limit, so a
+ * deeply its selections and input values nest, how many fragments it defines, and the size, depth
+ * and number of values of the variables. Everything here is one pass without recursion and stops counting at the limit, so a
  * hostile request costs about as much to refuse as the limit allows, however large it is.
  */
 import { Lexer, Source, TokenKind } from 'graphql';
@@ -22,6 +22,7 @@ export function checkDocument(query: string, limits: OperationLimits): void {
   let parens = 0;
   let selections = 0;
   let inputs = 0;
+  let fragments = 0;
   for (let token = next(lexer); token && token.kind !== TokenKind.EOF; token = next(lexer)) {
     tokens += 1;
     if (tokens > limits.tokens) throw overLimit('tokens', limits.tokens, tokens, true);
@@ -40,6 +41,13 @@ export function checkDocument(query: string, limits: OperationLimits): void {
       case TokenKind.BRACE_R: case TokenKind.BRACKET_R:
         if (parens > 0 || token.kind === TokenKind.BRACKET_R) inputs = Math.max(0, inputs - 1);
         else selections = Math.max(0, selections - 1);
+        break;
+      case TokenKind.NAME:
+        // A fragment definition: the word `fragment` outside every brace and parenthesis.
+        if (token.value === 'fragment' && selections === 0 && parens === 0 && inputs === 0) {
+          fragments += 1;
+          if (fragments > limits.fragments) throw overLimit('fragments', limits.fragments, fragments, true);
+        }
         break;
       default:
     }

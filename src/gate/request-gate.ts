@@ -25,9 +25,15 @@ export async function checkRequestLimits(request: FastifyRequest): Promise<void>
   let query: unknown;
   let variables: unknown;
   if (request.method === 'GET') {
-    const params = (request.query ?? {}) as Record<string, unknown>;
-    query = params['query'];
-    const raw = params['variables'];
+    // Read exactly as Apollo reads it (WHATWG URL and URLSearchParams, first value of each name),
+    // not through Fastify's parser, which splits some URLs differently (`#`, bad escapes): what is
+    // checked must be what runs. A parameter sent twice is refused as ambiguous.
+    const params = new URL(request.url, 'http://gateway.invalid/').searchParams;
+    for (const name of ['query', 'variables', 'operationName', 'extensions']) {
+      if (params.getAll(name).length > 1) throw new BadUserInputError(`Send the \`${name}\` parameter once.`, { details: { reason: 'ambiguous', argument: name } });
+    }
+    query = params.get('query') ?? undefined;
+    const raw = params.get('variables');
     if (typeof raw === 'string' && raw !== '') {
       // Measured as sent, before anything parses it.
       if (raw.length > limits.variableBytes) throw overLimit('variableBytes', limits.variableBytes, raw.length);

@@ -104,7 +104,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) throw tokenError(reasonOf(err), err);
       // Neither a token fault nor a verdict: the IdP (discovery or keys) could not be reached.
-      throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { cause: err });
+      throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { details: { reason: 'identity-provider' }, cause: err });
     }
   };
   return Object.assign(verify, { keys });

@@ -36,6 +36,8 @@ export interface CallScope {
   readonly signal: AbortSignal;
   /** Counts one Metabase call, or one query run; throws (QUERY_TOO_COMPLEX) when the request's allowance is spent. */
   spend(kind: 'call' | 'run'): void;
+  /** Counts bytes read from Metabase for the request; throws (QUERY_TOO_COMPLEX) past its allowance. */
+  spendBytes(bytes: number): void;
   /** Work that may outlive the response: the audit record waits for it. */
   begin(): void;
   end(): void;

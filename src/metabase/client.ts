@@ -315,7 +315,7 @@ export class MetabaseClient {
     let status = 0;
     scope.begin();
     try {
-      const res = await send(this.transport(), req);
+      const res = await send(this.transport(), { ...req, onBytes: (n) => scope.spendBytes(n) });
       status = res.status;
       return res;
     } finally {

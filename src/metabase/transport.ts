@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { request, type Dispatcher } from 'undici';
 import {
-  BadUserInputError, ForbiddenError, NotFoundError, QueryFailedError, UpstreamAuthError, UpstreamTimeoutError,
-  UpstreamUnavailableError, type GatewayError,
+  BadUserInputError, ForbiddenError, GatewayError, NotFoundError, QueryFailedError, UpstreamAuthError, UpstreamTimeoutError,
+  UpstreamUnavailableError,
 } from '../errors/index.js';
 import { RequestEnded } from './call-scope.js';
 import { isObject } from './decode.js';
@@ -31,6 +31,8 @@ export interface UpstreamRequest {
   readonly signal?: AbortSignal;
   /** The call's deadline, when it started before the request (e.g. while queued). Default: `timeoutMs` from now. */
   readonly deadline?: AbortSignal;
+  /** Told the size of the body as it is read (and after gunzip); throwing stops the read and fails the call with that error. */
+  readonly onBytes?: (bytes: number) => void;
 }
 
 export interface UpstreamResponse {
@@ -86,14 +88,16 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
     });
     status = res.statusCode;
     // The body is read under the same signal: a stalled or cut stream is caught here too.
-    let raw = await readCapped(res, options.maxResponseBytes);
+    let raw = await readCapped(res, options.maxResponseBytes, req.onBytes);
     if (String(res.headers['content-encoding'] ?? '').includes('gzip')) {
+      const wire = raw.length;
       try {
         raw = await gunzipAsync(raw, { maxOutputLength: options.maxResponseBytes });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new TooLarge(options.maxResponseBytes + 1, 'decoded');
         throw err;
       }
+      req.onBytes?.(Math.max(0, raw.length - wire));
     }
     return { status, body: parseBody(String(res.headers['content-type'] ?? ''), raw, what) };
   } catch (err) {
@@ -107,8 +111,8 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
   }
 }
 
-/** Reads the body chunk by chunk, refusing (and dropping the connection) past `cap` bytes. */
-async function readCapped(res: Dispatcher.ResponseData, cap: number): Promise<Buffer> {
+/** Reads the body chunk by chunk, refusing (and dropping the connection) past `cap` bytes, or when `onBytes` refuses. */
+async function readCapped(res: Dispatcher.ResponseData, cap: number, onBytes?: (bytes: number) => void): Promise<Buffer> {
   const declared = Number(res.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > cap) {
     discard(res.body);
@@ -121,6 +125,12 @@ async function readCapped(res: Dispatcher.ResponseData, cap: number): Promise<Bu
     if (size > cap) {
       discard(res.body);
       throw new TooLarge(size, 'wire');
+    }
+    try {
+      onBytes?.((chunk as Buffer).length);
+    } catch (err) {
+      discard(res.body);
+      throw err;
     }
     chunks.push(chunk as Buffer);
   }
@@ -145,7 +155,8 @@ export function transportError(err: unknown, options: Pick<TransportOptions, 'ti
     return new UpstreamTimeoutError(`Metabase did not answer within ${options.timeoutMs} ms.`, { details: { reason: 'timeout' }, cause: err, detail: what });
   }
   if (req.signal?.aborted) return new UpstreamUnavailableError('The call to Metabase was cancelled.', { details: { reason: 'cancelled' }, cause: err, detail: what });
-  if (err instanceof UpstreamUnavailableError) return err;
+  // Already one of ours: a bad body, or the request's allowance of bytes spent.
+  if (err instanceof GatewayError) return err;
   return new UpstreamUnavailableError('Metabase could not be reached, or cut its answer short.', {
     details: { reason: 'unreachable' }, cause: err, detail: `${what}: ${err instanceof Error ? err.message : String(err)}`,
   });
@@ -182,7 +193,7 @@ export const isFailedRun = (body: unknown): body is Record<string, unknown> => i
  */
 export function queryFailure(body: Record<string, unknown>): GatewayError {
   const message = typeof body['error'] === 'string' && body['error'] !== '' ? body['error'] : 'no message';
-  const errorType = typeof body['error_type'] === 'string' ? body['error_type'].slice(0, 64) : null;
+  const errorType = errorTypeOf(body['error_type']);
   const options = { details: { errorType }, detail: detailOf(message) };
   switch (errorType) {
     case 'invalid-parameter':
@@ -193,6 +204,14 @@ export function queryFailure(body: Record<string, unknown>): GatewayError {
     default:
       return new QueryFailedError('The query failed in Metabase.', options);
   }
+}
+
+/** Metabase's query-processor error types (API-CONTRACT.md §4.5); anything else reads `unknown`, so no upstream text passes. */
+export const ERROR_TYPES = ['client', 'invalid-query', 'invalid-parameter', 'missing-required-parameter', 'missing-required-permissions', 'server', 'qp', 'db'] as const;
+
+function errorTypeOf(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  return (ERROR_TYPES as readonly string[]).includes(value) ? value : 'unknown';
 }
 
 /** Metabase's own words from an error body, for the log: plain text, `{message}`, a validation map, or a page. */

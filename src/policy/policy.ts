@@ -297,7 +297,7 @@ function readLimits(node: Node, base: OperationLimits): OperationLimits {
   const out: Record<string, number> = { ...base };
   for (const name of LIMIT_NAMES) {
     if (!node.at(name).present) continue;
-    const n = node.at(name).integer(1, LIMIT_CEILING);
+    const n = node.at(name).integer(1, LIMIT_CEILING[name]);
     if (n !== undefined) out[name] = n;
   }
   return out as unknown as OperationLimits;

@@ -8,7 +8,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GatewayContext } from '../context/context.js';
-import { REQUEST_FAULTS } from '../errors/format-error.js';
+import { isCallersFault, REQUEST_FAULTS } from '../errors/format-error.js';
 import { GatewayError } from '../errors/index.js';
 
 const SERVER_SIDE = new Set(['UPSTREAM_AUTH', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE', 'INTERNAL_SERVER_ERROR']);
@@ -30,7 +30,7 @@ export function errorLogPlugin(logged: WeakSet<object>): ApolloServerPlugin<Gate
             } else {
               const code = error.extensions?.['code'];
               if (typeof code === 'string' && REQUEST_FAULTS.has(code)) continue;
-              if (/^Too many (validation )?errors/.test(error.message)) continue;
+              if (isCallersFault(original)) continue;
               contextValue.log.error({ event: 'graphql.error', code: 'INTERNAL_SERVER_ERROR', path, err: original }, 'unexpected error while executing an operation');
             }
           }

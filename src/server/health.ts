@@ -1,18 +1,28 @@
-/** `/healthz`: the process answers. `/readyz`: the gateway is serving and Metabase answers. */
+/**
+ * `/healthz`: the process answers. `/readyz`: the gateway is serving and Metabase answers. Both need
+ * no token, so Metabase is asked at most once per READY_CACHE_MS whatever the number of callers: a
+ * flood of readiness checks cannot take Metabase's connections from the roles' queries.
+ */
 import type { FastifyInstance } from 'fastify';
 
 export type GatewayState = 'starting' | 'ready' | 'draining' | 'stopped';
 
+/** How long an answer from Metabase's health check is reused. */
+export const READY_CACHE_MS = 2_000;
+
 export function registerHealth(app: FastifyInstance, deps: { state: () => GatewayState; metabaseReady: () => Promise<unknown> }): void {
+  let last: { at: number; check: Promise<boolean> } | undefined;
+  const metabaseOk = (): Promise<boolean> => {
+    if (!last || Date.now() - last.at > READY_CACHE_MS) {
+      last = { at: Date.now(), check: deps.metabaseReady().then(() => true, () => false) };
+    }
+    return last.check;
+  };
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const state = deps.state();
     if (state !== 'ready') return reply.code(503).send({ status: state });
-    try {
-      await deps.metabaseReady();
-      return { status: 'ready', metabase: 'ok' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', metabase: 'unreachable' });
-    }
+    if (await metabaseOk()) return { status: 'ready', metabase: 'ok' };
+    return reply.code(503).send({ status: 'unavailable', metabase: 'unreachable' });
   });
 }

@@ -71,6 +71,8 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
     const thrown: unknown = err;
     if (thrown instanceof GatewayError) {
       const { status, extensions } = statusOf(thrown);
+      // The identity provider unreachable, or anything else on the gateway's side: logged once, with its cause.
+      if (status >= 500) request.log.error({ event: 'request.error', code: thrown.code, reason: extensions['reason'], err: thrown.originalError ?? thrown, detail: thrown.detail }, 'a request failed before any operation');
       if (request.trail) request.trail.refused ??= { code: thrown.code, reason: extensions['reason'] ?? extensions['limit'] };
       if (thrown.code === 'UNAUTHENTICATED') {
         reply.header('www-authenticate', status === 400 ? 'Bearer realm="metabase-gateway", error="invalid_request"' : 'Bearer realm="metabase-gateway"');

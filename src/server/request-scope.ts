@@ -16,6 +16,7 @@ export class RequestScope implements CallScope {
   readonly deadlineAt: number;
   #calls = 0;
   #runs = 0;
+  #bytes = 0;
   /** The limits of the request's role, once it is known (the policy's defaults until then). */
   limits: OperationLimits;
 
@@ -59,6 +60,11 @@ export class RequestScope implements CallScope {
       this.#runs += 1;
       if (this.#runs > this.limits.runs) throw overLimit('runs', this.limits.runs, this.#runs, true, true);
     }
+  }
+
+  spendBytes(bytes: number): void {
+    this.#bytes += bytes;
+    if (this.#bytes > this.limits.upstreamBytes) throw overLimit('upstreamBytes', this.limits.upstreamBytes, this.#bytes, true, true);
   }
 
   begin(): void {

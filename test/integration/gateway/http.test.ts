@@ -189,6 +189,15 @@ describe('the HTTP edge', () => {
     }
   });
 
+  test('other methods on /graphql are 405 with Allow', async () => {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      const res = await call({ method, headers: { authorization: bearer } });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'GET, POST, OPTIONS');
+      assert.equal(code(res), 'BAD_USER_INPUT');
+    }
+  });
+
   test('unknown routes are 404 NOT_FOUND; /healthz and /readyz answer', async () => {
     const missing = await call({ path: '/nope' });
     assert.equal(missing.status, 404);
@@ -197,6 +206,11 @@ describe('the HTTP edge', () => {
     const ready = await call({ path: '/readyz' });
     assert.equal(ready.status, 200);
     assert.equal(ready.body['status'], 'ready');
+    // Readiness needs no token: a flood of it asks Metabase once, not once per request.
+    stack.emulator.requests.reset();
+    const flood = await Promise.all(Array.from({ length: 50 }, () => call({ path: '/readyz' })));
+    assert.ok(flood.every((r) => r.status === 200));
+    assert.ok(stack.emulator.requests.count('GET /api/health') <= 1, `${stack.emulator.requests.count('GET /api/health')} health calls for 50 readiness checks`);
   });
 
   test('closing drains: an in-flight request finishes, new ones are refused', async () => {

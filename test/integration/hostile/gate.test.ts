@@ -11,7 +11,7 @@ import { startAuthzStack, type AuthzStack, type GqlBody } from '../../helpers/au
 import { emulator, groupKeys, type Emulator } from '../../helpers/emulator.js';
 import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
 
-const NARROW = { documentBytes: 400, tokens: 60, depth: 4, aliases: 2, rootFields: 3, directives: 1, fields: 20, listDepth: 1, cost: 250, runs: 1, upstreamCalls: 3, variableBytes: 100, variableDepth: 3, variableValues: 5 };
+const NARROW = { documentBytes: 400, tokens: 60, depth: 4, aliases: 2, rootFields: 3, directives: 1, fields: 20, fragments: 3, listDepth: 1, cost: 250, runs: 1, upstreamCalls: 3, variableBytes: 100, variableDepth: 3, variableValues: 5 };
 
 const POLICY = `
 claims:
@@ -29,6 +29,11 @@ roles:
     metabase: { apiKey: { env: ANALYSTS_KEY } }
     collections: all
     limits: ${JSON.stringify(NARROW)}
+  - name: thrifty
+    match: { groups: [thrifty] }
+    metabase: { apiKey: { env: ANALYSTS_KEY } }
+    collections: all
+    limits: { upstreamBytes: 500 }
   - name: tight
     match: { groups: [tight] }
     metabase: { apiKey: { env: ANALYSTS_KEY } }
@@ -56,7 +61,7 @@ describe('the operation gate', () => {
     idp = await startIdp();
     const keys = groupKeys(mb);
     stack = await startAuthzStack({ emulator: mb, issuer: idp.issuer, audience: AUDIENCE, policy: POLICY, env: { ANALYSTS_KEY: keys.analyst, AGENTS_KEY: keys.agents } });
-    for (const [user, group] of [['ana', 'analysts'], ['nat', 'narrow'], ['tim', 'tight'], ['tom', 'tight'], ['val', 'vetted']] as const) {
+    for (const [user, group] of [['ana', 'analysts'], ['nat', 'narrow'], ['tim', 'tight'], ['tom', 'tight'], ['val', 'vetted'], ['tia', 'thrifty']] as const) {
       tokens[user] = await idp.userToken(user, { groups: [group] });
     }
     tokens['bot'] = await idp.agentToken();
@@ -78,6 +83,7 @@ describe('the operation gate', () => {
     ['rootFields', '{ viewer { role } databases { id } collections { id } dashboards { totalCount } }'],
     ['directives', '{ viewer { role @include(if: true) subject @skip(if: false) } }'],
     ['fields', '{ viewer { ...V ...V } } fragment V on Viewer { role subject email name groups scopes clientId clientKind availableRoles noRoleReason }'],
+    ['fragments', '{ viewer { ...A } } fragment A on Viewer { ...B } fragment B on Viewer { ...C } fragment C on Viewer { ...D } fragment D on Viewer { role }'],
     ['listDepth', '{ collections { children { id } } }'],
     ['cost', '{ dashboard(id: 1) { cards { run { rowCount } } } }'],
     ['variableBytes', 'query($t: String!) { search(text: $t) { id } }', { t: 'x'.repeat(200) }],
@@ -116,6 +122,44 @@ describe('the operation gate', () => {
     const calls = await stack.post('{ question(id: 2) { collection { name } database { name } } dashboard(id: 1) { name } }', tokens['nat']);
     assert.deepEqual(calls.body.errors?.map((e) => [e.extensions.code, e.extensions['limit']]), [['QUERY_TOO_COMPLEX', 'upstreamCalls']]);
     assert.equal(mb.requests.count(), NARROW.upstreamCalls, 'Metabase saw exactly the allowance');
+  });
+
+  test('bytes read from Metabase are counted while the operation executes: the call that spends them fails, and the body stops being read', async () => {
+    mb.requests.reset();
+    const res = await stack.post('{ viewer { role } question(id: 2) { name } }', tokens['tia']);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.errors?.map((e) => [e.path?.join('.'), e.extensions.code, e.extensions['limit'], e.extensions['max']]), [['question', 'QUERY_TOO_COMPLEX', 'upstreamBytes', 500]]);
+    assert.deepEqual((res.body.data as { viewer: unknown }).viewer, { role: 'thrifty' }, 'the rest is served');
+  });
+
+  test('GET is checked as Apollo reads it: a `#` or a bad escape does not hide the document from the gate', async () => {
+    const big = `{ viewer { role } } #${'x'.repeat(40_000)}`;
+    const get = (qs: string) => fetch(`${stack.url}?${qs}`, { headers: { authorization: `Bearer ${tokens['ana']}`, 'apollo-require-preflight': 'true' } });
+    for (const qs of [`query=${encodeURIComponent(big)}#&query=x`, `query=${encodeURIComponent(big)}%ZZ`, `query=${encodeURIComponent(big)}&query=${encodeURIComponent('{ viewer { role } }')}`]) {
+      const res = await get(qs);
+      const body = (await res.json()) as GqlBody;
+      assert.equal(res.status, 400, JSON.stringify(body).slice(0, 200));
+      assert.ok(['QUERY_TOO_COMPLEX', 'BAD_USER_INPUT'].includes(ext(body)['code'] as string), JSON.stringify(body).slice(0, 200));
+      assert.equal(body.data, undefined, 'nothing ran');
+    }
+    let deep: unknown = 'Widget';
+    for (let i = 0; i < 3_000; i++) deep = [deep];
+    mb.requests.reset();
+    const q = encodeURIComponent('query($v: JSON) { question(id: 2) { run(parameters: [{ slug: "category", value: $v }]) { rowCount } } }');
+    const res = await get(`query=${q}&variables=${encodeURIComponent(JSON.stringify({ v: deep }))}#&variables=x`);
+    assert.deepEqual([res.status, ext((await res.json()) as GqlBody)['limit']], [400, 'variableDepth']);
+    assert.equal(mb.requests.count(), 0);
+  });
+
+  test('an operation the gate cannot measure is refused, not let through unmeasured; a subscription is a request error', async () => {
+    mb.requests.reset();
+    const res = await stack.post('query($id: ID = "1") { question(id: $id) { id } questions(first: 100) { nodes { run { rowCount } } } }', tokens['ana'], {}, { id: null });
+    assert.deepEqual([ext(res.body)['code'], ext(res.body)['reason']], ['BAD_USER_INPUT', 'unmeasurable'], res.text);
+    assert.equal(res.body.data, undefined);
+    assert.equal(mb.requests.count(), 0, 'no run went out');
+    const sub = await stack.post('subscription { viewer { role } }', tokens['ana'], { accept: 'application/graphql-response+json' });
+    assert.equal(sub.status, 400);
+    assert.deepEqual([ext(sub.body)['code'], ext(sub.body)['reason']], ['BAD_USER_INPUT', 'operation-type']);
   });
 
   test('introspection: on for people, off for a role that serves only agents, with a clear refusal; suggestions hidden from it too', async () => {

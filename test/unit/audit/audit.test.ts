@@ -85,6 +85,18 @@ test('bounded copies: no recursion however deep, long strings cut, wide values c
   assert.deepEqual(lines[0]!['omitted'], { fields: 7, metabase: 3, variables: true });
 });
 
+test('the SQL of an ad-hoc run is kept up to 4,096 characters, and the record says it was cut', () => {
+  const lines: Record<string, unknown>[] = [];
+  const audit = createAuditLog({ file: null, format: 'operation', redactVariables: [], destination: sink(lines) });
+  const t = new Trail('sql');
+  t.runs.push({ questionId: null, dashboardId: null, dashboardCardId: null, databaseId: 1, sql: `SELECT ${'1, '.repeat(30_000)}1`, parameters: [], status: 'completed', rowCount: 1, truncated: false, cached: false });
+  audit.write(t, { status: 200, responseBytes: 1 });
+  const sql = (lines[0]!['runs'] as { sql: string }[])[0]!.sql;
+  assert.equal(sql.length, 4_097);
+  assert.ok(sql.endsWith('…'));
+  assert.deepEqual(lines[0]!['omitted'], { runParameters: true });
+});
+
 test('values of redacted variables are cut from the run parameters of the same record', () => {
   const lines: Record<string, unknown>[] = [];
   const audit = createAuditLog({ file: null, format: 'operation', redactVariables: ['customer'], destination: sink(lines) });

@@ -45,6 +45,14 @@ test('variable coercion errors name the variable, never its value; long messages
   assert.equal(withoutVariableValues('Variable "$n" of required type "Int!" was not provided.'), 'Variable "$n" of required type "Int!" was not provided.');
   const long = format({ message: `Syntax Error: ${'x'.repeat(5_000)}`, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, new GraphQLError('x'));
   assert.ok(long.message.length <= 300);
-  const tooMany = format({ message: 'Too many errors processing variables, error limit reached. Execution aborted.' }, new GraphQLError('x'));
+  const tooManyText = 'Too many errors processing variables, error limit reached. Execution aborted.';
+  const tooMany = format({ message: tooManyText }, new GraphQLError(tooManyText));
   assert.equal(tooMany.extensions?.['code'], 'BAD_USER_INPUT', 'graphql-js\'s "too many errors" is the caller\'s fault, not a server fault');
+  // An argument that cannot take its value, reported by execution for one field (graphql-js gives it no code).
+  const argumentText = 'Argument "id" of non-null type "ID!" must not be null.';
+  const located = new GraphQLError(argumentText, { path: ['question'], originalError: new GraphQLError(argumentText) });
+  assert.deepEqual(format({ message: argumentText, path: ['question'] }, located), { path: ['question'], message: argumentText, extensions: { code: 'BAD_USER_INPUT' } });
+  const logsBefore = logged.length;
+  format({ message: 'x' }, new GraphQLError('Argument "id" of non-null type "ID!" must not be null.', { originalError: new Error('a bug') }));
+  assert.equal(logged.length, logsBefore + 1, 'a thrown error that happens to start with "Argument" is still a server fault');
 });

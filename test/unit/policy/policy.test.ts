@@ -162,3 +162,29 @@ test('a policy file round-trip through disk', async () => {
     await rm(dir, { recursive: true });
   }
 });
+
+test('limits: the policy\'s apply to every role, a role\'s own override them; each is checked against its ceiling', async () => {
+  const { DEFAULT_LIMITS } = await import('../../../src/config/limits.js');
+  const p = parsePolicy(`
+limits: { cost: 8000, depth: 12 }
+roles:
+  - { name: a, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }
+  - { name: b, match: { groups: [h] }, metabase: { apiKey: { env: K } }, collections: all, limits: { depth: 6, runs: 5 } }
+  - { name: bot, match: { clientKinds: [agent] }, metabase: { apiKey: { env: K } }, collections: all }
+`, 'p.yaml');
+  assert.deepEqual(p.limits, { ...DEFAULT_LIMITS, cost: 8000, depth: 12 });
+  assert.deepEqual(p.roles[0]!.limits, p.limits);
+  assert.deepEqual(p.roles[1]!.limits, { ...DEFAULT_LIMITS, cost: 8000, depth: 6, runs: 5 });
+  assert.deepEqual(p.roles.map((r) => r.canIntrospect), [true, true, false], 'on for people, off for a role that serves only agents');
+  const problems = problemsOf(`
+limits: { depth: 100, fragments: 0, speed: 3 }
+roles:
+  - { name: a, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all, limits: { upstreamBytes: -1 } }
+`);
+  assert.deepEqual(problems.sort(), [
+    'limits.depth: expected an integer from 1 to 64, received 100',
+    'limits.fragments: expected an integer from 1 to 1000, received 0',
+    `limits.speed: unknown key; expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')}`,
+    'roles[0].limits.upstreamBytes: expected an integer from 1 to 1099511627776, received -1',
+  ].sort());
+});
