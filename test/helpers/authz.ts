@@ -11,7 +11,10 @@ import { createTokenVerifier, type TokenVerifier } from '../../src/identity/veri
 import { createLogger } from '../../src/logging/logger.js';
 import { createMetabasePool } from '../../src/metabase/client.js';
 import { PolicyStore } from '../../src/policy/store.js';
+import { before, after } from 'node:test';
+import { startEmulator } from '../../src/emulator/server.js';
 import type { Emulator } from './emulator.js';
+import { AUDIENCE, startIdp, type Idp } from './idp.js';
 
 export interface LogLine { readonly level: number; readonly msg: string; readonly event?: string; readonly [key: string]: unknown }
 
@@ -103,4 +106,33 @@ export async function startAuthzStack(options: {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface AuthzSuite {
+  readonly mb: Emulator;
+  readonly idp: Idp;
+  readonly stack: AuthzStack;
+}
+
+/**
+ * Registers, in the calling suite, hooks that start an emulator, a real OpenID provider and a gateway
+ * on `policy` before its tests and stop them after. The returned object is filled in by the time the
+ * first test runs. `env` and `files` get the emulator, for its keys and passwords.
+ */
+export function useAuthzStack(policy: string, options: { env?: (mb: Emulator) => Record<string, string>; files?: (mb: Emulator) => Record<string, string> } = {}): AuthzSuite {
+  const suite = {} as { mb: Emulator; idp: Idp; stack: AuthzStack };
+  before(async () => {
+    suite.mb = await startEmulator({ port: 0 });
+    suite.idp = await startIdp();
+    suite.stack = await startAuthzStack({
+      emulator: suite.mb, issuer: suite.idp.issuer, audience: AUDIENCE, policy,
+      env: options.env?.(suite.mb) ?? {}, files: options.files?.(suite.mb) ?? {},
+    });
+  });
+  after(async () => {
+    await suite.stack?.close();
+    await suite.idp?.close();
+    await suite.mb?.close();
+  });
+  return suite;
 }

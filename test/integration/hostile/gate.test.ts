@@ -4,12 +4,11 @@
  * call (or, for runs and Metabase calls, as soon as the allowance is spent); limits are per role;
  * introspection per role; vetted-only roles run nothing yet; rate limit tiers hold per caller.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getIntrospectionQuery } from 'graphql';
-import { startAuthzStack, type AuthzStack, type GqlBody } from '../../helpers/authz.js';
-import { emulator, groupKeys, type Emulator } from '../../helpers/emulator.js';
-import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
+import { useAuthzStack, type AuthzStack, type GqlBody } from '../../helpers/authz.js';
+import { groupKeys, type Emulator } from '../../helpers/emulator.js';
 
 const NARROW = { documentBytes: 400, tokens: 60, depth: 4, aliases: 2, rootFields: 3, directives: 1, fields: 20, fragments: 3, listDepth: 1, cost: 250, runs: 1, upstreamCalls: 3, variableBytes: 100, variableDepth: 3, variableValues: 5 };
 
@@ -51,25 +50,17 @@ roles:
 `;
 
 describe('the operation gate', () => {
+  const suite = useAuthzStack(POLICY, { env: (mb) => ({ ANALYSTS_KEY: groupKeys(mb).analyst, AGENTS_KEY: groupKeys(mb).agents }) });
   let mb: Emulator;
-  let idp: Idp;
   let stack: AuthzStack;
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    mb = await emulator();
-    idp = await startIdp();
-    const keys = groupKeys(mb);
-    stack = await startAuthzStack({ emulator: mb, issuer: idp.issuer, audience: AUDIENCE, policy: POLICY, env: { ANALYSTS_KEY: keys.analyst, AGENTS_KEY: keys.agents } });
+    ({ mb, stack } = suite);
     for (const [user, group] of [['ana', 'analysts'], ['nat', 'narrow'], ['tim', 'tight'], ['tom', 'tight'], ['val', 'vetted'], ['tia', 'thrifty']] as const) {
-      tokens[user] = await idp.userToken(user, { groups: [group] });
+      tokens[user] = await suite.idp.userToken(user, { groups: [group] });
     }
-    tokens['bot'] = await idp.agentToken();
-  });
-  after(async () => {
-    await stack.close();
-    await idp.close();
-    await mb.close();
+    tokens['bot'] = await suite.idp.agentToken();
   });
 
   const ext = (body: GqlBody, i = 0): Record<string, unknown> => body.errors?.[i]?.extensions ?? {};

@@ -4,12 +4,11 @@
  * a question the role may not read), the client gets the gateway's fixed message and code, and the
  * log gets Metabase's words with the request id. Nor does a URL's secret reach the log.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEAK_MARKERS } from '../../../src/emulator/server.js';
-import { startAuthzStack, type AuthzStack } from '../../helpers/authz.js';
-import { emulator, groupKeys, type Emulator } from '../../helpers/emulator.js';
-import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
+import { useAuthzStack, type AuthzStack } from '../../helpers/authz.js';
+import { groupKeys, type Emulator } from '../../helpers/emulator.js';
 
 const POLICY = `
 roles:
@@ -28,23 +27,15 @@ roles:
 const CARD_4_SQL = 'FROM ORDERS WHERE CREATED_AT';
 
 describe('nothing of Metabase\'s reaches a client', () => {
+  const suite = useAuthzStack(POLICY, { env: (mb) => ({ ANALYSTS_KEY: groupKeys(mb).analyst, SALES_KEY: groupKeys(mb).sales }) });
   let mb: Emulator;
-  let idp: Idp;
   let stack: AuthzStack;
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    mb = await emulator();
-    idp = await startIdp();
-    const keys = groupKeys(mb);
-    stack = await startAuthzStack({ emulator: mb, issuer: idp.issuer, audience: AUDIENCE, policy: POLICY, env: { ANALYSTS_KEY: keys.analyst, SALES_KEY: keys.sales } });
-    tokens['analyst'] = await idp.userToken('ana', { groups: ['analysts'] });
-    tokens['sales'] = await idp.userToken('sam', { groups: ['sales'] });
-  });
-  after(async () => {
-    await stack.close();
-    await idp.close();
-    await mb.close();
+    ({ mb, stack } = suite);
+    tokens['analyst'] = await suite.idp.userToken('ana', { groups: ['analysts'] });
+    tokens['sales'] = await suite.idp.userToken('sam', { groups: ['sales'] });
   });
 
   const leaksIn = (text: string): string[] => [...LEAK_MARKERS, CARD_4_SQL, 'SQL statement', '/api/'].filter((m) => text.includes(m));
