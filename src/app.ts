@@ -82,7 +82,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     // One line per request, written by server/request-log.ts without query-string values.
     logController: new LogController({ disableRequestLogging: true }),
     http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(5_000, settings.requestTimeoutMs) },
-    // A request must arrive whole within its deadline (a body trickled in byte by byte is cut with 408);
+    // A request must arrive whole within its deadline (a body trickled in byte by byte is cut);
     // a socket idle for longer than the deadline serves no request and is closed.
     requestTimeout: settings.requestTimeoutMs,
     connectionTimeout: settings.requestTimeoutMs + 10_000,
