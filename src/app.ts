@@ -30,7 +30,7 @@ import { createFormatError } from './errors/format-error.js';
 import { operationGatePlugin } from './gate/plugin.js';
 import { checkRequestLimits, refuseVettedOnly } from './gate/request-gate.js';
 import { buildGatewaySchema } from './graph/schema.js';
-import type { TokenVerifier } from './identity/verifier.js';
+import type { TokenVerification } from './identity/issuers.js';
 import { withCallScope } from './metabase/call-scope.js';
 import { createLoaders } from './metabase/loaders.js';
 import type { PolicyStore } from './policy/store.js';
@@ -40,7 +40,7 @@ import { drain } from './server/drain.js';
 import { errorLogPlugin } from './server/error-log.js';
 import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
-import { clientErrorHandler, installErrorHandlers, MAX_HEADER_BYTES, sendError } from './server/http-errors.js';
+import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
 import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
@@ -51,7 +51,8 @@ export type { GatewayState } from './server/health.js';
 export interface GatewayDeps {
   /** The policy in force: claim mapping, roles and their Metabase clients. */
   readonly policy: PolicyStore;
-  readonly verifyToken: TokenVerifier;
+  /** Verifies tokens against the issuers in force (IssuerRegistry over the policy store's issuers). */
+  readonly tokens: TokenVerification;
   /** Checks Metabase answers, for /readyz. */
   readonly metabaseReady: () => Promise<unknown>;
   /** The root logger (pino). Default: silent. */
@@ -70,23 +71,25 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs'>;
+type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens'>;
 
 export async function createGateway(settings: Settings, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
   const logger = deps.logger ?? pino({ level: 'silent' });
   const audit = deps.audit ?? NO_AUDIT;
+  // The header limit follows the token limit: a token just over it is refused with its reason, not cut off by the parser.
+  const maxHeaderBytes = settings.tokens.maxBytes + OTHER_HEADERS_BYTES;
   const app = Fastify({
     bodyLimit: settings.limits.bodyLimitBytes,
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by server/request-log.ts without query-string values.
     logController: new LogController({ disableRequestLogging: true }),
-    http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(5_000, settings.requestTimeoutMs) },
+    http: { maxHeaderSize: maxHeaderBytes, connectionsCheckingInterval: Math.min(5_000, settings.requestTimeoutMs) },
     // A request must arrive whole within its deadline (a body trickled in byte by byte is cut);
     // a socket idle for longer than the deadline serves no request and is closed.
     requestTimeout: settings.requestTimeoutMs,
     connectionTimeout: settings.requestTimeoutMs + 10_000,
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(maxHeaderBytes),
     // The gateway's own id: the audit trail's key, which a caller must not be able to choose or collide.
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
@@ -144,7 +147,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, verifyToken: deps.verifyToken }), rateLimit(deps.policy), refuseVettedOnly],
+    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy), refuseVettedOnly],
     preHandler: checkRequestLimits,
     onSend: recorder.measure,
     // Runs inside the request's scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.

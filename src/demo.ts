@@ -10,8 +10,9 @@ import type { Config } from './config/config.js';
 import { createGateway, type Gateway } from './app.js';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { startDevIssuer, type DevIssuer } from './identity/dev-issuer.js';
-import { createTokenVerifier } from './identity/verifier.js';
+import { IssuerRegistry } from './identity/issuers.js';
 import { createMetabasePool } from './metabase/client.js';
+import { environmentIssuer } from './policy/policy.js';
 import { PolicyStore } from './policy/store.js';
 
 /** The demo's policy file: every policy feature, on the emulator's groups. */
@@ -66,11 +67,13 @@ export async function startDemo(config: Config, options: { emulatorPort?: number
     env: { ...process.env, ...demoSecrets(emulator) },
     metabase: { baseUrl: emulator.url, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
     logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
+    // The demo's own issuer, read with the demo policy's claims (a policy file given with POLICY_FILE may list its own).
+    defaultIssuer: environmentIssuer({ issuer: issuer.issuer, audiences: [DEMO_AUDIENCE], algorithms: ['RS256'] }),
   });
   policy.watch();
   const gateway = await createGateway(config, {
     policy,
-    verifyToken: createTokenVerifier({ issuer: issuer.issuer, audience: DEMO_AUDIENCE }),
+    tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, env: process.env }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
     ...(options.audit ? { audit: options.audit } : {}),

@@ -11,10 +11,10 @@ import { createGateway } from './app.js';
 import { startDemo } from './demo.js';
 import { explainToken } from './explain.js';
 import { createAuditLog, NO_AUDIT, type AuditLog } from './audit/audit.js';
-import { createTokenVerifier } from './identity/verifier.js';
+import { IssuerRegistry } from './identity/issuers.js';
 import { createLogger } from './logging/logger.js';
 import { createMetabasePool } from './metabase/client.js';
-import { loadPolicyFile, PolicyError } from './policy/policy.js';
+import { effectiveIssuers, environmentIssuer, loadPolicyFile, PolicyError } from './policy/policy.js';
 import { PolicyStore } from './policy/store.js';
 
 /** What the drain may take beyond the grace period before the process exits regardless. */
@@ -39,18 +39,18 @@ async function production(config: Config): Promise<Running> {
   const policy = await PolicyStore.open({
     file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
     metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
+    ...(config.oidc ? { defaultIssuer: environmentIssuer(config.oidc) } : {}),
   });
   policy.watch();
-  const oidc = config.oidc!;
-  const verifyToken = createTokenVerifier({
-    issuer: oidc.issuer, audience: oidc.audience, algorithms: oidc.algorithms, keyRefreshCooldownMs: oidc.keyRefreshCooldownMs,
-    onKeyRefreshError: (err) => logger.warn({ event: 'idp.keys.refresh-failed', problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
+  const tokens = new IssuerRegistry(() => policy.current.issuers, {
+    maxTokenBytes: config.tokens.maxBytes, keyRefreshCooldownMs: config.tokens.keyRefreshCooldownMs, env: process.env,
+    onKeyRefreshError: (issuer, err) => logger.warn({ event: 'idp.keys.refresh-failed', issuer, problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
   });
-  // Keys fetched before the first request; if the IdP is down now, requests retry it (spaced out).
-  await verifyToken.keys.refresh().catch((err: unknown) => logger.warn({ event: 'idp.keys.unavailable', problem: (err as Error).message }, 'identity provider keys could not be fetched at start'));
+  // Keys fetched before the first request; if an IdP is down now, requests retry it (spaced out).
+  await tokens.warmUp((issuer, err) => logger.warn({ event: 'idp.keys.unavailable', issuer, problem: (err as Error).message }, 'identity provider keys could not be fetched at start'));
   const gateway = await createGateway(config, {
     policy,
-    verifyToken,
+    tokens,
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
     audit,
@@ -129,13 +129,13 @@ async function serve(config: Config): Promise<void> {
 
 async function explain(config: Config, arg: string | undefined): Promise<void> {
   if (!arg) throw new ConfigError(['usage: explain <token>, or explain - to read the token from standard input']);
-  if (!config.oidc || !config.policyFile) {
-    throw new ConfigError(['explain reads the server\'s settings: set OIDC_ISSUER, OIDC_AUDIENCE, METABASE_URL and POLICY_FILE as for `npm start`']);
+  if (!config.policyFile) {
+    throw new ConfigError(['explain reads the server\'s settings: set METABASE_URL and POLICY_FILE (and OIDC_ISSUER and OIDC_AUDIENCE unless the policy lists issuers) as for the server']);
   }
   const token = (arg === '-' ? readFileSync(0, 'utf8') : arg).trim().replace(/^Bearer\s+/i, '');
   const policy = await loadPolicyFile(config.policyFile);
-  const verify = createTokenVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, algorithms: config.oidc.algorithms });
-  const result = await explainToken(token, policy, verify);
+  const issuers = effectiveIssuers(policy, config.oidc ? environmentIssuer(config.oidc) : undefined);
+  const result = await explainToken(token, policy, issuers, new IssuerRegistry(() => issuers, { maxTokenBytes: config.tokens.maxBytes, env: process.env }));
   console.log(result.lines.join('\n'));
   process.exitCode = result.verified ? 0 : 2;
 }

@@ -38,6 +38,8 @@ export interface AuditViewer {
   readonly email: string | null;
   readonly groups: readonly string[];
   readonly clientKind: string;
+  /** The issuer that signed the caller's token. */
+  readonly issuer?: string;
 }
 
 /** How much of each list one record keeps. */

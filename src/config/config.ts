@@ -20,13 +20,25 @@ export interface Config {
     /** Largest answer read from Metabase, on the wire and after gunzip, in bytes. Default 64 MiB. */
     readonly maxResponseBytes: number;
   };
+  /**
+   * The one identity provider the environment names (OIDC_ISSUER, OIDC_AUDIENCE, OIDC_ALGORITHMS);
+   * null when it names none: then the policy file lists its issuers.
+   */
   readonly oidc: {
     readonly issuer: string;
-    readonly audience: string;
+    /** OIDC_AUDIENCE: one audience, or several, comma-separated. */
+    readonly audiences: readonly string[];
     readonly algorithms: readonly string[];
-    /** Least time between key set refreshes caused by unknown key ids, in ms. Default 30,000. */
-    readonly keyRefreshCooldownMs: number;
   } | null;
+  readonly tokens: {
+    /**
+     * TOKEN_MAX_BYTES: the longest bearer token accepted; longer ones are refused with reason
+     * `too-large`. The HTTP header limit is this plus 16 KiB. Default 32,768.
+     */
+    readonly maxBytes: number;
+    /** OIDC_KEY_REFRESH_COOLDOWN_MS: least time between key set refreshes caused by unknown key ids, per issuer, in ms. Default 30,000. */
+    readonly keyRefreshCooldownMs: number;
+  };
   /** The policy file (claims, roles, credentials); null in demo mode without POLICY_FILE (the demo's own is used). */
   readonly policyFile: string | null;
   /** How often the policy file and key files are checked for changes, in ms. Default 1,000. */
@@ -114,15 +126,14 @@ export function loadConfig(env: Env): Readonly<Config> {
   let oidc: Config['oidc'] = null;
   if (mode === 'production') {
     if (!env['METABASE_URL']) problems.push('METABASE_URL is required when OIDC_ISSUER is set');
-    if (!env['OIDC_ISSUER']) problems.push('OIDC_ISSUER is required when METABASE_URL is set (the demo runs only with neither)');
-    if (!env['OIDC_AUDIENCE']) problems.push('OIDC_AUDIENCE is required: the audience this gateway\'s tokens are issued for');
     if (!env['POLICY_FILE']) problems.push('POLICY_FILE is required: the policy file naming the roles, their groups and Metabase credentials (see the README)');
+    // One issuer from the environment, or the issuers the policy lists (checked when it is read).
+    if (env['OIDC_ISSUER'] && !env['OIDC_AUDIENCE']) problems.push('OIDC_AUDIENCE is required with OIDC_ISSUER: the audience (or comma-separated audiences) this gateway\'s tokens are issued for');
+    if (!env['OIDC_ISSUER'] && env['OIDC_AUDIENCE']) problems.push('OIDC_ISSUER is required with OIDC_AUDIENCE');
     const algorithms = list(env['OIDC_ALGORITHMS']);
-    oidc = {
-      issuer: env['OIDC_ISSUER'] ?? issuer ?? '', audience: env['OIDC_AUDIENCE'] ?? '',
-      algorithms: algorithms.length ? algorithms : ['RS256', 'PS256', 'ES256', 'EdDSA'],
-      keyRefreshCooldownMs: int('OIDC_KEY_REFRESH_COOLDOWN_MS', 30_000, 0),
-    };
+    if (env['OIDC_ISSUER']) {
+      oidc = { issuer: env['OIDC_ISSUER'] ?? issuer ?? '', audiences: list(env['OIDC_AUDIENCE']), algorithms: algorithms.length ? algorithms : ['RS256', 'PS256', 'ES256', 'EdDSA'] };
+    }
     if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) problems.push(`OIDC_ALGORITHMS must name asymmetric algorithms only (e.g. RS256,ES256), received "${env['OIDC_ALGORITHMS']}"`);
   }
   const config: Config = {
@@ -134,6 +145,10 @@ export function loadConfig(env: Env): Readonly<Config> {
       maxResponseBytes: int('METABASE_MAX_RESPONSE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     },
     oidc,
+    tokens: {
+      maxBytes: int('TOKEN_MAX_BYTES', 32_768, 1_024, 1_048_576),
+      keyRefreshCooldownMs: int('OIDC_KEY_REFRESH_COOLDOWN_MS', 30_000, 0),
+    },
     policyFile: env['POLICY_FILE'] || null,
     policyWatchIntervalMs: int('POLICY_WATCH_INTERVAL_MS', 1_000, 10),
     limits: {

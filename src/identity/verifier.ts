@@ -11,8 +11,14 @@ import { JwksCache } from './jwks.js';
 export interface VerifierOptions {
   /** The issuer URL, exactly as it appears in tokens' `iss`. */
   readonly issuer: string;
-  /** Accepted `aud` values. */
+  /** Accepted audiences: the audience claim must hold one of them. */
   readonly audience: string | readonly string[];
+  /** Where the audience is read. Default `aud`; AWS Cognito's access tokens carry `client_id` instead. */
+  readonly audienceClaim?: string;
+  /** Accept ID tokens too. Default false: only access tokens (see `tokenTypeProblem`). */
+  readonly allowIdTokens?: boolean;
+  /** Longest token accepted, in bytes. Default 32,768 (200 Entra group ids, or 500 short Keycloak groups). */
+  readonly maxTokenBytes?: number;
   /** Accepted signing algorithms. Default RS256, PS256, ES256, EdDSA. */
   readonly algorithms?: readonly string[];
   /** Leeway for `exp` and `nbf`, in seconds. Default 5. */
@@ -34,16 +40,21 @@ export interface TokenVerifier {
 }
 
 /** Why a token was refused: a closed set, carried as `extensions.reason`. */
-export const TOKEN_REASONS = ['missing', 'malformed', 'expired', 'not-yet-valid', 'issuer', 'audience', 'signature', 'unknown-key', 'algorithm', 'crit', 'subject'] as const;
+export const TOKEN_REASONS = ['missing', 'malformed', 'too-large', 'expired', 'not-yet-valid', 'issuer', 'audience', 'signature', 'unknown-key', 'algorithm', 'crit', 'subject', 'token-type'] as const;
 export type TokenReason = (typeof TOKEN_REASONS)[number];
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
-/** Longer tokens are refused before any parsing. Real access tokens are a few KB at most. */
-export const MAX_TOKEN_LENGTH = 8_192;
+/**
+ * Longer tokens are refused before any parsing, with reason `too-large`. 32 KB holds an Entra ID
+ * token with 200 group ids (its most before overage) or a Keycloak token with 500 short groups; the
+ * HTTP header limit is set from it (server/http-errors.ts).
+ */
+export const DEFAULT_MAX_TOKEN_BYTES = 32_768;
 
 const MESSAGES: Record<TokenReason, string> = {
   missing: 'Send `Authorization: Bearer <token>` with a token from your identity provider.',
   malformed: 'The bearer token is not a well-formed signed JWT with `exp`.',
+  'too-large': 'The bearer token is larger than this gateway accepts (see TOKEN_MAX_BYTES); an identity provider that puts many groups in tokens can usually be told to send fewer (groups assigned to the application, or roles).',
   expired: 'The bearer token has expired; get a new one from your identity provider.',
   'not-yet-valid': 'The bearer token is not valid yet (its `nbf` is in the future); check the clocks.',
   issuer: 'The bearer token was issued by an issuer this gateway does not trust.',
@@ -53,7 +64,31 @@ const MESSAGES: Record<TokenReason, string> = {
   algorithm: 'The bearer token is signed with an algorithm this gateway does not accept.',
   crit: 'The bearer token names critical header extensions (`crit`) this gateway does not understand.',
   subject: 'The bearer token has no subject, where the policy reads it (`claims.subject`, default `sub`).',
+  'token-type': 'The bearer token is not an access token (it is an ID token, or its `typ` names another kind); send the access token your identity provider issued for this gateway.',
 };
+
+/** `typ` values of access tokens: RFC 9068's `at+jwt`, the generic `JWT`, or none. */
+const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
+
+/**
+ * Why a verified token is not an access token, or null when it is: an ID token (Cognito's
+ * `token_use: "id"`, or the `nonce` and `at_hash` that only ID tokens carry), or a `typ` that names
+ * another kind of token (a logout token, a DPoP proof…).
+ */
+export function tokenTypeProblem(header: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>): string | null {
+  const typ = header['typ'];
+  if (typ !== undefined && (typeof typ !== 'string' || !ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))) return `its typ is ${JSON.stringify(typ).slice(0, 40)}`;
+  if (payload['token_use'] === 'id') return 'its token_use is "id"';
+  if (payload['nonce'] !== undefined) return 'it carries a nonce, as ID tokens do';
+  if (payload['at_hash'] !== undefined) return 'it carries an at_hash, as ID tokens do';
+  return null;
+}
+
+/** Whether the audience claim holds one of the accepted audiences (a string, or a list of them). */
+export function audienceMatches(value: unknown, accepted: readonly string[]): boolean {
+  const held = Array.isArray(value) ? value : [value];
+  return held.some((v) => typeof v === 'string' && accepted.includes(v));
+}
 
 /**
  * A refused token. `http` overrides the status (400 for a request that is malformed rather than
@@ -87,25 +122,35 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     ...(options.onKeyRefreshError ? { onRefreshError: options.onKeyRefreshError } : {}),
   });
 
+  const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  if (audiences.length === 0) throw new TypeError('a token verifier needs at least one audience');
+  const audienceClaim = options.audienceClaim ?? 'aud';
+  const maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
   const verify = async (token: string): Promise<JWTPayload> => {
     if (token === '') throw tokenError('missing');
-    if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+    if (token.length > maxTokenBytes) throw tokenError('too-large');
+    if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
     // The gateway understands no critical header extension; a token that names one is refused as such.
     if (headerOf(token)?.['crit'] !== undefined) throw tokenError('crit');
+    let verified: Awaited<ReturnType<typeof jwtVerify>>;
     try {
-      const { payload } = await jwtVerify(token, keys.getKey, {
+      verified = await jwtVerify(token, keys.getKey, {
         issuer: options.issuer,
-        audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
+        // Another audience claim (Cognito's client_id) is checked below, by this gateway.
+        ...(audienceClaim === 'aud' ? { audience: audiences } : {}),
         algorithms,
         clockTolerance: options.clockToleranceSeconds ?? 5,
         requiredClaims: ['exp'],
       });
-      return payload;
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) throw tokenError(reasonOf(err), err);
       // Neither a token fault nor a verdict: the IdP (discovery or keys) could not be reached.
       throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { details: { reason: 'identity-provider' }, cause: err });
     }
+    const { payload, protectedHeader } = verified;
+    if (audienceClaim !== 'aud' && !audienceMatches(payload[audienceClaim], audiences)) throw tokenError('audience');
+    if (!options.allowIdTokens && tokenTypeProblem(protectedHeader, payload) !== null) throw tokenError('token-type');
+    return payload;
   };
   return Object.assign(verify, { keys });
 }

@@ -1,8 +1,15 @@
 /**
- * From verified claims to the caller the gateway serves: a Viewer (read through the policy's claim
- * paths, so Okta, Auth0, Keycloak and Entra ID shapes all work), and the roles it may act in.
- * Roles are tried in order; the first whose groups and client kinds fit is the default, and the
- * caller may ask for any other that fits. When none fits, the decision says why, for `viewer`.
+ * From verified claims to the caller the gateway serves: a Viewer (read through its issuer's claim
+ * paths, so Okta, Auth0, Keycloak, Entra ID, Cognito and Google shapes all work), and the roles it
+ * may act in. Roles are tried in order; the first whose issuers, client kinds and groups fit is the
+ * default, and the caller may ask for any other that fits. When none fits, the decision says why.
+ *
+ * Group matching, exactly: a role's group and a token's group match when
+ * - both are GUIDs (Entra ID object ids), compared without regard to case, always;
+ * - the role's starts with `/` (a Keycloak group path): `/org/sales` matches that path only,
+ *   `/org/sales/**` matches it and every path below it;
+ * - otherwise they are equal, or equal after Unicode NFKC normalisation and lower-casing when the
+ *   issuer's claims say `caseInsensitiveGroups: true`.
  */
 import type { ClaimPath, ClaimsPolicy, ClientKind, RolePolicy } from '../policy/policy.js';
 
@@ -25,13 +32,22 @@ export interface Viewer {
   readonly clientKind: ClientKind;
   /** What each configured group path held: the first thing to look at when a role does not match. */
   readonly groupSources: readonly ClaimReading[];
+  /** The name of the issuer that signed the token. */
+  readonly issuer: string;
+  /**
+   * True when the token says its groups did not fit in it (Entra ID's group overage: `_claim_names`
+   * names `groups`, or `hasgroups: true`) and they were not resolved: group-based roles cannot fit.
+   */
+  readonly groupsOverage: boolean;
+  /** Whether group names compare without regard to case, per the issuer's claims. */
+  readonly caseInsensitiveGroups: boolean;
 }
 
 const label = (path: ClaimPath): string => (typeof path === 'string' ? path : path.join(' > '));
 
 /** Reads a claim by whole key first (a namespaced URL claim), then by dotted path, or by segments. */
 export function claimAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): unknown {
-  const step = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined);
+  const step = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined);
   if (typeof path !== 'string') return path.reduce(step, payload);
   if (Object.hasOwn(payload, path)) return payload[path];
   return path.split('.').reduce(step, payload);
@@ -56,7 +72,17 @@ function stringAt(payload: Readonly<Record<string, unknown>>, path: ClaimPath): 
   return typeof raw === 'string' && raw !== '' ? raw : null;
 }
 
-export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, claims: ClaimsPolicy): Viewer {
+/** Entra ID's markers of group overage: the groups are not in the token, only where to fetch them. */
+export function hasGroupOverage(payload: Readonly<Record<string, unknown>>): boolean {
+  const names = payload['_claim_names'];
+  const named = names !== null && typeof names === 'object' && !Array.isArray(names) && Object.hasOwn(names, 'groups');
+  return named || payload['hasgroups'] === true || payload['hasgroups'] === 'true';
+}
+
+/**
+ * @param issuer the name of the issuer that signed the token (`default` for the one the environment names).
+ */
+export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, claims: ClaimsPolicy, issuer = 'default'): Viewer {
   const isScope = (p: ClaimPath): boolean => claims.scopes.some((s) => samePath(s, p));
   const groupSources = claims.groups.map((p) => ({ claim: label(p), values: valuesAt(payload, p, isScope(p)) }));
   const groups = [...new Set(groupSources.flatMap((s) => s.values))];
@@ -73,8 +99,29 @@ export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, cla
     name: stringAt(payload, claims.name),
     groups, scopes, clientId,
     clientKind: rule?.kind ?? claims.clientKind.default,
-    groupSources,
+    groupSources, issuer,
+    groupsOverage: groups.length === 0 && hasGroupOverage(payload),
+    caseInsensitiveGroups: claims.caseInsensitiveGroups,
   };
+}
+
+/** A viewer whose overage groups were resolved (through Microsoft Graph): they are its groups now. */
+export function withResolvedGroups(viewer: Viewer, groups: readonly string[], source: string): Viewer {
+  return { ...viewer, groups: [...new Set(groups)], groupSources: [...viewer.groupSources, { claim: source, values: [...groups] }], groupsOverage: false };
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const fold = (s: string): string => s.normalize('NFKC').toLowerCase();
+
+/** Whether a role's group pattern matches one of the token's groups; see the module's comment. */
+export function groupMatches(pattern: string, group: string, caseInsensitive: boolean): boolean {
+  if (GUID.test(pattern) && GUID.test(group)) return pattern.toLowerCase() === group.toLowerCase();
+  const same = (a: string, b: string): boolean => a === b || (caseInsensitive && fold(a) === fold(b));
+  if (pattern.startsWith('/') && pattern.endsWith('/**')) {
+    const base = pattern.slice(0, -3);
+    return same(base, group) || (group.length > base.length && same(base, group.slice(0, base.length)) && group[base.length] === '/');
+  }
+  return same(pattern, group);
 }
 
 export interface RoleDecision<R extends RolePolicy = RolePolicy> {
@@ -86,17 +133,33 @@ export interface RoleDecision<R extends RolePolicy = RolePolicy> {
 
 export function decideRoles<R extends RolePolicy>(viewer: Viewer, roles: readonly R[]): RoleDecision<R> {
   const reasons = roles.map((role) => {
+    if (role.issuers && !role.issuers.includes(viewer.issuer)) {
+      return { role: role.name, matched: false, reason: `serves tokens from the issuers ${role.issuers.join(', ')}; the token is from ${viewer.issuer}` };
+    }
     if (role.clientKinds && !role.clientKinds.includes(viewer.clientKind)) {
       return { role: role.name, matched: false, reason: `serves client kinds ${role.clientKinds.join(', ')}; the caller is ${viewer.clientKind}` };
     }
     if (role.groups) {
-      const hit = role.groups.find((g) => viewer.groups.includes(g));
-      if (!hit) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; the token has ${viewer.groups.length ? listed(viewer.groups) : 'none'}` };
-      return { role: role.name, matched: true, reason: `group ${hit}` };
+      if (viewer.groupsOverage) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; ${OVERAGE}` };
+      for (const pattern of role.groups) {
+        const hit = viewer.groups.find((g) => groupMatches(pattern, g, viewer.caseInsensitiveGroups));
+        if (hit !== undefined) return { role: role.name, matched: true, reason: hit === pattern ? `group ${hit}` : `group ${hit} (matches ${pattern})` };
+      }
+      return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; the token has ${viewer.groups.length ? listed(viewer.groups) : 'none'}${pathHint(role.groups, viewer.groups)}` };
     }
     return { role: role.name, matched: true, reason: `client kind ${viewer.clientKind}` };
   });
   return { allowed: roles.filter((_, i) => reasons[i]!.matched), reasons };
+}
+
+/** What an operator is told about Entra ID's group overage, wherever it stops a role from fitting. */
+export const OVERAGE = 'the token\'s groups did not fit in it (Entra ID group overage: it names them in `_claim_names` or says `hasgroups`, and has no `groups` claim). '
+  + 'In Entra ID, assign the groups to the application (token configuration: "Groups assigned to the application") or match on app roles instead; or configure `overage` for this issuer so the gateway reads the groups from Microsoft Graph';
+
+/** When the token's groups are Keycloak paths and the role's are bare names, say how to write them. */
+function pathHint(patterns: readonly string[], groups: readonly string[]): string {
+  if (!groups.some((g) => g.startsWith('/')) || patterns.some((p) => p.startsWith('/'))) return '';
+  return ' (the token\'s groups are full paths, as Keycloak\'s "full group path" mapper writes them: name them as paths, e.g. /analysts, or /org/** for a subtree)';
 }
 
 /** At most `max` items, each cut to 64 characters, and how many more there are: messages stay short whatever a token holds. */
@@ -113,9 +176,11 @@ export function listed(items: readonly string[], max = 10): string {
 export function explainNoRole(viewer: Viewer, decision: RoleDecision, explainAll: boolean): string {
   if (decision.reasons.length === 0) return 'The policy defines no roles.';
   const paths = viewer.groupSources.map((s) => s.claim).join(', ');
-  const holds = viewer.groups.length
-    ? `Your token carries the groups ${listed(viewer.groups)} (read from ${paths}) and client kind ${viewer.clientKind}`
-    : `Your token carries no groups where the policy reads them (${paths}), and client kind ${viewer.clientKind}`;
+  const holds = viewer.groupsOverage
+    ? `Your token's groups are not in it: ${OVERAGE}. Its client kind is ${viewer.clientKind}`
+    : viewer.groups.length
+      ? `Your token carries the groups ${listed(viewer.groups, 5)} (read from ${paths}) and client kind ${viewer.clientKind}`
+      : `Your token carries no groups where the policy reads them (${paths}), and client kind ${viewer.clientKind}`;
   const detail = explainAll ? `: ${decision.reasons.map((r) => `${r.role} ${r.reason}`).join('; ')}` : '; ask your administrator which group gives access';
   return `No gateway role fits your token. ${holds}${detail}. \`{ viewer { groups groupSources { claim values } clientKind } }\` shows how the gateway reads your token.`;
 }

@@ -25,7 +25,8 @@ function describeSource(source: SecretSource): string {
   return 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
 }
 
-async function readSecret(source: SecretSource, env: Env): Promise<string> {
+/** Reads a secret from where the policy says it is; the error names the source, never a value. */
+export async function readSecret(source: SecretSource, env: Env): Promise<string> {
   if ('env' in source) {
     const value = env[source.env];
     if (value === undefined || value.trim() === '') throw new Error(`${describeSource(source)} is not set`);

@@ -32,7 +32,44 @@ export interface ClaimsPolicy {
   /** Where the OAuth client id is read (`azp`, `client_id`, Entra's `appid`). */
   readonly clientId: readonly ClaimPath[];
   readonly clientKind: { readonly default: ClientKind; readonly rules: readonly ClientKindRule[] };
+  /**
+   * Whether group names compare without regard to case (after Unicode NFKC normalisation). GUIDs
+   * always compare case-insensitively, whatever this says. Default false: names compare exactly.
+   */
+  readonly caseInsensitiveGroups: boolean;
 }
+
+/** Resolving Entra ID's group overage through Microsoft Graph, with the gateway's own app credential. */
+export interface OverageGraph {
+  /** Graph's base URL, e.g. `https://graph.microsoft.com`: never the token's `_claim_sources` endpoint. */
+  readonly graphUrl: string;
+  /** The tenant's token endpoint, for the client-credentials grant. */
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: SecretSource;
+}
+
+/** An identity provider whose tokens the gateway accepts, and how to read them. */
+export interface IssuerPolicy {
+  /** How roles (`match.issuers`) and records name it. */
+  readonly name: string;
+  /** The issuer URL, exactly as tokens carry it in `iss`; its keys are found by OIDC discovery below it. */
+  readonly issuer: string;
+  /** Accepted audiences: the token's audience claim must hold one of them. */
+  readonly audiences: readonly string[];
+  /** Where the audience is read: `aud` (the default), or another claim (`client_id` for AWS Cognito). */
+  readonly audienceClaim: string;
+  /** Accepted signing algorithms (asymmetric only). Default RS256, PS256, ES256, EdDSA. */
+  readonly algorithms: readonly string[];
+  /** Accept ID tokens as bearer tokens (Google's service-to-service identity tokens). Default false: access tokens only. */
+  readonly allowIdTokens: boolean;
+  /** How this issuer's tokens are read. Default: the policy's `claims`. */
+  readonly claims: ClaimsPolicy;
+  /** Entra ID group overage resolved through Microsoft Graph; null when not configured. */
+  readonly overage: OverageGraph | null;
+}
+
+export const DEFAULT_TOKEN_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
 /** Where a secret is read: an environment variable, or a file (e.g. a mounted Kubernetes secret). */
 export type SecretSource = { readonly env: string } | { readonly file: string };
@@ -53,6 +90,8 @@ export interface RolePolicy {
   readonly groups: readonly string[] | null;
   /** Client kinds the role serves; null for any. */
   readonly clientKinds: readonly ClientKind[] | null;
+  /** Names of the issuers whose tokens the role serves; null for any. */
+  readonly issuers: readonly string[] | null;
   readonly metabase: CredentialSpec;
   readonly collections: CollectionAccess;
   readonly canViewSql: boolean;
@@ -84,7 +123,11 @@ export interface Policy {
   readonly limits: OperationLimits;
   /** When true, a caller no role fits is told what every role needs; otherwise only what its own token holds. */
   readonly explainDenials: boolean;
+  /** The identity providers the policy names; empty when it names none (the environment's OIDC_ISSUER is used). */
+  readonly issuers: readonly IssuerPolicy[];
   readonly roles: readonly RolePolicy[];
+  /** Things that are valid but probably not meant (a dotted claim path that looks like a key with dots), for the log. */
+  readonly warnings: readonly string[];
 }
 
 export const METABASE_ROW_LIMIT = 10_000;
@@ -94,6 +137,21 @@ export class PolicyError extends Error {
   constructor(readonly source: string, readonly problems: readonly string[]) {
     super(`invalid policy ${source}:\n  - ${problems.join('\n  - ')}`);
   }
+}
+
+/**
+ * The issuers whose tokens are accepted: the policy's, or else the one the environment names
+ * (`defaultIssuer`), read with the policy's claim mapping. A policy with neither is refused.
+ */
+export function effectiveIssuers(policy: Policy, defaultIssuer?: Omit<IssuerPolicy, 'claims'>): readonly IssuerPolicy[] {
+  if (policy.issuers.length > 0) return policy.issuers;
+  if (defaultIssuer) return [{ ...defaultIssuer, claims: policy.claims }];
+  throw new PolicyError(policy.source, ['issuers: the policy lists no issuer and none is configured: list issuers in the policy, or set OIDC_ISSUER and OIDC_AUDIENCE']);
+}
+
+/** The one issuer the environment names (OIDC_ISSUER, OIDC_AUDIENCE, OIDC_ALGORITHMS), as the policy would list it. */
+export function environmentIssuer(oidc: { readonly issuer: string; readonly audiences: readonly string[]; readonly algorithms: readonly string[] }): Omit<IssuerPolicy, 'claims'> {
+  return { name: 'default', issuer: oidc.issuer, audiences: oidc.audiences, audienceClaim: 'aud', algorithms: oidc.algorithms, allowIdTokens: false, overage: null };
 }
 
 export async function loadPolicyFile(file: string): Promise<Policy> {
@@ -212,7 +270,8 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const TOP_KEYS = ['version', 'claims', 'rateLimitTiers', 'limits', 'explainDenials', 'roles'];
+const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'limits', 'explainDenials', 'roles'];
+const ISSUER_KEYS = ['name', 'issuer', 'audiences', 'audienceClaim', 'algorithms', 'allowIdTokens', 'claims', 'overage'];
 const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'vettedOnly', 'limits'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -232,6 +291,9 @@ function readPolicy(root: Node, source: string): Policy {
     }
   }
   const limits = readLimits(root.at('limits'), DEFAULT_LIMITS);
+  const warnings: string[] = [];
+  const claims = readClaims(root.at('claims'), defaultClaims(), warnings);
+  const issuers = readIssuers(root.at('issuers'), claims, dirname(source), warnings);
   const roles: RolePolicy[] = [];
   const roleNodes = root.at('roles').list();
   if (roleNodes && roleNodes.length === 0) root.at('roles').fail('at least one role');
@@ -240,25 +302,29 @@ function readPolicy(root: Node, source: string): Policy {
     const name = node.at('name').value;
     if (typeof name === 'string' && seen.has(name)) node.at('name').fail(`a name not used by an earlier role ("${name}" is)`);
     if (typeof name === 'string') seen.add(name);
-    const role = readRole(node, tiers, dirname(source), limits);
+    const role = readRole(node, tiers, dirname(source), limits, issuers);
     if (role) roles.push(role);
   }
   const explainDenials = root.at('explainDenials').boolean(false);
-  return { source, claims: readClaims(root.at('claims')), rateLimitTiers: tiers, limits, explainDenials, roles };
+  return { source, claims, issuers, rateLimitTiers: tiers, limits, explainDenials, roles, warnings };
 }
 
-function readClaims(node: Node): ClaimsPolicy {
-  const defaults: ClaimsPolicy = {
+export function defaultClaims(): ClaimsPolicy {
+  return {
     subject: 'sub', email: 'email', name: 'name', groups: ['groups'], scopes: ['scope', 'scp'], clientId: ['azp', 'client_id'],
-    clientKind: { default: 'human', rules: [] },
+    clientKind: { default: 'human', rules: [] }, caseInsensitiveGroups: false,
   };
+}
+
+/** `claims:` of the policy or of an issuer: keys not given keep `defaults` (the built-in ones, or the policy's). */
+function readClaims(node: Node, defaults: ClaimsPolicy, warnings: string[]): ClaimsPolicy {
   if (!node.present) return defaults;
-  if (!node.object(['subject', 'email', 'name', 'groups', 'scopes', 'clientId', 'clientKind'])) return defaults;
+  if (!node.object(['subject', 'email', 'name', 'groups', 'scopes', 'clientId', 'clientKind', 'caseInsensitiveGroups'])) return defaults;
   const one = (key: 'subject' | 'email' | 'name'): ClaimPath => (node.at(key).present ? (node.at(key).claimPath() ?? defaults[key]) : defaults[key]);
   const kindNode = node.at('clientKind');
   let clientKind = defaults.clientKind;
   if (kindNode.present && kindNode.object(['default', 'rules'])) {
-    const fallback = kindNode.at('default').present ? (kindNode.at('default').oneOf(CLIENT_KINDS) ?? 'human') : 'human';
+    const fallback = kindNode.at('default').present ? (kindNode.at('default').oneOf(CLIENT_KINDS) ?? defaults.clientKind.default) : defaults.clientKind.default;
     const rules: ClientKindRule[] = [];
     for (const r of kindNode.at('rules').present ? (kindNode.at('rules').list() ?? []) : []) {
       if (!r.object(['kind', 'clientIds', 'scope', 'claim', 'equals'])) continue;
@@ -284,11 +350,76 @@ function readClaims(node: Node): ClaimsPolicy {
     }
     clientKind = { default: fallback, rules };
   }
-  return {
+  const read: ClaimsPolicy = {
     subject: one('subject'), email: one('email'), name: one('name'),
     groups: node.at('groups').claimPaths(defaults.groups), scopes: node.at('scopes').claimPaths(defaults.scopes),
     clientId: node.at('clientId').claimPaths(defaults.clientId), clientKind,
+    caseInsensitiveGroups: node.at('caseInsensitiveGroups').boolean(defaults.caseInsensitiveGroups),
   };
+  warnDottedPaths(node, read, warnings);
+  return read;
+}
+
+/**
+ * A dotted string path is read segment by segment: `resource_access.gateway.example.com.roles` reads
+ * five keys, never the key `gateway.example.com`. Where a segment run looks like a host name, that
+ * is rarely what was meant: a warning says how to write the key as one segment.
+ */
+function warnDottedPaths(node: Node, claims: ClaimsPolicy, warnings: string[]): void {
+  const paths: [string, ClaimPath][] = [
+    ['subject', claims.subject], ['email', claims.email], ['name', claims.name],
+    ...claims.groups.map((p, i): [string, ClaimPath] => [`groups[${i}]`, p]),
+    ...claims.scopes.map((p, i): [string, ClaimPath] => [`scopes[${i}]`, p]),
+    ...claims.clientId.map((p, i): [string, ClaimPath] => [`clientId[${i}]`, p]),
+  ];
+  for (const [where, path] of paths) {
+    if (typeof path !== 'string' || /^https?:\/\//.test(path)) continue;
+    const host = /(?:^|\.)((?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|app|cloud|test|example|local|internal|eu|us|de|fr|uk))(?:\.|$)/i.exec(path);
+    if (!host) continue;
+    const before = path.slice(0, host.index + (host[0].startsWith('.') ? 1 : 0)).split('.').filter(Boolean);
+    const after = path.slice(host.index + host[0].length).split('.').filter(Boolean);
+    const segments = [...before, host[1]!, ...after].map((x) => JSON.stringify(x)).join(', ');
+    warnings.push(`${node.path}.${where}: "${path}" is read as ${path.split('.').length} keys, so a key "${host[1]}" is never read; if that is one key, write the path as segments: [${segments}]`);
+  }
+}
+
+/** `issuers:` — each identity provider the gateway accepts tokens from. */
+function readIssuers(node: Node, claims: ClaimsPolicy, baseDir: string, warnings: string[]): IssuerPolicy[] {
+  if (!node.present) return [];
+  const items = node.list();
+  if (!items) return [];
+  if (items.length === 0) return node.fail('at least one issuer, or no `issuers` key (then OIDC_ISSUER is used)') ?? [];
+  const issuers: IssuerPolicy[] = [];
+  const names = new Set<string>();
+  const urls = new Set<string>();
+  for (const item of items) {
+    if (!item.object(ISSUER_KEYS)) continue;
+    const name = item.at('name').string(ROLE_NAME, 'an issuer name: a letter, then letters, digits, - or _ (at most 63)');
+    if (name !== undefined && names.has(name)) item.at('name').fail(`a name not used by an earlier issuer ("${name}" is)`);
+    const issuer = item.at('issuer').string(/^https?:\/\/\S+$/, 'the issuer URL, exactly as tokens carry it in `iss`');
+    if (issuer !== undefined && urls.has(issuer)) item.at('issuer').fail('an issuer URL not used by an earlier issuer');
+    const audiences = item.at('audiences').strings();
+    const audienceClaim = item.at('audienceClaim').present ? (item.at('audienceClaim').string(/^[A-Za-z_][\w:.-]*$/, 'a claim name, e.g. aud or client_id') ?? 'aud') : 'aud';
+    const algorithms = item.at('algorithms').present ? item.at('algorithms').strings() : [...DEFAULT_TOKEN_ALGORITHMS];
+    if (algorithms?.some((a) => a === 'none' || a.startsWith('HS'))) item.at('algorithms').fail('asymmetric algorithms only (RS256, PS256, ES256, EdDSA, …)');
+    const overage = item.at('overage').present ? readOverage(item.at('overage'), baseDir) : null;
+    const own = readClaims(item.at('claims'), claims, warnings);
+    if (name === undefined || issuer === undefined || audiences === undefined || algorithms === undefined || overage === undefined) continue;
+    names.add(name);
+    urls.add(issuer);
+    issuers.push({ name, issuer, audiences, audienceClaim, algorithms, allowIdTokens: item.at('allowIdTokens').boolean(false), claims: own, overage });
+  }
+  return issuers;
+}
+
+function readOverage(node: Node, baseDir: string): OverageGraph | undefined {
+  if (!node.object(['graphUrl', 'tokenUrl', 'clientId', 'clientSecret'])) return undefined;
+  const graphUrl = node.at('graphUrl').string(/^https?:\/\/\S+$/, 'Microsoft Graph\'s base URL, e.g. https://graph.microsoft.com');
+  const tokenUrl = node.at('tokenUrl').string(/^https?:\/\/\S+$/, 'the tenant\'s token endpoint URL');
+  const clientId = node.at('clientId').string();
+  const clientSecret = readSecret(node.at('clientSecret'), baseDir);
+  if (graphUrl === undefined || tokenUrl === undefined || clientId === undefined || clientSecret === undefined) return undefined;
+  return { graphUrl: graphUrl.replace(/\/+$/, ''), tokenUrl, clientId, clientSecret };
 }
 
 /** `limits:` — any of the gate's limits, each a positive integer; the rest come from `base`. */
@@ -303,15 +434,22 @@ function readLimits(node: Node, base: OperationLimits): OperationLimits {
   return out as unknown as OperationLimits;
 }
 
-function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits): RolePolicy | undefined {
+function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits, issuers: readonly IssuerPolicy[]): RolePolicy | undefined {
   if (!node.object(ROLE_KEYS)) return undefined;
   const name = node.at('name').string(ROLE_NAME, 'a role name: a letter, then letters, digits, - or _ (at most 63)');
   const description = node.at('description').present ? (node.at('description').string() ?? null) : null;
   let groups: string[] | null = null;
   let clientKinds: ClientKind[] | null = null;
+  let roleIssuers: string[] | null = null;
   const match = node.at('match');
-  if (match.object(['groups', 'clientKinds'])) {
+  if (match.object(['groups', 'clientKinds', 'issuers'])) {
     if (match.at('groups').present) groups = match.at('groups').strings() ?? null;
+    if (match.at('issuers').present) {
+      const known = issuers.map((i) => i.name);
+      const listed = match.at('issuers').strings();
+      if (listed && known.length === 0) match.at('issuers').fail('issuers named under `issuers` (the policy lists none)');
+      else if (listed?.every((n, i) => known.includes(n) || (match.at('issuers').at(i).fail(`one of ${known.join(', ')}`) ?? false))) roleIssuers = listed;
+    }
     if (match.at('clientKinds').present) {
       const kinds = match.at('clientKinds').list()?.map((n) => n.oneOf(CLIENT_KINDS));
       if (kinds?.length === 0) match.at('clientKinds').fail(`a non-empty list of ${CLIENT_KINDS.join(', ')}`);
@@ -331,7 +469,7 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
   // People explore; programs run what they were built to run.
   const servesPeople = clientKinds === null || clientKinds.includes('human');
   const role = {
-    name, description, groups, clientKinds, metabase, collections, maxRows, rateLimitTier,
+    name, description, groups, clientKinds, issuers: roleIssuers, metabase, collections, maxRows, rateLimitTier,
     canViewSql: node.at('canViewSql').boolean(false),
     canRunNativeSql: node.at('canRunNativeSql').boolean(false),
     canIntrospect: node.at('canIntrospect').boolean(servesPeople),

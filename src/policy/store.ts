@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { MetabaseClient } from '../metabase/client.js';
 import { SourcedCredential } from '../metabase/credential-source.js';
-import { loadPolicyFile, type Policy, type RolePolicy } from './policy.js';
+import { effectiveIssuers, loadPolicyFile, type IssuerPolicy, type Policy, type RolePolicy } from './policy.js';
 
 /** A role ready to serve: its policy and the client holding its Metabase credential. */
 export interface ActiveRole extends RolePolicy {
@@ -25,6 +25,8 @@ export interface ActiveRole extends RolePolicy {
 export interface ActivePolicy {
   readonly policy: Policy;
   readonly roles: readonly ActiveRole[];
+  /** The issuers whose tokens are accepted: the policy's, or the one the environment names when it lists none. */
+  readonly issuers: readonly IssuerPolicy[];
   /** Increases by one on every successful reload. */
   readonly version: number;
 }
@@ -35,6 +37,11 @@ export interface PolicyStoreOptions {
   readonly policy?: Policy;
   /** Where `{env: NAME}` secrets are read. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The issuer used when the policy lists none (OIDC_ISSUER and OIDC_AUDIENCE, or the demo's);
+   * its claim mapping is replaced by the policy's `claims`.
+   */
+  readonly defaultIssuer?: Omit<IssuerPolicy, 'claims'>;
   readonly metabase: {
     readonly baseUrl: string;
     readonly timeoutMs: number;
@@ -72,9 +79,11 @@ export class PolicyStore {
   /** Loads the policy and opens every credential; fails (naming the problem) if any is wrong. */
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const policy = options.policy ?? (await loadPolicyFile(options.file!));
+    const issuers = issuersOf(policy, options);
     const entries = new Map<string, Entry>();
     const roles = await activate(policy, entries, new Map(), options);
-    return new PolicyStore(options, { policy, roles, version: 1 }, entries);
+    for (const warning of policy.warnings) options.logger.warn({ event: 'policy.warning', warning }, 'the policy has something that is probably not meant');
+    return new PolicyStore(options, { policy, roles, issuers, version: 1 }, entries);
   }
 
   get current(): ActivePolicy {
@@ -101,6 +110,7 @@ export class PolicyStore {
     const log = this.options.logger;
     try {
       const policy = this.options.file ? await loadPolicyFile(this.options.file) : this.#active.policy;
+      const issuers = issuersOf(policy, this.options);
       // Credentials kept from the old policy are read again too: a rotated key takes effect now.
       const fresh = new Map<string, Entry>();
       const roles = await activate(policy, fresh, this.#entries, this.options);
@@ -109,8 +119,9 @@ export class PolicyStore {
       }
       this.#entries.clear();
       for (const [key, entry] of fresh) this.#entries.set(key, entry);
-      this.#active = { policy, roles, version: this.#active.version + 1 };
-      log.info({ event: 'policy.reloaded', reason, version: this.#active.version, roles: roles.map((r) => r.name) }, 'policy reloaded');
+      this.#active = { policy, roles, issuers, version: this.#active.version + 1 };
+      log.info({ event: 'policy.reloaded', reason, version: this.#active.version, roles: roles.map((r) => r.name), issuers: issuers.map((i) => i.name) }, 'policy reloaded');
+      for (const warning of policy.warnings) log.warn({ event: 'policy.warning', warning }, 'the policy has something that is probably not meant');
       if (this.#watched.size) this.watch();
       return true;
     } catch (err) {
@@ -165,6 +176,8 @@ export class PolicyStore {
     this.#retiring.add(timer);
   }
 }
+
+const issuersOf = (policy: Policy, options: PolicyStoreOptions): readonly IssuerPolicy[] => effectiveIssuers(policy, options.defaultIssuer);
 
 /**
  * Opens (or reuses, re-reading its source) the client of every credential the policy names, into

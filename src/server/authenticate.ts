@@ -8,7 +8,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OperationLimits } from '../config/limits.js';
 import { BadUserInputError, ForbiddenError, GatewayError } from '../errors/index.js';
-import { tokenError, type TokenVerifier } from '../identity/verifier.js';
+import type { TokenVerification } from '../identity/issuers.js';
+import { tokenError } from '../identity/verifier.js';
 import { decideRoles, explainNoRole, listed, viewerFromClaims, type RoleDecision, type Viewer } from '../identity/viewer.js';
 import type { ActiveRole, PolicyStore } from '../policy/store.js';
 
@@ -33,7 +34,8 @@ declare module 'fastify' {
 
 export interface AuthenticateDeps {
   readonly policy: PolicyStore;
-  readonly verifyToken: TokenVerifier;
+  /** The issuers' verification (IssuerRegistry): each token against the issuer it names. */
+  readonly tokens: TokenVerification;
 }
 
 export function authenticate(deps: AuthenticateDeps) {
@@ -48,11 +50,18 @@ export function authenticate(deps: AuthenticateDeps) {
       if (header === undefined || header === '') throw tokenError('missing');
       const match = /^Bearer +(\S+)$/i.exec(header);
       if (!match) throw tokenError('malformed');
-      const claims = await deps.verifyToken(match[1]!);
-      const viewer = viewerFromClaims(claims, active.policy.claims);
+      const { claims, issuer } = await deps.tokens.verify(match[1]!);
+      let viewer = viewerFromClaims(claims, issuer.claims, issuer.name);
       if (viewer.subject === '') throw tokenError('subject');
+      if (viewer.groupsOverage) {
+        // Read from Microsoft Graph where the issuer says how; when that fails, no group-based role fits and the caller is told why.
+        viewer = await deps.tokens.resolveOverage(viewer, claims, issuer).catch((err: unknown) => {
+          request.log.warn({ event: 'idp.groups-overage', issuer: issuer.name, err }, 'the token\'s overage groups could not be read from Microsoft Graph');
+          return viewer;
+        });
+      }
       const decision = decideRoles(viewer, active.roles);
-      const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind };
+      const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind, issuer: viewer.issuer };
       if (trail) trail.viewer = who;
       const asked = onlyOne(request, ROLE_HEADER, () => new BadUserInputError(`Send at most one ${ROLE_HEADER} header.`, { details: { reason: 'malformed' } }));
       if (trail && asked) trail.askedRole = asked.slice(0, 64);

@@ -25,8 +25,11 @@ export const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
   UPSTREAM_AUTH: 502, UPSTREAM_TIMEOUT: 504, UPSTREAM_UNAVAILABLE: 503,
 };
 
-/** Headers up to this size are read, so an oversized token is refused with a reason, not cut off by the parser. */
-export const MAX_HEADER_BYTES = 128 * 1024;
+/**
+ * Headers are read up to the token limit plus this much for every other header, so that a token
+ * just over the limit is refused with its reason (`too-large`), and anything larger is 431.
+ */
+export const OTHER_HEADERS_BYTES = 16 * 1024;
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: GatewayErrorCode, message: string, extensions: Readonly<Record<string, unknown>> = {}): FastifyReply {
   const type = prefersGraphQLResponse(request.headers.accept) ? MEDIA_GRAPHQL_RESPONSE : MEDIA_JSON;
@@ -39,18 +42,18 @@ export function statusOf(err: GatewayError): { status: number; extensions: Recor
   return { status: http?.status ?? HTTP_STATUS[err.code] ?? 500, extensions };
 }
 
-/** Headers too large even for MAX_HEADER_BYTES: answered before Fastify sees the request. */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+/** Headers too large even for the header limit, or not HTTP: answered before Fastify sees the request. */
+export const clientErrorHandler = (maxHeaderBytes: number) => (err: NodeJS.ErrnoException, socket: Socket): void => {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const [status, text, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request Header Fields Too Large', `Request headers are larger than ${MAX_HEADER_BYTES} bytes.`]
+    ? [431, 'Request Header Fields Too Large', `Request headers are larger than ${maxHeaderBytes} bytes (a bearer token may be at most TOKEN_MAX_BYTES).`]
     : [400, 'Bad Request', 'The request could not be read as HTTP.'];
   const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
+};
 
 /** Fastify's own request failures (bad JSON, size, media type), in the GraphQL error shape, with the reason the audit record keeps. */
 function requestFault(err: FastifyError, limitBytes: number): { status: number; message: string; reason: string } | undefined {

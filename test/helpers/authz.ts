@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { createGateway, type Gateway } from '../../src/app.js';
-import { createTokenVerifier, type TokenVerifier } from '../../src/identity/verifier.js';
+import { IssuerRegistry } from '../../src/identity/issuers.js';
+import { environmentIssuer } from '../../src/policy/policy.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createMetabasePool } from '../../src/metabase/client.js';
 import { PolicyStore } from '../../src/policy/store.js';
@@ -22,7 +23,8 @@ export interface AuthzStack {
   readonly url: string;
   readonly gateway: Gateway;
   readonly policy: PolicyStore;
-  readonly verify: TokenVerifier;
+  /** The gateway's token verification: each token against the issuer it names. */
+  readonly tokens: IssuerRegistry;
   /** The directory holding the policy file (and any key files the test writes). */
   readonly dir: string;
   readonly policyFile: string;
@@ -44,6 +46,8 @@ export interface GqlBody {
 export async function startAuthzStack(options: {
   emulator: Emulator; issuer: string; audience: string; policy: string; env?: Record<string, string>;
   files?: Record<string, string>; watchIntervalMs?: number; keyRefreshCooldownMs?: number; drainGraceMs?: number;
+  /** Settings as the environment would give them (TOKEN_MAX_BYTES…). */
+  config?: Record<string, string>;
 }): Promise<AuthzStack> {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-authz-'));
   const policyFile = join(dir, 'policy.yaml');
@@ -75,21 +79,23 @@ export async function startAuthzStack(options: {
     }
   }
   const logger = createLogger({ level: 'debug', destination });
-  const config = loadConfig({ PORT: '0', DRAIN_GRACE_MS: String(options.drainGraceMs ?? 2_000) });
+  const config = loadConfig({ PORT: '0', DRAIN_GRACE_MS: String(options.drainGraceMs ?? 2_000), ...options.config });
   const pool = createMetabasePool();
   const policy = await PolicyStore.open({
     file: policyFile, env: options.env ?? {}, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: options.watchIntervalMs ?? 50,
     metabase: { baseUrl: options.emulator.url, timeoutMs: 10_000, maxConcurrent: 8, dispatcher: pool },
+    // The one issuer the environment would name; a policy that lists issuers replaces it.
+    defaultIssuer: environmentIssuer({ issuer: options.issuer, audiences: [options.audience], algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] }),
   });
   policy.watch();
-  const verify = createTokenVerifier({
-    issuer: options.issuer, audience: options.audience,
+  const tokens = new IssuerRegistry(() => policy.current.issuers, {
+    maxTokenBytes: config.tokens.maxBytes, env: options.env ?? {},
     ...(options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: options.keyRefreshCooldownMs } : {}),
   });
-  const gateway = await createGateway(config, { policy, verifyToken: verify, metabaseReady: () => policy.clients()[0]!.health(), logger });
+  const gateway = await createGateway(config, { policy, tokens, metabaseReady: () => policy.clients()[0]!.health(), logger });
   const url = `${await gateway.listen(0, '127.0.0.1')}/graphql`;
   return {
-    url, gateway, policy, verify, dir, policyFile, rawLog, log, waitForLog,
+    url, gateway, policy, tokens, dir, policyFile, rawLog, log, waitForLog,
     async post(query, token, headers = {}, variables) {
       const res = await fetch(url, {
         method: 'POST',

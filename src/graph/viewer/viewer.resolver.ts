@@ -10,7 +10,7 @@ export class ViewerResolver {
     return {
       subject: v.subject, email: v.email, name: v.name, groups: [...v.groups], scopes: [...v.scopes],
       groupSources: v.groupSources.map((s) => ({ claim: s.claim, values: [...s.values] })),
-      clientId: v.clientId, clientKind: v.clientKind, role: ctx.roleName,
+      clientId: v.clientId, clientKind: v.clientKind, issuer: v.issuer, groupsOverage: v.groupsOverage, role: ctx.roleName,
       availableRoles: [...ctx.availableRoles],
       noRoleReason: ctx.roleName === null ? ctx.noRoleReason : null,
     };

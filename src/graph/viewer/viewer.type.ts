@@ -35,6 +35,12 @@ export class Viewer {
   @Field(() => String, { description: '`human`, `agent` or `service`, from the policy\'s client-kind rules.' })
   clientKind!: string;
 
+  @Field(() => String, { description: 'The name of the identity provider that issued the token, as the policy names it (`default` for the one OIDC_ISSUER names).' })
+  issuer!: string;
+
+  @Field(() => Boolean, { description: 'True when the token\'s groups did not fit in it (Entra ID group overage) and could not be read elsewhere: group-based roles cannot fit; `noRoleReason` says what to change.' })
+  groupsOverage!: boolean;
+
   @Field(() => String, { nullable: true, description: 'The role this request acts in; null when no role fits.' })
   role!: string | null;
 

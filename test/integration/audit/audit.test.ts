@@ -109,7 +109,7 @@ describe('the audit trail', () => {
     assert.match(record.requestId, /^[0-9a-f-]{36}$/, 'the gateway\'s own id, which a caller cannot choose');
     assert.equal(record['clientRequestId'], 'audit-test-1', 'the caller\'s id is kept beside it');
     assert.equal(requestId, null, 'the gateway does not echo headers it was not asked to');
-    assert.deepEqual(record.viewer, { subject: 'ana', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human' });
+    assert.deepEqual(record.viewer, { subject: 'ana', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human', issuer: 'default' });
     assert.equal(record.operation.name, 'Board');
     assert.equal(record.operation.type, 'query');
     assert.match(record.operation.documentHash!, /^[0-9a-f]{64}$/);
@@ -201,7 +201,7 @@ describe('the audit trail', () => {
     await send('sales', '{ viewer { role } }');
     const lines = logLines.map((l) => JSON.parse(l) as Line).filter((l) => l['msg'] === 'request completed');
     const last = lines.at(-1)!;
-    assert.deepEqual(last['viewer'], { subject: 'sam', email: 'sam@example.test', groups: ['sales'], clientKind: 'human' });
+    assert.deepEqual(last['viewer'], { subject: 'sam', email: 'sam@example.test', groups: ['sales'], clientKind: 'human', issuer: 'default' });
     assert.equal(last['role'], 'sales');
   });
 

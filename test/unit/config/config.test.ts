@@ -30,17 +30,27 @@ test('production: Metabase, the issuer and the policy file', () => {
 
 test('every problem is reported at once, naming the variable and what it expects', () => {
   assert.throws(() => loadConfig({
-    METABASE_URL: 'ftp://x', PORT: 'eighty', OIDC_ALGORITHMS: 'RS256,HS256', REQUEST_TIMEOUT_MS: '0', METABASE_MAX_RESPONSE_BYTES: '-1', EVENT_LOOP_STALL_MS: 'NaN',
+    METABASE_URL: 'ftp://x', PORT: 'eighty', OIDC_AUDIENCE: 'gateway', OIDC_ALGORITHMS: 'RS256,HS256', REQUEST_TIMEOUT_MS: '0', METABASE_MAX_RESPONSE_BYTES: '-1',
+    EVENT_LOOP_STALL_MS: 'NaN', TOKEN_MAX_BYTES: '100',
   }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     const text = err.problems.join('\n');
     for (const fragment of [
-      'METABASE_URL must be an http(s) URL', 'PORT must be an integer', 'OIDC_ISSUER is required', 'OIDC_AUDIENCE is required', 'POLICY_FILE is required',
+      'METABASE_URL must be an http(s) URL', 'PORT must be an integer', 'OIDC_ISSUER is required with OIDC_AUDIENCE', 'POLICY_FILE is required',
       'OIDC_ALGORITHMS must name asymmetric algorithms', 'REQUEST_TIMEOUT_MS must be an integer from 100', 'METABASE_MAX_RESPONSE_BYTES must be an integer from 1024',
-      'EVENT_LOOP_STALL_MS must be an integer from 10',
+      'EVENT_LOOP_STALL_MS must be an integer from 10', 'TOKEN_MAX_BYTES must be an integer from 1024',
     ]) {
       assert.ok(text.includes(fragment), `${fragment} in:\n${text}`);
     }
     return true;
   });
+});
+
+test('issuers: one from the environment (with one audience or several), or none when the policy lists them', () => {
+  const base = { METABASE_URL: 'https://metabase.example.test', POLICY_FILE: '/etc/gateway/policy.yaml' };
+  assert.deepEqual(loadConfig({ ...base, OIDC_ISSUER: 'https://idp.example.test', OIDC_AUDIENCE: 'api://gateway, 6e74172b-be56-4843-9ff4-e66a39bb12e3' }).oidc?.audiences,
+    ['api://gateway', '6e74172b-be56-4843-9ff4-e66a39bb12e3']);
+  assert.equal(loadConfig(base).oidc, null, 'the policy\'s issuers are checked when it is read');
+  assert.throws(() => loadConfig({ ...base, OIDC_ISSUER: 'https://idp.example.test' }), /OIDC_AUDIENCE is required with OIDC_ISSUER/);
+  assert.equal(loadConfig(base).tokens.maxBytes, 32_768);
 });

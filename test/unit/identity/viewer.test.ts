@@ -92,7 +92,7 @@ test('why no role fits: what the caller\'s own token holds, short whatever it ho
   assert.deepEqual(decision.allowed, []);
   const own = explainNoRole(v, decision, false);
   assert.ok(own.length < 1_000, `${own.length} characters`);
-  assert.match(own, /carries the groups group-000-x+, .* and 490 more \(read from groups.*\) and client kind human; ask your administrator/);
+  assert.match(own, /carries the groups group-000-x+, .* and 495 more \(read from groups.*\) and client kind human; ask your administrator/);
   assert.ok(!own.includes('analysts'), 'other roles\' groups are not listed');
   const all = explainNoRole(v, decision, true);
   assert.ok(all.length < 2_000, `${all.length} characters`);

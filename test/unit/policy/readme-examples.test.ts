@@ -8,14 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { decideRoles, viewerFromClaims } from '../../../src/identity/viewer.js';
+import { audienceMatches, tokenTypeProblem } from '../../../src/identity/verifier.js';
+import { decideRoles, groupMatches, viewerFromClaims } from '../../../src/identity/viewer.js';
 import { DEFAULT_LIMITS } from '../../../src/config/limits.js';
 import { parsePolicy, type Policy } from '../../../src/policy/policy.js';
 
 const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 /** Where the README's policies are taken to live, so relative key files resolve somewhere known. */
 const SOURCE = '/etc/gateway/policy.yaml';
-const EXAMPLES = ['Okta', 'Auth0', 'Keycloak', 'Entra ID'];
+const EXAMPLES = ['Okta', 'Auth0', 'Keycloak', 'Entra ID', 'AWS Cognito', 'Google', 'Several issuers'];
 
 interface Block {
   readonly lang: string;
@@ -115,6 +116,25 @@ const READS: Record<string, { subject: string; email: string | null; groups: str
     subject: '5e0a9b8c-7d6e-4f3a-b2c1-d0e9f8a7b6c5', email: null, groups: ['Export.Run'],
     scopes: [], clientId: 'c81f4a2e-6b3d-4f59-8e7a-0d1c2b3a4f5e',
   },
+  'AWS Cognito: analyst': {
+    subject: '7b3c1e2a-4d5f-4a6b-8c9d-0e1f2a3b4c5d', email: null, groups: ['analysts'], scopes: ['openid', 'email'], clientId: '4r6t8y0u2i4o6p8a1s3d5f7g9h',
+  },
+  'AWS Cognito: export': {
+    subject: '1q3w5e7r9t2y4u6i8o0p2a4s6d', email: null, groups: [], scopes: ['gateway/export'], clientId: '1q3w5e7r9t2y4u6i8o0p2a4s6d',
+  },
+  'Google: analyst': {
+    subject: '110248495921238986420', email: 'ada@example.com', groups: ['example.com'], scopes: [], clientId: '1234567890-abc123def456.apps.googleusercontent.com',
+  },
+  'Google: export': {
+    subject: '106847320981234567890', email: 'export@acme-data.iam.gserviceaccount.com', groups: [], scopes: [], clientId: '106847320981234567890',
+  },
+  'Several issuers: analyst': {
+    subject: 'd4a1e9c2-7b3f-4e58-9a06-1c2b3d4e5f60', email: 'ada@contoso.com', groups: ['3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68'],
+    scopes: ['Dashboards.Read'], clientId: 'e1d2c3b4-a596-4788-9a0b-c1d2e3f4a5b6',
+  },
+  'Several issuers: export': {
+    subject: 'Vb7nM2qL9pX4cR6tY1wE3sA5dF8gH0jK@clients', email: null, groups: [], scopes: ['read:dashboards'], clientId: 'Vb7nM2qL9pX4cR6tY1wE3sA5dF8gH0jK',
+  },
 };
 
 test('every policy in the policy reference parses', () => {
@@ -153,15 +173,17 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     groups: ['analysts'], clientKinds: ['human'],
     metabase: { kind: 'api-key', apiKey: { env: 'METABASE_KEY_ANALYSTS' } },
     collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
-    canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 },
+    canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 }, issuers: null,
   });
   assert.deepEqual(support, {
     name: 'support', description: null, groups: ['support'], clientKinds: null,
     metabase: { kind: 'login', username: 'gateway-support@example.com', password: { file: '/etc/gateway/secrets/support-password' } },
     collections: { all: false, ids: [4], subtrees: [9], root: true },
     canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
-    canIntrospect: true, limits: DEFAULT_LIMITS,
+    canIntrospect: true, limits: DEFAULT_LIMITS, issuers: null,
   }, 'an unset key takes the documented default');
+  assert.deepEqual(policy.issuers, [], 'without issuers, the environment names the one issuer');
+  assert.deepEqual(policy.warnings, []);
   assert.deepEqual(policy.limits, DEFAULT_LIMITS, 'the policy-wide limits it shows are the defaults');
   assert.equal(policy.explainDenials, false);
 });
@@ -197,7 +219,14 @@ for (const idp of EXAMPLES) {
       } catch (err) {
         assert.fail(`the sample at README line ${sample.line} is not JSON: ${(err as Error).message}`);
       }
-      const viewer = viewerFromClaims(claims, policy.claims);
+      // With issuers, the sample is read as its own issuer reads it, and must pass that issuer's audience and token-type checks.
+      const issuer = policy.issuers.find((i) => i.issuer === claims['iss']);
+      if (policy.issuers.length > 0) {
+        assert.ok(issuer, `an issuer of the policy has the sample's iss ${String(claims['iss'])}`);
+        assert.ok(audienceMatches(claims[issuer.audienceClaim], issuer.audiences), `the sample's ${issuer.audienceClaim} is an accepted audience`);
+        assert.ok(issuer.allowIdTokens || tokenTypeProblem({ typ: 'JWT' }, claims) === null, `the sample is an access token: ${tokenTypeProblem({ typ: 'JWT' }, claims)}`);
+      }
+      const viewer = viewerFromClaims(claims, issuer?.claims ?? policy.claims, issuer?.name);
       const reads = READS[`${idp}: ${said.role}`];
       assert.ok(reads, `an expected reading for "${idp}: ${said.role}"`);
       assert.deepEqual(
@@ -210,7 +239,7 @@ for (const idp of EXAMPLES) {
       assert.deepEqual(decision.allowed.map((r) => r.name), [said.role, ...said.alsoAsk], 'the default role first, then those it may ask for');
       const chosen = decision.allowed[0]!;
       if (chosen.clientKinds) assert.ok(chosen.clientKinds.includes(viewer.clientKind));
-      if (chosen.groups) assert.ok(chosen.groups.some((g) => viewer.groups.includes(g)), `${chosen.name} fits on a group the token carries`);
+      if (chosen.groups) assert.ok(chosen.groups.some((g) => viewer.groups.some((held) => groupMatches(g, held, viewer.caseInsensitiveGroups))), `${chosen.name} fits on a group the token carries`);
       for (const other of policy.roles.filter((r) => !decision.allowed.includes(r))) {
         assert.equal(decision.reasons.find((r) => r.role === other.name)?.matched, false, `${other.name} does not fit`);
       }

@@ -1,0 +1,107 @@
+/**
+ * The identity providers the gateway accepts tokens from, each with its own keys, audiences,
+ * algorithms and claim mapping. A token is verified only against the issuer its `iss` names, whose
+ * keys come from that issuer's own OIDC discovery (an `iss` the policy does not list is refused
+ * before anything is fetched). The set follows policy reloads; an issuer whose settings did not
+ * change keeps its verifier, and so its cached keys.
+ */
+import { decodeJwt, type JWTPayload } from 'jose';
+import type { IssuerPolicy } from '../policy/policy.js';
+import { OverageResolver } from './overage.js';
+import { createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
+import { withResolvedGroups, type Viewer } from './viewer.js';
+
+export interface VerifiedToken {
+  readonly claims: JWTPayload;
+  /** The issuer that signed it, as the policy describes it. */
+  readonly issuer: IssuerPolicy;
+}
+
+export interface TokenVerification {
+  /** Verifies a bearer token against the issuer it names; throws UNAUTHENTICATED with a reason, or UPSTREAM_UNAVAILABLE when that issuer cannot be reached. */
+  verify(token: string): Promise<VerifiedToken>;
+  /** A viewer with Entra ID overage groups resolved where the issuer says how; see IssuerRegistry. */
+  resolveOverage(viewer: Viewer, claims: JWTPayload, issuer: IssuerPolicy): Promise<Viewer>;
+}
+
+export interface IssuerRegistryOptions {
+  /** Longest token accepted, in bytes. Default 32,768. */
+  readonly maxTokenBytes?: number;
+  /** Least time between key refreshes caused by unknown key ids, per issuer, in ms. Default 30,000. */
+  readonly keyRefreshCooldownMs?: number;
+  readonly keyMaxAgeMs?: number;
+  readonly onKeyRefreshError?: (issuer: string, err: unknown) => void;
+  /** Where `{env: NAME}` secrets are read (an issuer's Graph client secret). Default: none. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export class IssuerRegistry implements TokenVerification {
+  readonly #verifiers = new Map<string, { key: string; verify: TokenVerifier }>();
+  readonly #overage = new Map<string, { key: string; resolver: OverageResolver }>();
+
+  /**
+   * @param issuers the issuers in force (read on every request, so a reloaded policy applies at once).
+   */
+  constructor(private readonly issuers: () => readonly IssuerPolicy[], private readonly options: IssuerRegistryOptions = {}) {}
+
+  /**
+   * The issuer a token names; undefined when no listed issuer has its `iss` (or it has none).
+   * Throws `malformed` when the token does not decode as a JWT at all.
+   */
+  issuerOf(token: string): IssuerPolicy | undefined {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch (err) {
+      throw tokenError('malformed', err);
+    }
+    return typeof iss === 'string' ? this.issuers().find((i) => i.issuer === iss) : undefined;
+  }
+
+  async verify(token: string): Promise<VerifiedToken> {
+    if (token === '') throw tokenError('missing');
+    if (token.length > (this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) throw tokenError('too-large');
+    if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+    const issuer = this.issuerOf(token);
+    if (!issuer) throw tokenError('issuer');
+    return { claims: await this.verifierFor(issuer)(token), issuer };
+  }
+
+  /** The verifier of one issuer (made once, and again only when its settings change). */
+  verifierFor(issuer: IssuerPolicy): TokenVerifier {
+    const key = JSON.stringify([issuer.issuer, issuer.audiences, issuer.audienceClaim, issuer.algorithms, issuer.allowIdTokens]);
+    const known = this.#verifiers.get(issuer.issuer);
+    if (known?.key === key) return known.verify;
+    const verify = createTokenVerifier({
+      issuer: issuer.issuer, audience: issuer.audiences, audienceClaim: issuer.audienceClaim, algorithms: issuer.algorithms,
+      allowIdTokens: issuer.allowIdTokens, maxTokenBytes: this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES,
+      ...(this.options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: this.options.keyRefreshCooldownMs } : {}),
+      ...(this.options.keyMaxAgeMs !== undefined ? { keyMaxAgeMs: this.options.keyMaxAgeMs } : {}),
+      ...(this.options.onKeyRefreshError ? { onKeyRefreshError: (err: unknown) => this.options.onKeyRefreshError!(issuer.issuer, err) } : {}),
+    });
+    this.#verifiers.set(issuer.issuer, { key, verify });
+    return verify;
+  }
+
+  /**
+   * The viewer of a token whose groups overflowed (Entra ID), with its groups read from Microsoft
+   * Graph when its issuer configures `overage`; otherwise the viewer as it is (no group-based role
+   * fits it, and the decision says why).
+   */
+  async resolveOverage(viewer: Viewer, claims: JWTPayload, issuer: IssuerPolicy): Promise<Viewer> {
+    if (!viewer.groupsOverage || !issuer.overage || typeof claims['oid'] !== 'string' || typeof claims.exp !== 'number') return viewer;
+    const key = JSON.stringify(issuer.overage);
+    let known = this.#overage.get(issuer.name);
+    if (known?.key !== key) {
+      known = { key, resolver: new OverageResolver(issuer.overage, { env: this.options.env ?? {} }) };
+      this.#overage.set(issuer.name, known);
+    }
+    const groups = await known.resolver.groupsOf(claims['oid'], claims.exp);
+    return withResolvedGroups(viewer, groups, 'Microsoft Graph (group overage)');
+  }
+
+  /** Fetches every issuer's keys (at start, so the first requests do not wait); failures are reported, not thrown. */
+  async warmUp(onError: (issuer: string, err: unknown) => void): Promise<void> {
+    await Promise.all(this.issuers().map((i) => this.verifierFor(i).keys.refresh().catch((err: unknown) => onError(i.issuer, err))));
+  }
+}
