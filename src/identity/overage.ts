@@ -20,6 +20,9 @@ export interface OverageResolverOptions {
   readonly now?: () => number;
 }
 
+/** How long a failed lookup is remembered. */
+const FAILURE_TTL_MS = 60_000;
+
 interface Cached {
   readonly groups: Promise<readonly string[]>;
   readonly until: number;
@@ -46,8 +49,9 @@ export class OverageResolver {
     const entry = { groups, until: Math.min(exp * 1000, now + 3_600_000) };
     this.#cache.delete(oid);
     this.#cache.set(oid, entry);
+    // A failed lookup is remembered for a minute, so a user Graph cannot answer for does not cost a call per request.
     groups.catch(() => {
-      if (this.#cache.get(oid) === entry) this.#cache.delete(oid);
+      if (this.#cache.get(oid) === entry) this.#cache.set(oid, { groups, until: Math.min(entry.until, this.#now() + FAILURE_TTL_MS) });
     });
     const max = this.options.maxEntries ?? 10_000;
     while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value!);

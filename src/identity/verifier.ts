@@ -72,13 +72,15 @@ const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
 
 /**
  * Why a verified token is not an access token, or null when it is: an ID token (Cognito's
- * `token_use: "id"`, or the `nonce` and `at_hash` that only ID tokens carry), or a `typ` that names
- * another kind of token (a logout token, a DPoP proof…).
+ * `token_use: "id"`, Keycloak's `typ: "ID"` claim, or the `nonce` and `at_hash` that only ID tokens
+ * carry), or a header `typ` that names another kind of token (a logout token, a DPoP proof…).
  */
 export function tokenTypeProblem(header: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>): string | null {
   const typ = header['typ'];
   if (typ !== undefined && (typeof typ !== 'string' || !ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))) return `its typ is ${JSON.stringify(typ).slice(0, 40)}`;
   if (payload['token_use'] === 'id') return 'its token_use is "id"';
+  // Keycloak names the kind in the payload too: Bearer for access tokens, ID, Refresh, Logout…
+  if (typeof payload['typ'] === 'string' && payload['typ'].toLowerCase() !== 'bearer') return `its typ claim is ${JSON.stringify(payload['typ'].slice(0, 20))}`;
   if (payload['nonce'] !== undefined) return 'it carries a nonce, as ID tokens do';
   if (payload['at_hash'] !== undefined) return 'it carries an at_hash, as ID tokens do';
   return null;

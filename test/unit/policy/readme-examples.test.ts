@@ -188,6 +188,16 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
   assert.equal(policy.explainDenials, false);
 });
 
+test('the issuers reference parses, with the defaults it names', () => {
+  const block = blocks.find((b) => b.heading === 'Issuers' && b.lang === 'yaml');
+  assert.ok(block, 'a yaml block under "### Issuers"');
+  const policy = parse({ ...block, body: `${block.body.replaceAll('<tenant id>', 'b5c8a1d2-4e6f-4a3b-9c7d-1e2f3a4b5c6d')}\nroles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }]` });
+  const [entra] = policy.issuers;
+  assert.ok(entra);
+  assert.deepEqual([entra.name, entra.audienceClaim, entra.algorithms, entra.allowIdTokens, entra.claims.subject], ['entra', 'aud', ['RS256'], false, 'oid']);
+  assert.deepEqual(entra.overage?.clientSecret, { env: 'GRAPH_CLIENT_SECRET' });
+});
+
 test('each identity provider has an example: one policy and sample tokens it maps', () => {
   const headings = [...new Set(blocks.map((b) => b.heading).filter((h) => h.startsWith('Example: ')))];
   assert.deepEqual(headings.map((h) => h.slice('Example: '.length)), EXAMPLES);
