@@ -22,15 +22,16 @@ type ShieldRule = Parameters<typeof and>[number];
 type RuleTree = Record<string, ShieldRule | Record<string, ShieldRule>>;
 import type { GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import type { GatewayContext } from '../context/context.js';
+import { noRoleReasonCode, type GatewayContext } from '../context/context.js';
 import { ForbiddenError, GatewayError } from '../errors/index.js';
 import { parseCollectionId, parseId } from '../graph/common/ids.js';
 import type { Card, Collection, Dashboard } from '../metabase/types.js';
 
-type Denial = 'no-role' | 'collection' | 'sql-hidden' | 'native-sql' | 'no-rule' | 'unverified';
+type Denial = 'no-role' | 'groups-overage' | 'collection' | 'sql-hidden' | 'native-sql' | 'no-rule' | 'unverified';
 
 const deny = (reason: Denial, message: string): ForbiddenError => new ForbiddenError(message, { details: { reason } });
-const noRole = (ctx: GatewayContext): ForbiddenError => deny('no-role', ctx.noRoleReason ?? 'No gateway role fits your token.');
+/** No role fits; `groups-overage` when that is because the token's groups overflowed (Entra ID). */
+const noRole = (ctx: GatewayContext): ForbiddenError => deny(noRoleReasonCode(ctx), ctx.noRoleReason ?? 'No gateway role fits your token.');
 
 /** Only a request with a role passes. Reads the context alone: `contextual`. */
 const hasRole = (name: string): ShieldRule => rule(name, { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) =>

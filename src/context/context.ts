@@ -68,9 +68,14 @@ export interface GatewayContext {
 
 export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'log'>;
 
+/** The FORBIDDEN reason for a caller no role fits: `groups-overage` when its token's groups overflowed (Entra ID), else `no-role`. */
+export function noRoleReasonCode(ctx: Pick<GatewayContext, 'viewer'>): 'no-role' | 'groups-overage' {
+  return ctx.viewer.groupsOverage ? 'groups-overage' : 'no-role';
+}
+
 export function contextWithoutRole(base: ContextBase): GatewayContext {
   const deny = (): never => {
-    throw new ForbiddenError(base.noRoleReason ?? 'No gateway role fits your token.', { details: { reason: 'no-role' } });
+    throw new ForbiddenError(base.noRoleReason ?? 'No gateway role fits your token.', { details: { reason: noRoleReasonCode(base) } });
   };
   return Object.defineProperties({ ...base, roleName: null }, {
     role: { get: deny, enumerable: false },

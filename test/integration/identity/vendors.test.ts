@@ -204,8 +204,10 @@ describe('identity providers\' real tokens', () => {
 
   test('Entra ID overage: without Graph the reason names what to change; with Graph the groups come from the configured URL, once per token, never from _claim_sources', async () => {
     const hasGroups = fixtures.find((f) => f.file === 'entra-overage-hasgroups.json')!;
-    const noGraph = (await stack.post(viewerQuery, await sign(hasGroups))).body.data as { viewer: ViewerAnswer };
+    const overflowed = await stack.post(`{ viewer { groupsOverage noRoleReason } databases { id } }`, await sign(hasGroups));
+    const noGraph = overflowed.body.data as { viewer: ViewerAnswer };
     assert.equal(noGraph.viewer.groupsOverage, true, 'Graph knows no groups of this user: the overage stays');
+    assert.deepEqual(overflowed.body.errors?.map((e) => [e.path?.join('.'), e.extensions.code, e.extensions['reason']]), [['databases', 'FORBIDDEN', 'groups-overage']]);
     assert.match(noGraph.viewer.noRoleReason!, /assign the groups to the application .* or match on app roles/);
 
     const named = fixtures.find((f) => f.file === 'entra-overage-claim-names.json')!;
