@@ -68,7 +68,8 @@ export async function explainToken(token: string, policy: Policy, issuers: reado
   const audience = claims[issuer.audienceClaim];
   lines.push(`Audience check: the claim \`${issuer.audienceClaim}\` holds ${shown(audience)}; accepted: ${issuer.audiences.map((a) => JSON.stringify(a)).join(', ')}: ${audienceMatches(audience, issuer.audiences) ? 'matches' : audience === undefined ? `the token has no \`${issuer.audienceClaim}\`` : 'does not match'}`);
   const typeProblem = tokenTypeProblem(header, claims);
-  lines.push(`Token type: ${typeProblem === null ? 'an access token' : `not an access token (${typeProblem})${issuer.allowIdTokens ? ', accepted: this issuer allows ID tokens' : ''}`}`);
+  const allowed = typeProblem !== null && tokenTypeProblem(header, claims, issuer.allowIdTokens) === null;
+  lines.push(`Token type: ${typeProblem === null ? 'an access token' : `not an access token (${typeProblem})${allowed ? ', accepted: this issuer allows ID tokens' : ''}`}`);
   let verified = false;
   try {
     await registry.verify(token);

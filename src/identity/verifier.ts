@@ -75,9 +75,12 @@ const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
  * `token_use: "id"`, Keycloak's `typ: "ID"` claim, or the `nonce` and `at_hash` that only ID tokens
  * carry), or a header `typ` that names another kind of token (a logout token, a DPoP proof…).
  */
-export function tokenTypeProblem(header: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>): string | null {
+export function tokenTypeProblem(header: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>, allowIdTokens = false): string | null {
   const typ = header['typ'];
   if (typ !== undefined && (typeof typ !== 'string' || !ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))) return `its typ is ${JSON.stringify(typ).slice(0, 40)}`;
+  // A sender-constrained token (DPoP, mutual TLS) is only good with its proof, which this gateway does not check.
+  if (payload['cnf'] !== undefined) return 'it is bound to a key (cnf) whose proof this gateway does not check';
+  if (allowIdTokens) return null;
   if (payload['token_use'] === 'id') return 'its token_use is "id"';
   // Keycloak names the kind in the payload too: Bearer for access tokens, ID, Refresh, Logout…
   if (typeof payload['typ'] === 'string' && payload['typ'].toLowerCase() !== 'bearer') return `its typ claim is ${JSON.stringify(payload['typ'].slice(0, 20))}`;
@@ -150,8 +153,13 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       throw new UpstreamUnavailableError('The identity provider could not be reached to verify the token.', { details: { reason: 'identity-provider' }, cause: err });
     }
     const { payload, protectedHeader } = verified;
-    if (audienceClaim !== 'aud' && !audienceMatches(payload[audienceClaim], audiences)) throw tokenError('audience');
-    if (!options.allowIdTokens && tokenTypeProblem(protectedHeader, payload) !== null) throw tokenError('token-type');
+    // The kind of token first: a Cognito ID token names its client in `aud`, not in `client_id`, and is refused as what it is.
+    if (tokenTypeProblem(protectedHeader, payload, options.allowIdTokens) !== null) throw tokenError('token-type');
+    if (audienceClaim !== 'aud') {
+      if (!audienceMatches(payload[audienceClaim], audiences)) throw tokenError('audience');
+      // A token another API's audience was issued for is not this gateway's, whatever its client.
+      if (payload.aud !== undefined && !audienceMatches(payload.aud, audiences)) throw tokenError('audience');
+    }
     return payload;
   };
   return Object.assign(verify, { keys });

@@ -8,8 +8,9 @@
  * - both are GUIDs (Entra ID object ids), compared without regard to case, always;
  * - the role's starts with `/` (a Keycloak group path): `/org/sales` matches that path only,
  *   `/org/sales/**` matches it and every path below it;
- * - otherwise they are equal, or equal after Unicode NFKC normalisation and lower-casing when the
- *   issuer's claims say `caseInsensitiveGroups: true`.
+ * - otherwise they are equal, or equal after Unicode NFC normalisation and lower-casing when the
+ *   issuer's claims say `caseInsensitiveGroups: true` (paths segment by segment; a segment never
+ *   folds into a `/`, and look-alike letters stay distinct).
  */
 import type { ClaimPath, ClaimsPolicy, ClientKind, RolePolicy } from '../policy/policy.js';
 
@@ -100,28 +101,90 @@ export function viewerFromClaims(payload: Readonly<Record<string, unknown>>, cla
     groups, scopes, clientId,
     clientKind: rule?.kind ?? claims.clientKind.default,
     groupSources, issuer,
-    groupsOverage: groups.length === 0 && hasGroupOverage(payload),
+    // The token itself says its groups overflowed; other group paths (app roles) may still hold values.
+    groupsOverage: hasGroupOverage(payload) && payload['groups'] === undefined,
     caseInsensitiveGroups: claims.caseInsensitiveGroups,
   };
 }
 
-/** A viewer whose overage groups were resolved (through Microsoft Graph): they are its groups now. */
+/** A viewer whose overage groups were resolved (through Microsoft Graph): they join the groups its token held. */
 export function withResolvedGroups(viewer: Viewer, groups: readonly string[], source: string): Viewer {
-  return { ...viewer, groups: [...new Set(groups)], groupSources: [...viewer.groupSources, { claim: source, values: [...groups] }], groupsOverage: false };
+  return { ...viewer, groups: [...new Set([...viewer.groups, ...groups])], groupSources: [...viewer.groupSources, { claim: source, values: [...groups] }], groupsOverage: false };
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const fold = (s: string): string => s.normalize('NFKC').toLowerCase();
+/**
+ * Case folding for names: canonical normalisation (NFC, so a composed and a decomposed `é` are one
+ * letter) and lower case. Not compatibility normalisation (NFKC): that would make look-alikes such as
+ * full-width or mathematical letters, and a full-width `／`, equal to plain ones.
+ */
+const fold = (s: string): string => s.normalize('NFC').toLowerCase();
+
+/** A role's group patterns, compiled once: matching a token's groups costs groups × path depth, not groups × patterns. */
+export class GroupMatcher {
+  readonly #guids = new Set<string>();
+  readonly #exact = new Set<string>();
+  /** Subtree bases (`/org/sales` of `/org/sales/**`), folded when names compare without case. */
+  readonly #subtrees = new Set<string>();
+
+  constructor(patterns: readonly string[], private readonly caseInsensitive: boolean) {
+    for (const p of patterns) {
+      if (GUID.test(p)) {
+        this.#guids.add(p.toLowerCase());
+        continue;
+      }
+      const subtree = p.startsWith('/') && p.endsWith('/**');
+      const key = this.#key(subtree ? p.slice(0, -3) : p);
+      if (key !== undefined) (subtree ? this.#subtrees : this.#exact).add(key);
+    }
+  }
+
+  /** The first of `groups` a pattern matches, or undefined. */
+  firstMatch(groups: readonly string[]): string | undefined {
+    return groups.find((g) => this.matches(g));
+  }
+
+  matches(group: string): boolean {
+    // A GUID pattern matches a GUID only, in any case; a name never folds into a GUID.
+    if (GUID.test(group)) return this.#guids.has(group.toLowerCase());
+    const key = this.#key(group);
+    if (key === undefined) return false;
+    if (this.#exact.has(key)) return true;
+    if (this.#subtrees.size === 0 || !group.startsWith('/')) return false;
+    // The path and each of its ancestors, segment by segment: `/org/sales/emea`, `/org/sales`, `/org`.
+    for (let end = key.length; end > 0; end = key.lastIndexOf('/', end - 1)) {
+      if (this.#subtrees.has(key.slice(0, end))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The form a group is compared in. Paths fold segment by segment, and a segment that folds into
+   * something containing `/` matches nothing: a group named `org／sales` is never the path `/org/sales`.
+   */
+  #key(group: string): string | undefined {
+    if (!this.caseInsensitive) return group;
+    const folded = group.startsWith('/') ? group.split('/').map((seg) => fold(seg)) : [fold(group)];
+    if (folded.some((seg) => seg.includes('/'))) return undefined;
+    return group.startsWith('/') ? folded.join('/') : folded[0]!;
+  }
+}
+
+const matchers = new WeakMap<readonly string[], { caseInsensitive: GroupMatcher; exact: GroupMatcher }>();
+
+/** The compiled matcher of a role's group list (cached with the list, which a policy keeps frozen). */
+function matcherFor(patterns: readonly string[], caseInsensitive: boolean): GroupMatcher {
+  let both = matchers.get(patterns);
+  if (!both) {
+    both = { caseInsensitive: new GroupMatcher(patterns, true), exact: new GroupMatcher(patterns, false) };
+    matchers.set(patterns, both);
+  }
+  return caseInsensitive ? both.caseInsensitive : both.exact;
+}
 
 /** Whether a role's group pattern matches one of the token's groups; see the module's comment. */
 export function groupMatches(pattern: string, group: string, caseInsensitive: boolean): boolean {
-  if (GUID.test(pattern) && GUID.test(group)) return pattern.toLowerCase() === group.toLowerCase();
-  const same = (a: string, b: string): boolean => a === b || (caseInsensitive && fold(a) === fold(b));
-  if (pattern.startsWith('/') && pattern.endsWith('/**')) {
-    const base = pattern.slice(0, -3);
-    return same(base, group) || (group.length > base.length && same(base, group.slice(0, base.length)) && group[base.length] === '/');
-  }
-  return same(pattern, group);
+  return new GroupMatcher([pattern], caseInsensitive).matches(group);
 }
 
 export interface RoleDecision<R extends RolePolicy = RolePolicy> {
@@ -140,11 +203,13 @@ export function decideRoles<R extends RolePolicy>(viewer: Viewer, roles: readonl
       return { role: role.name, matched: false, reason: `serves client kinds ${role.clientKinds.join(', ')}; the caller is ${viewer.clientKind}` };
     }
     if (role.groups) {
-      if (viewer.groupsOverage) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; ${OVERAGE}` };
-      for (const pattern of role.groups) {
-        const hit = viewer.groups.find((g) => groupMatches(pattern, g, viewer.caseInsensitiveGroups));
-        if (hit !== undefined) return { role: role.name, matched: true, reason: hit === pattern ? `group ${hit}` : `group ${hit} (matches ${pattern})` };
+      const matcher = matcherFor(role.groups, viewer.caseInsensitiveGroups);
+      const hit = matcher.firstMatch(viewer.groups);
+      if (hit !== undefined) {
+        const pattern = role.groups.find((p) => groupMatches(p, hit, viewer.caseInsensitiveGroups)) ?? hit;
+        return { role: role.name, matched: true, reason: hit === pattern ? `group ${hit}` : `group ${hit} (matches ${pattern})` };
       }
+      if (viewer.groupsOverage) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; ${OVERAGE}` };
       return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; the token has ${viewer.groups.length ? listed(viewer.groups) : 'none'}${pathHint(role.groups, viewer.groups)}` };
     }
     return { role: role.name, matched: true, reason: `client kind ${viewer.clientKind}` };

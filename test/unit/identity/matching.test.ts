@@ -16,8 +16,13 @@ test('group matching: GUIDs without regard to case always; Keycloak paths exact 
   assert.ok(!groupMatches('sales', '/org/sales', false), 'a bare name is not a path');
   assert.ok(!groupMatches('analysts', 'Analysts', false));
   assert.ok(groupMatches('analysts', 'Analysts', true));
-  assert.ok(groupMatches('analysts', 'ＡＮＡＬＹＳＴＳ', true), 'full-width letters normalise (NFKC)');
+  assert.ok(groupMatches('café', 'CAFE\u0301', true), 'composed and decomposed letters are one (NFC)');
+  assert.ok(!groupMatches('analysts', 'ＡＮＡＬＹＳＴＳ', true), 'look-alike full-width letters stay distinct');
+  assert.ok(!groupMatches('admins', '𝐚𝐝𝐦𝐢𝐧𝐬', true), 'and mathematical ones');
   assert.ok(groupMatches('/Org/Sales/**', '/org/sales/emea', true));
+  assert.ok(!groupMatches('/org/sales', '/org／sales', true), 'a group named org／sales is not the path /org/sales');
+  assert.ok(!groupMatches('/org/sales/**', '/org／sales/x', true));
+  assert.ok(!groupMatches('3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', '３f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', true), 'a name never folds into a GUID');
   assert.ok(!groupMatches('analysts', 'analysts-eu', true));
 });
 
