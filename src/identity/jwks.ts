@@ -4,6 +4,7 @@
  * `maxAgeMs` are refreshed in the background; while the IdP is unreachable the keys already held
  * keep working. Only the very first fetch can fail a request.
  */
+import { readJson } from '../utils/read-json.js';
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 
 export interface JwksCacheOptions {
@@ -20,6 +21,9 @@ export interface JwksCacheOptions {
   readonly onRefreshError?: (err: unknown) => void;
   readonly now?: () => number;
 }
+
+/** Largest key set read (a few dozen RSA keys take some 30 KB). */
+const MAX_KEY_SET_BYTES = 512 * 1024;
 
 type LocalSet = ReturnType<typeof createLocalJWKSet>;
 
@@ -72,8 +76,8 @@ export class JwksCache {
     const url = await this.#options.locate();
     const res = await fetch(url, { signal: AbortSignal.timeout(this.#options.timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`the key set at ${url.href} answered ${res.status}`);
-    const body = (await res.json()) as JSONWebKeySet;
-    if (!body || !Array.isArray(body.keys)) throw new Error(`the key set at ${url.href} has no "keys" list`);
+    const body = (await readJson(res, MAX_KEY_SET_BYTES, `the key set at ${url.href}`)) as JSONWebKeySet | null;
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.keys)) throw new Error(`the key set at ${url.href} has no "keys" list`);
     this.#local = createLocalJWKSet(body);
     this.#fetchedAt = this.#options.now();
   }
