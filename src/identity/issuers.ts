@@ -2,13 +2,15 @@
  * The identity providers the gateway accepts tokens from, each with its own keys, audiences,
  * algorithms and claim mapping. A token is verified only against the issuer its `iss` names, whose
  * keys come from that issuer's own OIDC discovery (an `iss` the policy does not list is refused
- * before anything is fetched). The set follows policy reloads; an issuer whose settings did not
- * change keeps its verifier, and so its cached keys.
+ * before anything is fetched). The set follows policy reloads; an issuer keeps its cached keys
+ * across them (they belong to its URL, not to its audiences or algorithms), and a Graph
+ * configuration keeps its cached group lists.
  */
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { IssuerPolicy } from '../policy/policy.js';
 import { OverageResolver } from './overage.js';
-import { createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
+import type { JwksCache } from './jwks.js';
+import { createKeyCache, createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
 import { withResolvedGroups, type Viewer } from './viewer.js';
 
 export interface VerifiedToken {
@@ -31,13 +33,20 @@ export interface IssuerRegistryOptions {
   readonly keyRefreshCooldownMs?: number;
   readonly keyMaxAgeMs?: number;
   readonly onKeyRefreshError?: (issuer: string, err: unknown) => void;
+  /** Calls to Microsoft Graph (and its token endpoint) in flight at once, per Graph configuration. Default 8. */
+  readonly graphConcurrency?: number;
   /** Where `{env: NAME}` secrets are read (an issuer's Graph client secret). Default: none. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export class IssuerRegistry implements TokenVerification {
   readonly #verifiers = new Map<string, { key: string; verify: TokenVerifier }>();
-  readonly #overage = new Map<string, { key: string; resolver: OverageResolver }>();
+  /** Key caches by issuer URL. */
+  readonly #keys = new Map<string, JwksCache>();
+  /** Overage resolvers by their Graph configuration (so renaming an issuer keeps its cache). */
+  readonly #overage = new Map<string, OverageResolver>();
+  /** The issuers list last seen (a reload replaces it). */
+  #seen: readonly IssuerPolicy[] | undefined;
 
   /**
    * @param issuers the issuers in force (read on every request, so a reloaded policy applies at once).
@@ -55,7 +64,7 @@ export class IssuerRegistry implements TokenVerification {
     } catch (err) {
       throw tokenError('malformed', err);
     }
-    return typeof iss === 'string' ? this.issuers().find((i) => i.issuer === iss) : undefined;
+    return typeof iss === 'string' ? this.#listed().find((i) => i.issuer === iss) : undefined;
   }
 
   async verify(token: string): Promise<VerifiedToken> {
@@ -69,18 +78,44 @@ export class IssuerRegistry implements TokenVerification {
 
   /** The verifier of one issuer (made once, and again only when its settings change). */
   verifierFor(issuer: IssuerPolicy): TokenVerifier {
-    const key = JSON.stringify([issuer.issuer, issuer.audiences, issuer.audienceClaim, issuer.algorithms, issuer.allowIdTokens]);
+    const key = JSON.stringify([issuer.audiences, issuer.audienceClaim, issuer.algorithms, issuer.allowIdTokens]);
     const known = this.#verifiers.get(issuer.issuer);
     if (known?.key === key) return known.verify;
+    let keys = this.#keys.get(issuer.issuer);
+    if (!keys) {
+      keys = createKeyCache({
+        issuer: issuer.issuer,
+        ...(this.options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: this.options.keyRefreshCooldownMs } : {}),
+        ...(this.options.keyMaxAgeMs !== undefined ? { keyMaxAgeMs: this.options.keyMaxAgeMs } : {}),
+        ...(this.options.onKeyRefreshError ? { onKeyRefreshError: (err: unknown) => this.options.onKeyRefreshError!(issuer.issuer, err) } : {}),
+      });
+      this.#keys.set(issuer.issuer, keys);
+    }
     const verify = createTokenVerifier({
       issuer: issuer.issuer, audience: issuer.audiences, audienceClaim: issuer.audienceClaim, algorithms: issuer.algorithms,
-      allowIdTokens: issuer.allowIdTokens, maxTokenBytes: this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES,
-      ...(this.options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: this.options.keyRefreshCooldownMs } : {}),
-      ...(this.options.keyMaxAgeMs !== undefined ? { keyMaxAgeMs: this.options.keyMaxAgeMs } : {}),
-      ...(this.options.onKeyRefreshError ? { onKeyRefreshError: (err: unknown) => this.options.onKeyRefreshError!(issuer.issuer, err) } : {}),
+      allowIdTokens: issuer.allowIdTokens, maxTokenBytes: this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES, keys,
     });
     this.#verifiers.set(issuer.issuer, { key, verify });
     return verify;
+  }
+
+  /** The issuers in force; when a reload has changed them, what belonged to issuers no longer listed is dropped. */
+  #listed(): readonly IssuerPolicy[] {
+    const listed = this.issuers();
+    if (listed !== this.#seen) {
+      this.#seen = listed;
+      this.#forgetUnlisted(listed);
+    }
+    return listed;
+  }
+
+  /** Drops the verifiers, keys and group caches of issuers a reloaded policy no longer lists. */
+  #forgetUnlisted(listed: readonly IssuerPolicy[]): void {
+    const urls = new Set(listed.map((i) => i.issuer));
+    for (const url of [...this.#keys.keys()]) if (!urls.has(url)) this.#keys.delete(url);
+    for (const url of [...this.#verifiers.keys()]) if (!urls.has(url)) this.#verifiers.delete(url);
+    const graphs = new Set(listed.flatMap((i) => (i.overage ? [JSON.stringify(i.overage)] : [])));
+    for (const key of [...this.#overage.keys()]) if (!graphs.has(key)) this.#overage.delete(key);
   }
 
   /**
@@ -91,17 +126,17 @@ export class IssuerRegistry implements TokenVerification {
   async resolveOverage(viewer: Viewer, claims: JWTPayload, issuer: IssuerPolicy): Promise<Viewer> {
     if (!viewer.groupsOverage || !issuer.overage || typeof claims['oid'] !== 'string' || typeof claims.exp !== 'number') return viewer;
     const key = JSON.stringify(issuer.overage);
-    let known = this.#overage.get(issuer.name);
-    if (known?.key !== key) {
-      known = { key, resolver: new OverageResolver(issuer.overage, { env: this.options.env ?? {} }) };
-      this.#overage.set(issuer.name, known);
+    let resolver = this.#overage.get(key);
+    if (!resolver) {
+      resolver = new OverageResolver(issuer.overage, { env: this.options.env ?? {}, ...(this.options.graphConcurrency !== undefined ? { concurrency: this.options.graphConcurrency } : {}) });
+      this.#overage.set(key, resolver);
     }
-    const groups = await known.resolver.groupsOf(claims['oid'], claims.exp);
+    const groups = await resolver.groupsOf(claims['oid'], claims.exp);
     return withResolvedGroups(viewer, groups, 'Microsoft Graph (group overage)');
   }
 
   /** Fetches every issuer's keys (at start, so the first requests do not wait); failures are reported, not thrown. */
   async warmUp(onError: (issuer: string, err: unknown) => void): Promise<void> {
-    await Promise.all(this.issuers().map((i) => this.verifierFor(i).keys.refresh().catch((err: unknown) => onError(i.issuer, err))));
+    await Promise.all(this.#listed().map((i) => this.verifierFor(i).keys.refresh().catch((err: unknown) => onError(i.issuer, err))));
   }
 }

@@ -6,6 +6,8 @@
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { UnauthenticatedError, UpstreamUnavailableError } from '../errors/index.js';
+import { SECURE_URL } from '../config/config.js';
+import { readJson } from '../utils/read-json.js';
 import { JwksCache } from './jwks.js';
 
 export interface VerifierOptions {
@@ -31,6 +33,8 @@ export interface VerifierOptions {
   readonly keyMaxAgeMs?: number;
   /** Told when a background key refresh fails (the cached keys stay in use). */
   readonly onKeyRefreshError?: (err: unknown) => void;
+  /** A key cache to use instead of a new one (the issuer's keys, kept when its other settings change). */
+  readonly keys?: JwksCache;
 }
 
 export interface TokenVerifier {
@@ -108,24 +112,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   if (algorithms.length === 0 || algorithms.some((a) => a === 'none' || a.startsWith('HS'))) {
     throw new TypeError(`token algorithms must be asymmetric; received ${algorithms.join(', ') || 'none'}`);
   }
-  const timeoutMs = options.fetchTimeoutMs ?? 5_000;
-  let jwksUri: Promise<URL> | undefined;
-  const locate = (): Promise<URL> => {
-    if (!jwksUri) {
-      const attempt = discover(options.issuer, timeoutMs);
-      jwksUri = attempt;
-      attempt.catch(() => {
-        if (jwksUri === attempt) jwksUri = undefined;
-      });
-    }
-    return jwksUri;
-  };
-  const keys = new JwksCache({
-    locate, timeoutMs,
-    ...(options.keyRefreshCooldownMs !== undefined ? { cooldownMs: options.keyRefreshCooldownMs } : {}),
-    ...(options.keyMaxAgeMs !== undefined ? { maxAgeMs: options.keyMaxAgeMs } : {}),
-    ...(options.onKeyRefreshError ? { onRefreshError: options.onKeyRefreshError } : {}),
-  });
+  const keys = options.keys ?? createKeyCache(options);
 
   const audiences = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
   if (audiences.length === 0) throw new TypeError('a token verifier needs at least one audience');
@@ -165,6 +152,28 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   return Object.assign(verify, { keys });
 }
 
+/** The key cache of one issuer: OIDC discovery finds its key set (tried again after a failure), jwks.ts keeps it. */
+export function createKeyCache(options: Pick<VerifierOptions, 'issuer' | 'fetchTimeoutMs' | 'keyRefreshCooldownMs' | 'keyMaxAgeMs' | 'onKeyRefreshError'>): JwksCache {
+  const timeoutMs = options.fetchTimeoutMs ?? 5_000;
+  let jwksUri: Promise<URL> | undefined;
+  const locate = (): Promise<URL> => {
+    if (!jwksUri) {
+      const attempt = discover(options.issuer, timeoutMs);
+      jwksUri = attempt;
+      attempt.catch(() => {
+        if (jwksUri === attempt) jwksUri = undefined;
+      });
+    }
+    return jwksUri;
+  };
+  return new JwksCache({
+    locate, timeoutMs,
+    ...(options.keyRefreshCooldownMs !== undefined ? { cooldownMs: options.keyRefreshCooldownMs } : {}),
+    ...(options.keyMaxAgeMs !== undefined ? { maxAgeMs: options.keyMaxAgeMs } : {}),
+    ...(options.onKeyRefreshError ? { onRefreshError: options.onKeyRefreshError } : {}),
+  });
+}
+
 /** The token's protected header, or undefined when it is not a JSON object. */
 function headerOf(token: string): Record<string, unknown> | undefined {
   try {
@@ -175,13 +184,19 @@ function headerOf(token: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Largest discovery document read. */
+const MAX_DISCOVERY_BYTES = 256 * 1024;
+
 async function discover(issuer: string, timeoutMs: number): Promise<URL> {
   const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
   if (!res.ok) throw new Error(`OIDC discovery at ${url.href} answered ${res.status}`);
-  const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  const doc = (await readJson(res, MAX_DISCOVERY_BYTES, `OIDC discovery at ${url.href}`)) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  if (doc === null || typeof doc !== 'object') throw new Error(`OIDC discovery at ${url.href} is not a JSON object`);
   if (doc.issuer !== issuer) throw new Error(`OIDC discovery names issuer ${String(doc.issuer)}, expected ${issuer}`);
   if (typeof doc.jwks_uri !== 'string') throw new Error('OIDC discovery has no jwks_uri');
+  // Keys fetched in clear could be swapped on the way, and every token with them.
+  if (!SECURE_URL.test(doc.jwks_uri)) throw new Error(`OIDC discovery names a key set URL that is neither https nor on this machine: ${doc.jwks_uri.slice(0, 200)}`);
   return new URL(doc.jwks_uri);
 }
 

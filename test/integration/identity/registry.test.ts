@@ -1,0 +1,91 @@
+/**
+ * The issuer registry across policy reloads and against identity providers that misbehave: an
+ * issuer keeps its keys when its audiences change, forgets them when it is no longer listed; a key
+ * set URL in clear over the network, or a key set past its size bound, is never used.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { IssuerRegistry } from '../../../src/identity/issuers.js';
+import { defaultClaims, type IssuerPolicy } from '../../../src/policy/policy.js';
+import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
+
+const issuerOf = (url: string, audiences: string[], name = 'corp'): IssuerPolicy => ({
+  name, issuer: url, audiences, audienceClaim: 'aud', algorithms: ['RS256'], allowIdTokens: false, claims: defaultClaims(), overage: null,
+});
+
+/** An OpenID provider whose discovery names the key set URL given, and whose key set is `keys` bytes of JSON. */
+async function startOddIdp(discovery: (self: string) => Record<string, unknown>, keySet: () => string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  let url = '';
+  const server: Server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.setHeader('content-type', 'application/json');
+    res.end(req.url === '/.well-known/openid-configuration' ? JSON.stringify(discovery(url)) : keySet());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url, requests,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe('the issuer registry', () => {
+  let idp: Idp;
+  before(async () => {
+    idp = await startIdp();
+  });
+  after(() => idp.close());
+
+  test('a reload that changes an issuer\'s audiences keeps its keys; one that drops the issuer forgets them', async () => {
+    let issuers = [issuerOf(idp.issuer, [AUDIENCE])];
+    const registry = new IssuerRegistry(() => issuers);
+    const token = await idp.userToken('ana', { groups: ['analysts'] });
+    await registry.verify(token);
+    const fetched = idp.jwksFetches;
+    assert.ok(fetched >= 1);
+
+    issuers = [issuerOf(idp.issuer, [AUDIENCE, 'another-audience'])];
+    const { issuer } = await registry.verify(token);
+    assert.deepEqual(issuer.audiences, [AUDIENCE, 'another-audience'], 'the new settings apply');
+    assert.equal(idp.jwksFetches, fetched, 'the keys were not fetched again');
+
+    issuers = [issuerOf('https://elsewhere.example', ['x'], 'other')];
+    await assert.rejects(registry.verify(token), (err: Error & { extensions?: Record<string, unknown> }) => err.extensions?.['reason'] === 'issuer');
+    issuers = [issuerOf(idp.issuer, [AUDIENCE])];
+    await registry.verify(token);
+    assert.equal(idp.jwksFetches, fetched + 1, 'listed again, the issuer starts afresh');
+  });
+
+  test('a key set URL in clear to another host is refused without being fetched', async () => {
+    const odd = await startOddIdp((self) => ({ issuer: self, jwks_uri: 'http://keys.example.com/jwks' }), () => '{"keys":[]}');
+    try {
+      const registry = new IssuerRegistry(() => [issuerOf(odd.url, ['a'])]);
+      const problems: string[] = [];
+      await registry.warmUp((_issuer, err) => problems.push((err as Error).message));
+      assert.equal(problems.length, 1);
+      assert.match(problems[0]!, /names a key set URL that is neither https nor on this machine: http:\/\/keys\.example\.com\/jwks/);
+      assert.deepEqual(odd.requests, ['/.well-known/openid-configuration']);
+    } finally {
+      await odd.close();
+    }
+  });
+
+  test('a key set larger than its bound is not read whole, and no key from it is used', async () => {
+    const huge = JSON.stringify({ keys: [{ kty: 'oct', k: 'x'.repeat(600 * 1024) }] });
+    const odd = await startOddIdp((self) => ({ issuer: self, jwks_uri: `${self}/jwks` }), () => huge);
+    try {
+      const registry = new IssuerRegistry(() => [issuerOf(odd.url, ['a'])]);
+      const problems: string[] = [];
+      await registry.warmUp((_issuer, err) => problems.push((err as Error).message));
+      assert.match(problems[0] ?? '', /the key set at .*\/jwks answered more than 524288 bytes/);
+    } finally {
+      await odd.close();
+    }
+  });
+});
