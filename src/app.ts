@@ -40,7 +40,7 @@ import { drain } from './server/drain.js';
 import { errorLogPlugin } from './server/error-log.js';
 import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
-import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError } from './server/http-errors.js';
+import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
 import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
@@ -78,7 +78,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   const logger = deps.logger ?? pino({ level: 'silent' });
   const audit = deps.audit ?? NO_AUDIT;
   // The header limit follows the token limit: a token just over it is refused with its reason, not cut off by the parser.
-  const maxHeaderBytes = settings.tokens.maxBytes + OTHER_HEADERS_BYTES;
+  const maxHeaderBytes = settings.tokens.maxBytes + OTHER_HEADERS_BYTES + URL_BYTES;
   const app = Fastify({
     bodyLimit: settings.limits.bodyLimitBytes,
     loggerInstance: logger as FastifyBaseLogger,

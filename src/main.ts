@@ -39,7 +39,7 @@ async function production(config: Config): Promise<Running> {
   const policy = await PolicyStore.open({
     file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
     metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
-    ...(config.oidc ? { defaultIssuer: environmentIssuer(config.oidc) } : {}),
+    ...(config.oidc ? { defaultIssuer: environmentIssuer(config.oidc), defaultIssuerExclusive: true } : {}),
   });
   policy.watch();
   const tokens = new IssuerRegistry(() => policy.current.issuers, {
@@ -134,7 +134,7 @@ async function explain(config: Config, arg: string | undefined): Promise<void> {
   }
   const token = (arg === '-' ? readFileSync(0, 'utf8') : arg).trim().replace(/^Bearer\s+/i, '');
   const policy = await loadPolicyFile(config.policyFile);
-  const issuers = effectiveIssuers(policy, config.oidc ? environmentIssuer(config.oidc) : undefined);
+  const issuers = effectiveIssuers(policy, config.oidc ? environmentIssuer(config.oidc) : undefined, true);
   const result = await explainToken(token, policy, issuers, new IssuerRegistry(() => issuers, { maxTokenBytes: config.tokens.maxBytes, env: process.env }));
   console.log(result.lines.join('\n'));
   process.exitCode = result.verified ? 0 : 2;

@@ -3,6 +3,12 @@
  * one error), and frozen. This is the only module that reads `process.env`-shaped input.
  */
 
+/**
+ * An https URL, or http to this machine only (a local identity provider in development and tests):
+ * keys, tokens and Graph's client secret never travel in clear over a network.
+ */
+export const SECURE_URL = /^(?:https:\/\/[^\s/?#]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?)(?:[/?#]\S*)?$/;
+
 export interface Config {
   /** `demo` when neither METABASE_URL nor OIDC_ISSUER is set: `npm start` then runs everything locally. */
   readonly mode: 'demo' | 'production';
@@ -122,6 +128,7 @@ export function loadConfig(env: Env): Readonly<Config> {
 
   const metabaseUrl = url('METABASE_URL');
   const issuer = env['OIDC_ISSUER'] ? (url('OIDC_ISSUER') ?? '') : null;
+  if (issuer && !SECURE_URL.test(env['OIDC_ISSUER']!)) problems.push(`OIDC_ISSUER must be an https URL (http only to 127.0.0.1, ::1 or localhost), received "${env['OIDC_ISSUER']}"`);
   const mode = env['METABASE_URL'] === undefined && env['OIDC_ISSUER'] === undefined ? 'demo' : 'production';
   let oidc: Config['oidc'] = null;
   if (mode === 'production') {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { deepFreeze } from '../config/config.js';
+import { deepFreeze, SECURE_URL } from '../config/config.js';
 import { DEFAULT_LIMITS, LIMIT_CEILING, LIMIT_NAMES, type OperationLimits } from '../config/limits.js';
 
 /** A claim path: dotted (`realm_access.roles`), a whole key (`https://example.com/groups`), or segments. */
@@ -141,9 +141,14 @@ export class PolicyError extends Error {
 
 /**
  * The issuers whose tokens are accepted: the policy's, or else the one the environment names
- * (`defaultIssuer`), read with the policy's claim mapping. A policy with neither is refused.
+ * (`defaultIssuer`), read with the policy's claim mapping. A policy with neither is refused, and so
+ * is one that lists issuers while the environment names one too (`exclusive`, the server's case:
+ * OIDC_ISSUER would silently do nothing).
  */
-export function effectiveIssuers(policy: Policy, defaultIssuer?: Omit<IssuerPolicy, 'claims'>): readonly IssuerPolicy[] {
+export function effectiveIssuers(policy: Policy, defaultIssuer?: Omit<IssuerPolicy, 'claims'>, exclusive = false): readonly IssuerPolicy[] {
+  if (policy.issuers.length > 0 && defaultIssuer && exclusive) {
+    throw new PolicyError(policy.source, [`issuers: the policy lists issuers and OIDC_ISSUER (${defaultIssuer.issuer}) is set too; list that issuer in the policy and unset OIDC_ISSUER and OIDC_AUDIENCE, or remove \`issuers\` from the policy`]);
+  }
   if (policy.issuers.length > 0) return policy.issuers;
   if (defaultIssuer) return [{ ...defaultIssuer, claims: policy.claims }];
   throw new PolicyError(policy.source, ['issuers: the policy lists no issuer and none is configured: list issuers in the policy, or set OIDC_ISSUER and OIDC_AUDIENCE']);
@@ -304,6 +309,10 @@ function readPolicy(root: Node, source: string): Policy {
     if (typeof name === 'string') seen.add(name);
     const role = readRole(node, tiers, dirname(source), limits, issuers);
     if (role) roles.push(role);
+    // Group names are each issuer's own: "admins" at one IdP is not "admins" at another.
+    if (role && issuers.length > 1 && role.issuers === null) {
+      warnings.push(`${node.path}.match: role "${role.name}" serves tokens of every issuer (${issuers.map((i) => i.name).join(', ')}), so a ${role.groups ? 'group of the same name' : 'client of that kind'} at any of them fits it; name the issuers it is for: issuers: [${issuers[0]!.name}]`);
+    }
   }
   const explainDenials = root.at('explainDenials').boolean(false);
   return { source, claims, issuers, rateLimitTiers: tiers, limits, explainDenials, roles, warnings };
@@ -396,7 +405,7 @@ function readIssuers(node: Node, claims: ClaimsPolicy, baseDir: string, warnings
     if (!item.object(ISSUER_KEYS)) continue;
     const name = item.at('name').string(ROLE_NAME, 'an issuer name: a letter, then letters, digits, - or _ (at most 63)');
     if (name !== undefined && names.has(name)) item.at('name').fail(`a name not used by an earlier issuer ("${name}" is)`);
-    const issuer = item.at('issuer').string(/^https?:\/\/\S+$/, 'the issuer URL, exactly as tokens carry it in `iss`');
+    const issuer = item.at('issuer').string(SECURE_URL, 'the issuer URL, exactly as tokens carry it in `iss` (https; http only to 127.0.0.1, ::1 or localhost)');
     if (issuer !== undefined && urls.has(issuer)) item.at('issuer').fail('an issuer URL not used by an earlier issuer');
     const audiences = item.at('audiences').strings();
     const audienceClaim = item.at('audienceClaim').present ? (item.at('audienceClaim').string(/^[A-Za-z_][\w:.-]*$/, 'a claim name, e.g. aud or client_id') ?? 'aud') : 'aud';
@@ -414,8 +423,8 @@ function readIssuers(node: Node, claims: ClaimsPolicy, baseDir: string, warnings
 
 function readOverage(node: Node, baseDir: string): OverageGraph | undefined {
   if (!node.object(['graphUrl', 'tokenUrl', 'clientId', 'clientSecret'])) return undefined;
-  const graphUrl = node.at('graphUrl').string(/^https?:\/\/\S+$/, 'Microsoft Graph\'s base URL, e.g. https://graph.microsoft.com');
-  const tokenUrl = node.at('tokenUrl').string(/^https?:\/\/\S+$/, 'the tenant\'s token endpoint URL');
+  const graphUrl = node.at('graphUrl').string(SECURE_URL, 'Microsoft Graph\'s base URL, e.g. https://graph.microsoft.com (https; http only to this machine)');
+  const tokenUrl = node.at('tokenUrl').string(SECURE_URL, 'the tenant\'s token endpoint URL (https; http only to this machine)');
   const clientId = node.at('clientId').string();
   const clientSecret = readSecret(node.at('clientSecret'), baseDir);
   if (graphUrl === undefined || tokenUrl === undefined || clientId === undefined || clientSecret === undefined) return undefined;

@@ -9,7 +9,7 @@ import { watchFile, unwatchFile, type Stats } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { MetabaseClient } from '../metabase/client.js';
-import { SourcedCredential } from '../metabase/credential-source.js';
+import { readSecret, SourcedCredential } from '../metabase/credential-source.js';
 import { effectiveIssuers, loadPolicyFile, type IssuerPolicy, type Policy, type RolePolicy } from './policy.js';
 
 /** A role ready to serve: its policy and the client holding its Metabase credential. */
@@ -42,6 +42,8 @@ export interface PolicyStoreOptions {
    * its claim mapping is replaced by the policy's `claims`.
    */
   readonly defaultIssuer?: Omit<IssuerPolicy, 'claims'>;
+  /** The default issuer comes from the environment (OIDC_ISSUER): a policy that lists issuers too is refused. Default false (a fallback, as in the demo). */
+  readonly defaultIssuerExclusive?: boolean;
   readonly metabase: {
     readonly baseUrl: string;
     readonly timeoutMs: number;
@@ -79,7 +81,7 @@ export class PolicyStore {
   /** Loads the policy and opens every credential; fails (naming the problem) if any is wrong. */
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const policy = options.policy ?? (await loadPolicyFile(options.file!));
-    const issuers = issuersOf(policy, options);
+    const issuers = await issuersOf(policy, options);
     const entries = new Map<string, Entry>();
     const roles = await activate(policy, entries, new Map(), options);
     for (const warning of policy.warnings) options.logger.warn({ event: 'policy.warning', warning }, 'the policy has something that is probably not meant');
@@ -110,7 +112,7 @@ export class PolicyStore {
     const log = this.options.logger;
     try {
       const policy = this.options.file ? await loadPolicyFile(this.options.file) : this.#active.policy;
-      const issuers = issuersOf(policy, this.options);
+      const issuers = await issuersOf(policy, this.options);
       // Credentials kept from the old policy are read again too: a rotated key takes effect now.
       const fresh = new Map<string, Entry>();
       const roles = await activate(policy, fresh, this.#entries, this.options);
@@ -177,7 +179,17 @@ export class PolicyStore {
   }
 }
 
-const issuersOf = (policy: Policy, options: PolicyStoreOptions): readonly IssuerPolicy[] => effectiveIssuers(policy, options.defaultIssuer);
+/** The issuers in force, with every Graph client secret readable (as a role's Metabase key must be). */
+async function issuersOf(policy: Policy, options: PolicyStoreOptions): Promise<readonly IssuerPolicy[]> {
+  const issuers = effectiveIssuers(policy, options.defaultIssuer, options.defaultIssuerExclusive ?? false);
+  for (const issuer of issuers) {
+    if (!issuer.overage) continue;
+    await readSecret(issuer.overage.clientSecret, options.env).catch((err: unknown) => {
+      throw new Error(`issuer ${issuer.name}: overage.clientSecret: ${(err as Error).message}`);
+    });
+  }
+  return issuers;
+}
 
 /**
  * Opens (or reuses, re-reading its source) the client of every credential the policy names, into

@@ -26,10 +26,13 @@ export const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
 };
 
 /**
- * Headers are read up to the token limit plus this much for every other header, so that a token
- * just over the limit is refused with its reason (`too-large`), and anything larger is 431.
+ * The request line and headers are read up to the token limit plus this much for every other
+ * header plus URL_BYTES for the URL (a GraphQL GET carries its document there), so that a token just
+ * over the limit is refused with its reason (`too-large`), and anything larger is 431.
  */
 export const OTHER_HEADERS_BYTES = 16 * 1024;
+/** Room for the URL: a document at the default documentBytes limit fits even percent-encoded. */
+export const URL_BYTES = 128 * 1024;
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: GatewayErrorCode, message: string, extensions: Readonly<Record<string, unknown>> = {}): FastifyReply {
   const type = prefersGraphQLResponse(request.headers.accept) ? MEDIA_GRAPHQL_RESPONSE : MEDIA_JSON;
@@ -49,7 +52,7 @@ export const clientErrorHandler = (maxHeaderBytes: number) => (err: NodeJS.Errno
     return;
   }
   const [status, text, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request Header Fields Too Large', `Request headers are larger than ${maxHeaderBytes} bytes (a bearer token may be at most TOKEN_MAX_BYTES).`]
+    ? [431, 'Request Header Fields Too Large', `The URL and headers together are larger than ${maxHeaderBytes} bytes: a bearer token may be at most TOKEN_MAX_BYTES, and a long GET query is better sent by POST.`]
     : [400, 'Bad Request', 'The request could not be read as HTTP.'];
   const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

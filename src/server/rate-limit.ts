@@ -1,6 +1,7 @@
 /**
  * Per-caller rate limits from the policy's tiers: a role's `rateLimitTier` gives each of its callers
- * (by subject) so many requests per minute, in this process. Over it: 429 RATE_LIMITED with
+ * (by issuer and subject: two identity providers may issue the same subject to different people)
+ * so many requests per minute, in this process. Over it: 429 RATE_LIMITED with
  * Retry-After. Roles without a tier, and callers no role fits (who can only ask `viewer`), are not limited.
  */
 import type { FastifyRequest } from 'fastify';
@@ -14,7 +15,8 @@ export function rateLimit(policy: PolicyStore, limiter = new RateLimiter()) {
     if (!role?.rateLimitTier) return;
     const tier = policy.current.policy.rateLimitTiers[role.rateLimitTier];
     if (!tier) return;
-    const admission = limiter.take(`${role.rateLimitTier}\u0000${request.caller!.viewer.subject}`, tier.requestsPerMinute);
+    const { issuer, subject } = request.caller!.viewer;
+    const admission = limiter.take(`${role.rateLimitTier}\u0000${issuer}\u0000${subject}`, tier.requestsPerMinute);
     if (admission.allowed) return;
     const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
     throw new RateLimitedError(`You sent more than ${tier.requestsPerMinute} requests a minute (rate limit tier ${role.rateLimitTier}); retry in ${retryAfterSeconds} s.`, {

@@ -106,6 +106,19 @@ describe('reloading the policy and credentials while serving', () => {
     await reloadedPast(version);
   });
 
+  test('an issuer whose Graph client secret cannot be read is refused on reload, like a role whose key cannot', async () => {
+    const version = stack.policy.current.version;
+    const refusedBefore = stack.log.filter((l) => l.event === 'policy.refused').length;
+    const overage = 'overage: { graphUrl: "https://graph.microsoft.com", tokenUrl: "https://login.microsoftonline.com/t/oauth2/v2.0/token", clientId: c, clientSecret: { env: GRAPH_SECRET_NOT_SET } }';
+    await writeFile(stack.policyFile, `issuers:\n  - { name: corp, issuer: "${issuer.issuer}", audiences: [${AUDIENCE}], ${overage} }\n${policy({ canViewSql: true, keySource: '{ env: ANALYSTS_KEY }' })}`);
+    const refusal = await stack.waitForLog('refusing the unreadable secret', (l) => l.event === 'policy.refused' && stack.log.filter((x) => x.event === 'policy.refused').indexOf(l) >= refusedBefore);
+    assert.match(String(refusal['problem']), /issuer corp: overage\.clientSecret: .*GRAPH_SECRET_NOT_SET.* is not set/);
+    assert.equal(stack.policy.current.version, version, 'the old policy stays');
+    assert.deepEqual((await stack.post('{ viewer { issuer role } }', analyst)).body.data, { viewer: { issuer: 'default', role: 'analyst' } });
+    await writeFile(stack.policyFile, policy({ canViewSql: true, keySource: '{ env: ANALYSTS_KEY }' }));
+    await reloadedPast(version);
+  });
+
   test('a rotated key written to its file is picked up before any call fails', async () => {
     const admin = groupKeys(mb).admin;
     const created = await raw(mb, 'POST', '/api/api-key', { key: admin, body: { name: 'sales-rotating', group_id: 4 } });

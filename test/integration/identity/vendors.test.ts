@@ -81,11 +81,18 @@ issuers:
       groups: ["cognito:groups"]
   - name: google
     issuer: ${issuers.google}
-    audiences: [https://gateway.example.com]
+    audiences: [1234567890-abc123def456.apps.googleusercontent.com, https://gateway.example.com]
     allowIdTokens: true
     claims:
       groups: [hd]
+rateLimitTiers:
+  tight: { requestsPerMinute: 2 }
 roles:
+  - name: metered
+    match: { issuers: [okta, keycloak], groups: [metered] }
+    metabase: { apiKey: { env: ANALYSTS_KEY } }
+    collections: all
+    rateLimitTier: tight
   - name: analyst
     match:
       clientKinds: [human]
@@ -202,6 +209,26 @@ describe('identity providers\' real tokens', () => {
     });
   }
 
+  test('rate limits count per issuer and subject: the same subject at another issuer is another caller', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: 'shared-subject-0001', groups: ['metered'], iat: now, exp: now + 600 };
+    const okta = await idps.okta.sign({ ...claims, iss: idps.okta.issuer, aud: 'api://metabase-gateway' });
+    const keycloak = await idps.keycloak.sign({ ...claims, iss: idps.keycloak.issuer, aud: 'metabase-gateway', typ: 'Bearer' });
+    for (let i = 0; i < 2; i++) assert.equal((await stack.post('{ viewer { role } }', okta)).status, 200);
+    const over = await stack.post('{ viewer { role } }', okta);
+    assert.deepEqual([over.status, over.body.errors?.[0]?.extensions.code], [429, 'RATE_LIMITED']);
+    const other = await stack.post('{ viewer { issuer role } }', keycloak);
+    assert.equal(other.status, 200, other.text);
+    assert.deepEqual(other.body.data, { viewer: { issuer: 'keycloak', role: 'metered' } });
+  });
+
+  test('with several issuers, each role that names none is warned about at start; roles that name theirs are not', () => {
+    const warned = stack.log.filter((l) => l.event === 'policy.warning').map((l) => String(l['warning']));
+    assert.deepEqual(warned.filter((w) => /serves tokens of every issuer/.test(w)).map((w) => /role "([^"]+)"/.exec(w)?.[1]), ['analyst', 'export']);
+    assert.match(warned.find((w) => w.includes('"analyst"'))!, /^roles\[1\]\.match: .*a group of the same name at any of them fits it; name the issuers it is for: issuers: \[okta\]$/);
+    assert.match(warned.find((w) => w.includes('"export"'))!, /a client of that kind at any of them fits it/);
+  });
+
   test('Entra ID overage: without Graph the reason names what to change; with Graph the groups come from the configured URL, once per token, never from _claim_sources', async () => {
     const hasGroups = fixtures.find((f) => f.file === 'entra-overage-hasgroups.json')!;
     const overflowed = await stack.post(`{ viewer { groupsOverage noRoleReason } databases { id } }`, await sign(hasGroups));
@@ -289,9 +316,15 @@ describe('identity providers\' real tokens', () => {
     assert.equal(atLimit.status, 200, atLimit.text.slice(0, 200));
     const overLimit = await stack.post(viewerQuery, await sized(limit + 1));
     assert.deepEqual([overLimit.status, overLimit.body.errors?.[0]?.extensions['reason']], [401, 'too-large']);
-    // Past the token limit plus 16 KiB, the headers themselves are refused before the gateway reads them.
-    const huge = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${'a'.repeat(limit + 16_384)}` }, body: '{"query":"{ viewer { role } }"}' });
+    // Past the token limit plus 16 KiB of other headers plus 128 KiB of URL, the head itself is refused before the gateway reads it.
+    const huge = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${'a'.repeat(limit + 16_384 + 131_072)}` }, body: '{"query":"{ viewer { role } }"}' });
     assert.equal(huge.status, 431);
-    assert.equal(((await huge.json()) as GqlBody).errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    const refused = (await huge.json()) as GqlBody;
+    assert.equal(refused.errors?.[0]?.extensions.code, 'BAD_USER_INPUT');
+    assert.match(refused.errors?.[0]?.message ?? '', /TOKEN_MAX_BYTES.*GET query is better sent by POST/);
+    // A GET whose URL carries a document at the default documentBytes limit, percent-encoded, is read (and answered on its merits).
+    const document = `{ viewer { role } }${' '.repeat(32_768 - 19)}`;
+    const longGet = await fetch(`${stack.url}?query=${encodeURIComponent(document)}`, { headers: { authorization: `Bearer ${await sized(limit)}`, 'apollo-require-preflight': 'true' } });
+    assert.equal(longGet.status, 200, (await longGet.text()).slice(0, 200));
   });
 });

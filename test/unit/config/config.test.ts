@@ -53,4 +53,6 @@ test('issuers: one from the environment (with one audience or several), or none 
   assert.equal(loadConfig(base).oidc, null, 'the policy\'s issuers are checked when it is read');
   assert.throws(() => loadConfig({ ...base, OIDC_ISSUER: 'https://idp.example.test' }), /OIDC_AUDIENCE is required with OIDC_ISSUER/);
   assert.equal(loadConfig(base).tokens.maxBytes, 32_768);
+  assert.throws(() => loadConfig({ ...base, OIDC_ISSUER: 'http://idp.example.test', OIDC_AUDIENCE: 'a' }), /OIDC_ISSUER must be an https URL \(http only to 127\.0\.0\.1, ::1 or localhost\), received "http:\/\/idp\.example\.test"/);
+  assert.equal(loadConfig({ ...base, OIDC_ISSUER: 'http://127.0.0.1:9000', OIDC_AUDIENCE: 'a' }).oidc?.issuer, 'http://127.0.0.1:9000', 'a local issuer (development, tests) may be http');
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { segmentFormThatReads } from '../../../src/explain.js';
 import { audienceMatches, tokenTypeProblem } from '../../../src/identity/verifier.js';
-import { decideRoles, groupMatches, hasGroupOverage, viewerFromClaims } from '../../../src/identity/viewer.js';
+import { decideRoles, groupMatches, hasGroupOverage, viewerFromClaims, withResolvedGroups } from '../../../src/identity/viewer.js';
 import { parsePolicy } from '../../../src/policy/policy.js';
 
 test('group matching: GUIDs without regard to case always; Keycloak paths exact or as subtrees; names exact unless the issuer says otherwise', () => {
@@ -52,6 +52,34 @@ test('Entra ID overage is recognised in both forms, and only when the token has 
   assert.ok(!hasGroupOverage({ _claim_names: { other: 'src1' } }));
   assert.equal(viewerFromClaims({ sub: 's', hasgroups: true }, claims).groupsOverage, true);
   assert.equal(viewerFromClaims({ sub: 's', hasgroups: true, groups: ['g'] }, claims).groupsOverage, false, 'groups present: no overage to speak of');
+  // Entra puts app roles in `roles` whatever the groups; an overflowed token with roles is still overflowed, and the groups Graph gives are added to the roles.
+  const entra = parsePolicy('claims: { groups: [groups, roles] }\nroles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }]', 'p.yaml').claims;
+  const overflowed = viewerFromClaims({ sub: 's', hasgroups: true, roles: ['Reports.Reader'] }, entra);
+  assert.equal(overflowed.groupsOverage, true);
+  assert.deepEqual(overflowed.groups, ['Reports.Reader']);
+  const resolved = withResolvedGroups(overflowed, ['3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', 'Reports.Reader'], 'Microsoft Graph (group overage)');
+  assert.deepEqual([resolved.groupsOverage, resolved.groups], [false, ['Reports.Reader', '3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68']]);
+});
+
+test('issuer, Graph and token endpoint URLs are https, or http to this machine only', () => {
+  const role = 'roles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }]';
+  const withIssuer = (issuer: string, overage = ''): string => `issuers:\n  - { name: i, issuer: "${issuer}", audiences: [a]${overage} }\n${role}`;
+  for (const ok of ['https://idp.example.com', 'https://login.microsoftonline.com/t/v2.0', 'http://127.0.0.1:8080', 'http://localhost:9000/realms/x', 'http://[::1]:4444/']) {
+    assert.doesNotThrow(() => parsePolicy(withIssuer(ok), 'p.yaml'), ok);
+  }
+  for (const bad of ['http://idp.example.com', 'http://localhost.evil.example/', 'http://127.0.0.1@evil.example/', 'http://10.0.0.5:8080', 'https://', 'ftp://idp.example.com']) {
+    assert.throws(() => parsePolicy(withIssuer(bad), 'p.yaml'), /issuers\[0\]\.issuer: expected the issuer URL, .*\(https; http only to 127\.0\.0\.1, ::1 or localhost\)/, bad);
+  }
+  assert.throws(() => parsePolicy(withIssuer('https://idp.example.com', ', overage: { graphUrl: "http://graph.example.com", tokenUrl: "http://login.example.com/t", clientId: c, clientSecret: { env: S } }'), 'p.yaml'),
+    (err: Error) => /overage\.graphUrl: expected .*https/.test(err.message) && /overage\.tokenUrl: expected .*https/.test(err.message));
+});
+
+test('with several issuers, a role that names none is warned about; with one issuer, or naming its issuers, it is not', () => {
+  const issuers = 'issuers:\n  - { name: a, issuer: "https://a.example", audiences: [x] }\n  - { name: b, issuer: "https://b.example", audiences: [x] }\n';
+  const warned = parsePolicy(`${issuers}roles:\n  - { name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }\n  - { name: s, match: { issuers: [b], groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }`, 'p.yaml').warnings;
+  assert.deepEqual(warned, ['roles[0].match: role "r" serves tokens of every issuer (a, b), so a group of the same name at any of them fits it; name the issuers it is for: issuers: [a]']);
+  const one = 'issuers:\n  - { name: a, issuer: "https://a.example", audiences: [x] }\n';
+  assert.deepEqual(parsePolicy(`${one}roles:\n  - { name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }`, 'p.yaml').warnings, []);
 });
 
 test('only access tokens: the typ header, token_use, Keycloak\'s typ claim, nonce and at_hash', () => {
