@@ -10,7 +10,7 @@ import { decodeJwt, type JWTPayload } from 'jose';
 import type { IssuerPolicy } from '../policy/policy.js';
 import { OverageResolver } from './overage.js';
 import type { JwksCache } from './jwks.js';
-import { createKeyCache, createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
+import { checkTokenShape, createKeyCache, createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
 import { withResolvedGroups, type Viewer } from './viewer.js';
 
 export interface VerifiedToken {
@@ -68,9 +68,7 @@ export class IssuerRegistry implements TokenVerification {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    if (token === '') throw tokenError('missing');
-    if (token.length > (this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES)) throw tokenError('too-large');
-    if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+    checkTokenShape(token, this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES);
     const issuer = this.issuerOf(token);
     if (!issuer) throw tokenError('issuer');
     return { claims: await this.verifierFor(issuer)(token), issuer };

@@ -107,6 +107,13 @@ export function tokenError(reason: TokenReason, cause?: unknown, http?: { status
   return new UnauthenticatedError(http?.message ?? MESSAGES[reason], { details: { reason, ...(http ? { http: { status: http.status } } : {}) }, cause });
 }
 
+/** Refuses, before any decoding, a token that is empty, longer than `maxBytes`, or not three base64url segments. */
+export function checkTokenShape(token: string, maxBytes: number): void {
+  if (token === '') throw tokenError('missing');
+  if (token.length > maxBytes) throw tokenError('too-large');
+  if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+}
+
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
   if (algorithms.length === 0 || algorithms.some((a) => a === 'none' || a.startsWith('HS'))) {
@@ -119,9 +126,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const audienceClaim = options.audienceClaim ?? 'aud';
   const maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
   const verify = async (token: string): Promise<JWTPayload> => {
-    if (token === '') throw tokenError('missing');
-    if (token.length > maxTokenBytes) throw tokenError('too-large');
-    if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw tokenError('malformed');
+    checkTokenShape(token, maxTokenBytes);
     // The gateway understands no critical header extension; a token that names one is refused as such.
     if (headerOf(token)?.['crit'] !== undefined) throw tokenError('crit');
     let verified: Awaited<ReturnType<typeof jwtVerify>>;

@@ -5,12 +5,12 @@
  * answer size, and a bounded wait.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { UpstreamUnavailableError } from '../../../src/errors/index.js';
 import { OverageResolver } from '../../../src/identity/overage.js';
 import type { OverageGraph } from '../../../src/policy/policy.js';
+import { startStub } from '../../helpers/stub-server.js';
 
 const oid = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -30,48 +30,34 @@ interface Graph {
 
 async function startGraph(): Promise<Graph> {
   let inFlight = 0;
-  const drain = async (req: IncomingMessage): Promise<string> => {
-    let text = '';
-    for await (const chunk of req) text += (chunk as Buffer).toString();
-    return text;
-  };
   const graph: Graph = {
     url: '', calls: [], peak: 0, hold: undefined, arrived: undefined,
     answer: (user, res) => res.end(JSON.stringify({ value: [`group-of-${user}`] })),
     close: async () => undefined,
   };
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const form = new URLSearchParams(await drain(req));
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/token') {
-        res.statusCode = form.get('client_secret') === 'graph-secret-for-tests' ? 200 : 401;
-        res.end(JSON.stringify({ access_token: 'app-token', expires_in: 3600 }));
-        return;
-      }
-      const user = /^\/v1\.0\/users\/([0-9a-f-]+)\/getMemberGroups$/.exec(req.url ?? '')?.[1];
-      if (!user || req.headers.authorization !== 'Bearer app-token') {
-        res.statusCode = 404;
-        res.end('{}');
-        return;
-      }
-      graph.calls.push(user);
-      inFlight += 1;
-      graph.peak = Math.max(graph.peak, inFlight);
-      graph.arrived?.();
-      await graph.hold;
-      inFlight -= 1;
-      graph.answer(user, res);
-    })();
+  const server = await startStub(async (req, body, res) => {
+    const form = new URLSearchParams(body);
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/token') {
+      res.statusCode = form.get('client_secret') === 'graph-secret-for-tests' ? 200 : 401;
+      res.end(JSON.stringify({ access_token: 'app-token', expires_in: 3600 }));
+      return;
+    }
+    const user = /^\/v1\.0\/users\/([0-9a-f-]+)\/getMemberGroups$/.exec(req.url ?? '')?.[1];
+    if (!user || req.headers.authorization !== 'Bearer app-token') {
+      res.statusCode = 404;
+      res.end('{}');
+      return;
+    }
+    graph.calls.push(user);
+    inFlight += 1;
+    graph.peak = Math.max(graph.peak, inFlight);
+    graph.arrived?.();
+    await graph.hold;
+    inFlight -= 1;
+    graph.answer(user, res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return Object.assign(graph, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  });
+  return Object.assign(graph, server);
 }
 
 /** A latch that opens when `count` getMemberGroups calls have arrived. */

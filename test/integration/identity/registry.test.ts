@@ -4,35 +4,27 @@
  * set URL in clear over the network, or a key set past its size bound, is never used.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { IssuerRegistry } from '../../../src/identity/issuers.js';
 import { defaultClaims, type IssuerPolicy } from '../../../src/policy/policy.js';
 import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
+import { startStub, type StubServer } from '../../helpers/stub-server.js';
 
 const issuerOf = (url: string, audiences: string[], name = 'corp'): IssuerPolicy => ({
   name, issuer: url, audiences, audienceClaim: 'aud', algorithms: ['RS256'], allowIdTokens: false, claims: defaultClaims(), overage: null,
 });
 
-/** An OpenID provider whose discovery names the key set URL given, and whose key set is `keys` bytes of JSON. */
-async function startOddIdp(discovery: (self: string) => Record<string, unknown>, keySet: () => string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+/** An OpenID provider whose discovery document is `discovery(its own URL)` and whose every other answer is `keySet()`. */
+async function startOddIdp(discovery: (self: string) => Record<string, unknown>, keySet: () => string): Promise<StubServer & { requests: string[] }> {
   const requests: string[] = [];
   let url = '';
-  const server: Server = createServer((req, res) => {
+  const server = await startStub((req, _body, res) => {
     requests.push(req.url ?? '');
     res.setHeader('content-type', 'application/json');
     res.end(req.url === '/.well-known/openid-configuration' ? JSON.stringify(discovery(url)) : keySet());
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url, requests,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+  url = server.url;
+  return { ...server, requests };
 }
 
 describe('the issuer registry', () => {

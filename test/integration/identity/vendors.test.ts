@@ -10,12 +10,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { explainToken } from '../../../src/explain.js';
 import { startAuthzStack, type AuthzStack, type GqlBody } from '../../helpers/authz.js';
 import { emulator, groupKeys, type Emulator } from '../../helpers/emulator.js';
 import { AUDIENCE, startIdp, type Idp } from '../../helpers/idp.js';
+import { startStub, type StubServer } from '../../helpers/stub-server.js';
 
 const VENDORS = ['okta', 'auth0', 'keycloak', 'entra', 'cognito', 'google'] as const;
 type Vendor = (typeof VENDORS)[number];
@@ -110,43 +109,28 @@ roles:
 `;
 
 /** A local stand-in for Microsoft Graph and the tenant's token endpoint, and a second server that must never be called. */
-async function startGraph(memberGroups: Record<string, string[]>): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
+async function startGraph(memberGroups: Record<string, string[]>): Promise<StubServer & { calls: string[] }> {
   const calls: string[] = [];
-  const body = async (req: IncomingMessage): Promise<string> => {
-    let text = '';
-    for await (const chunk of req) text += (chunk as Buffer).toString();
-    return text;
-  };
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const text = await body(req);
-      calls.push(`${req.method} ${req.url}`);
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/tenant/oauth2/v2.0/token') {
-        const form = new URLSearchParams(text);
-        const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === 'gateway-graph-reader' && form.get('client_secret') === 'graph-secret-for-tests';
-        res.statusCode = ok ? 200 : 401;
-        res.end(JSON.stringify(ok ? { access_token: 'graph-app-token', expires_in: 3600, token_type: 'Bearer' } : { error: 'invalid_client' }));
-        return;
-      }
-      const m = /^\/v1\.0\/users\/([0-9a-f-]+)\/getMemberGroups$/.exec(req.url ?? '');
-      // Graph answers 404 for a user it does not know.
-      if (m && req.headers.authorization === 'Bearer graph-app-token' && memberGroups[m[1]!]) {
-        res.end(JSON.stringify({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)', value: memberGroups[m[1]!] ?? [] }));
-        return;
-      }
-      res.statusCode = 404;
-      res.end('{}');
-    })();
+  const server = await startStub((req, text, res) => {
+    calls.push(`${req.method} ${req.url}`);
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/tenant/oauth2/v2.0/token') {
+      const form = new URLSearchParams(text);
+      const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === 'gateway-graph-reader' && form.get('client_secret') === 'graph-secret-for-tests';
+      res.statusCode = ok ? 200 : 401;
+      res.end(JSON.stringify(ok ? { access_token: 'graph-app-token', expires_in: 3600, token_type: 'Bearer' } : { error: 'invalid_client' }));
+      return;
+    }
+    const m = /^\/v1\.0\/users\/([0-9a-f-]+)\/getMemberGroups$/.exec(req.url ?? '');
+    // Graph answers 404 for a user it does not know.
+    if (m && req.headers.authorization === 'Bearer graph-app-token' && memberGroups[m[1]!]) {
+      res.end(JSON.stringify({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)', value: memberGroups[m[1]!] ?? [] }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end('{}');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+  return { ...server, calls };
 }
 
 describe('identity providers\' real tokens', () => {
