@@ -126,6 +126,8 @@ export class GroupMatcher {
   readonly #exact = new Set<string>();
   /** Subtree bases (`/org/sales` of `/org/sales/**`), folded when names compare without case. */
   readonly #subtrees = new Set<string>();
+  /** Segments in the deepest subtree base: a token's path is looked up at most this deep. */
+  #subtreeDepth = 0;
 
   constructor(patterns: readonly string[], private readonly caseInsensitive: boolean) {
     for (const p of patterns) {
@@ -135,7 +137,12 @@ export class GroupMatcher {
       }
       const subtree = p.startsWith('/') && p.endsWith('/**');
       const key = this.#key(subtree ? p.slice(0, -3) : p);
-      if (key !== undefined) (subtree ? this.#subtrees : this.#exact).add(key);
+      if (key === undefined) continue;
+      if (!subtree) this.#exact.add(key);
+      else {
+        this.#subtrees.add(key);
+        this.#subtreeDepth = Math.max(this.#subtreeDepth, key.split('/').length - 1);
+      }
     }
   }
 
@@ -151,9 +158,15 @@ export class GroupMatcher {
     if (key === undefined) return false;
     if (this.#exact.has(key)) return true;
     if (this.#subtrees.size === 0 || !group.startsWith('/')) return false;
-    // The path and each of its ancestors, segment by segment: `/org/sales/emea`, `/org/sales`, `/org`.
-    for (let end = key.length; end > 0; end = key.lastIndexOf('/', end - 1)) {
-      if (this.#subtrees.has(key.slice(0, end))) return true;
+    // `/**`: every path.
+    if (this.#subtrees.has('')) return true;
+    // The path's ancestors from the top, `/org`, `/org/sales`, …, no deeper than the deepest subtree
+    // base: a path of thousands of segments costs what a short one does.
+    for (let depth = 1, end = 0; depth <= this.#subtreeDepth; depth++) {
+      const next = key.indexOf('/', end + 1);
+      if (this.#subtrees.has(next === -1 ? key : key.slice(0, next))) return true;
+      if (next === -1) return false;
+      end = next;
     }
     return false;
   }

@@ -24,6 +24,13 @@ test('group matching: GUIDs without regard to case always; Keycloak paths exact 
   assert.ok(!groupMatches('/org/sales/**', '/org／sales/x', true));
   assert.ok(!groupMatches('3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', '３f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68', true), 'a name never folds into a GUID');
   assert.ok(!groupMatches('analysts', 'analysts-eu', true));
+  // A path is looked up from the top, no deeper than the deepest subtree: its length does not matter.
+  const deep = `/org/sales/${Array.from({ length: 10_000 }, (_, i) => `s${i}`).join('/')}`;
+  assert.ok(groupMatches('/org/sales/**', deep, false));
+  assert.ok(groupMatches('/Org/Sales/**', deep, true));
+  assert.ok(!groupMatches('/org/sales/**', `/org${deep}`, false));
+  assert.ok(!groupMatches('/org/sales/**', '/org', false));
+  assert.ok(groupMatches('/**', '/anything/at/all', false), 'the root subtree holds every path');
 });
 
 test('a role names issuers, groups and client kinds; when the token\'s groups are paths and the role\'s are names, the reason says how to write them', () => {
