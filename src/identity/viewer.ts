@@ -122,53 +122,69 @@ const fold = (s: string): string => s.normalize('NFC').toLowerCase();
 
 /** A role's group patterns, compiled once: matching a token's groups costs groups × path depth, not groups × patterns. */
 export class GroupMatcher {
-  readonly #guids = new Set<string>();
-  readonly #exact = new Set<string>();
+  /** Compared forms, each with the index of the first pattern (in policy order) that has it. */
+  readonly #guids = new Map<string, number>();
+  readonly #exact = new Map<string, number>();
   /** Subtree bases (`/org/sales` of `/org/sales/**`), folded when names compare without case. */
-  readonly #subtrees = new Set<string>();
+  readonly #subtrees = new Map<string, number>();
   /** Segments in the deepest subtree base: a token's path is looked up at most this deep. */
   #subtreeDepth = 0;
 
-  constructor(patterns: readonly string[], private readonly caseInsensitive: boolean) {
-    for (const p of patterns) {
-      if (GUID.test(p)) {
-        this.#guids.add(p.toLowerCase());
-        continue;
-      }
+  constructor(private readonly patterns: readonly string[], private readonly caseInsensitive: boolean) {
+    const first = (map: Map<string, number>, key: string, i: number): void => {
+      if (!map.has(key)) map.set(key, i);
+    };
+    patterns.forEach((p, i) => {
+      if (GUID.test(p)) return first(this.#guids, p.toLowerCase(), i);
       const subtree = p.startsWith('/') && p.endsWith('/**');
       const key = this.#key(subtree ? p.slice(0, -3) : p);
-      if (key === undefined) continue;
-      if (!subtree) this.#exact.add(key);
-      else {
-        this.#subtrees.add(key);
-        this.#subtreeDepth = Math.max(this.#subtreeDepth, key.split('/').length - 1);
-      }
-    }
+      if (key === undefined) return;
+      if (!subtree) return first(this.#exact, key, i);
+      first(this.#subtrees, key, i);
+      this.#subtreeDepth = Math.max(this.#subtreeDepth, key.split('/').length - 1);
+    });
   }
 
-  /** The first of `groups` a pattern matches, or undefined. */
-  firstMatch(groups: readonly string[]): string | undefined {
-    return groups.find((g) => this.matches(g));
+  /** The first of `groups` a pattern matches, with the first pattern (in policy order) that matches it; undefined when none does. */
+  firstMatch(groups: readonly string[]): { group: string; pattern: string } | undefined {
+    for (const group of groups) {
+      const pattern = this.patternFor(group);
+      if (pattern !== undefined) return { group, pattern };
+    }
+    return undefined;
   }
 
   matches(group: string): boolean {
+    return this.patternFor(group) !== undefined;
+  }
+
+  /** The first pattern, in policy order, that matches `group`; undefined when none does. */
+  patternFor(group: string): string | undefined {
     // A GUID pattern matches a GUID only, in any case; a name never folds into a GUID.
-    if (GUID.test(group)) return this.#guids.has(group.toLowerCase());
+    if (GUID.test(group)) return this.#pattern(this.#guids.get(group.toLowerCase()));
     const key = this.#key(group);
-    if (key === undefined) return false;
-    if (this.#exact.has(key)) return true;
-    if (this.#subtrees.size === 0 || !group.startsWith('/')) return false;
-    // `/**`: every path.
-    if (this.#subtrees.has('')) return true;
-    // The path's ancestors from the top, `/org`, `/org/sales`, …, no deeper than the deepest subtree
-    // base: a path of thousands of segments costs what a short one does.
-    for (let depth = 1, end = 0; depth <= this.#subtreeDepth; depth++) {
-      const next = key.indexOf('/', end + 1);
-      if (this.#subtrees.has(next === -1 ? key : key.slice(0, next))) return true;
-      if (next === -1) return false;
-      end = next;
+    if (key === undefined) return undefined;
+    let best = this.#exact.get(key);
+    if (this.#subtrees.size > 0 && group.startsWith('/')) {
+      const earlier = (i: number | undefined): void => {
+        if (i !== undefined && (best === undefined || i < best)) best = i;
+      };
+      // `/**`: every path.
+      earlier(this.#subtrees.get(''));
+      // The path's ancestors from the top, `/org`, `/org/sales`, …, no deeper than the deepest subtree
+      // base: a path of thousands of segments costs what a short one does.
+      for (let depth = 1, end = 0; depth <= this.#subtreeDepth; depth++) {
+        const next = key.indexOf('/', end + 1);
+        earlier(this.#subtrees.get(next === -1 ? key : key.slice(0, next)));
+        if (next === -1) break;
+        end = next;
+      }
     }
-    return false;
+    return this.#pattern(best);
+  }
+
+  #pattern(index: number | undefined): string | undefined {
+    return index === undefined ? undefined : this.patterns[index];
   }
 
   /**
@@ -219,8 +235,7 @@ export function decideRoles<R extends RolePolicy>(viewer: Viewer, roles: readonl
       const matcher = matcherFor(role.groups, viewer.caseInsensitiveGroups);
       const hit = matcher.firstMatch(viewer.groups);
       if (hit !== undefined) {
-        const pattern = role.groups.find((p) => groupMatches(p, hit, viewer.caseInsensitiveGroups)) ?? hit;
-        return { role: role.name, matched: true, reason: hit === pattern ? `group ${hit}` : `group ${hit} (matches ${pattern})` };
+        return { role: role.name, matched: true, reason: hit.group === hit.pattern ? `group ${hit.group}` : `group ${hit.group} (matches ${hit.pattern})` };
       }
       if (viewer.groupsOverage) return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; ${OVERAGE}` };
       return { role: role.name, matched: false, reason: `needs one of the groups ${listed(role.groups)}; the token has ${viewer.groups.length ? listed(viewer.groups) : 'none'}${pathHint(role.groups, viewer.groups)}` };

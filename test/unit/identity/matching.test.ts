@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { segmentFormThatReads } from '../../../src/explain.js';
 import { audienceMatches, tokenTypeProblem } from '../../../src/identity/verifier.js';
-import { decideRoles, groupMatches, hasGroupOverage, viewerFromClaims, withResolvedGroups } from '../../../src/identity/viewer.js';
+import { decideRoles, GroupMatcher, groupMatches, hasGroupOverage, viewerFromClaims, withResolvedGroups } from '../../../src/identity/viewer.js';
 import { parsePolicy } from '../../../src/policy/policy.js';
 
 test('group matching: GUIDs without regard to case always; Keycloak paths exact or as subtrees; names exact unless the issuer says otherwise', () => {
@@ -31,6 +31,13 @@ test('group matching: GUIDs without regard to case always; Keycloak paths exact 
   assert.ok(!groupMatches('/org/sales/**', `/org${deep}`, false));
   assert.ok(!groupMatches('/org/sales/**', '/org', false));
   assert.ok(groupMatches('/**', '/anything/at/all', false), 'the root subtree holds every path');
+  // The pattern a decision names is the first, in policy order, that matches.
+  assert.equal(new GroupMatcher(['/org/**', '/org/sales/**'], false).patternFor('/org/sales/x'), '/org/**');
+  assert.equal(new GroupMatcher(['/org/sales/**', '/org/**'], false).patternFor('/org/sales/x'), '/org/sales/**');
+  assert.equal(new GroupMatcher(['/**', '/org/sales'], false).patternFor('/org/sales'), '/**');
+  assert.equal(new GroupMatcher(['Analysts', 'analysts'], true).patternFor('ANALYSTS'), 'Analysts');
+  assert.equal(new GroupMatcher(['3F6B2A91-8C4D-4E27-B5A0-9D1E7C2F4A68'], false).patternFor('3f6b2a91-8c4d-4e27-b5a0-9d1e7c2f4a68'), '3F6B2A91-8C4D-4E27-B5A0-9D1E7C2F4A68');
+  assert.equal(new GroupMatcher(['/org/sales/**'], false).patternFor('/org'), undefined);
 });
 
 test('a role names issuers, groups and client kinds; when the token\'s groups are paths and the role\'s are names, the reason says how to write them', () => {
