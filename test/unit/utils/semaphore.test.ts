@@ -55,6 +55,52 @@ test('a waiting task gives up when its signal aborts, and the slot goes to the n
   assert.equal(s.running, 0);
 });
 
+test('waiting keys are served in turn: a second key is served while the first holds a long queue', async () => {
+  const s = new Semaphore(2);
+  const order: string[] = [];
+  const gates = new Map<string, ReturnType<typeof latch>>();
+  const task = (key: string, i: number) => s.run(async () => {
+    order.push(`${key}${i}`);
+    const gate = latch();
+    gates.set(`${key}${i}`, gate);
+    await gate.promise;
+  }, undefined, key);
+  const all = [...Array.from({ length: 10 }, (_, i) => task('a', i)), task('b', 0), task('b', 1), task('c', 0)];
+  await Promise.resolve();
+  assert.deepEqual(order, ['a0', 'a1'], 'a holds both slots');
+  assert.equal(s.waiting, 11);
+  // Each freed slot goes to the next key in turn, whatever a's queue holds.
+  for (const done of ['a0', 'a1', 'a2', 'b0', 'c0']) {
+    gates.get(done)!.open();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.deepEqual(order, ['a0', 'a1', 'a2', 'b0', 'c0', 'a3', 'b1']);
+  for (let i = 0; i < 20 && s.waiting + s.running > 0; i++) {
+    for (const g of gates.values()) g.open();
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(all);
+  assert.deepEqual(order.filter((o) => o.startsWith('a')), Array.from({ length: 10 }, (_, i) => `a${i}`), 'each key\'s own calls keep their order');
+  assert.equal(s.running, 0);
+  assert.equal(s.waiting, 0);
+});
+
+test('a key whose every waiter gave up leaves the turn order', async () => {
+  const s = new Semaphore(1);
+  const hold = latch();
+  const first = s.run(() => hold.promise, undefined, 'a');
+  const controller = new AbortController();
+  const gaveUp = s.run(async () => 'never', controller.signal, 'b');
+  const next = s.run(async () => 'next', undefined, 'c');
+  controller.abort(new Error('request ended'));
+  await assert.rejects(gaveUp, /request ended/);
+  assert.equal(s.waiting, 1);
+  hold.open();
+  await first;
+  assert.equal(await next, 'next');
+  assert.equal(s.running, 0);
+});
+
 test('rejects a limit that is not a positive integer', () => {
   for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => new Semaphore(bad), TypeError);
 });
