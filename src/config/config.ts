@@ -9,6 +9,12 @@
  */
 export const SECURE_URL = /^(?:https:\/\/[^\s/?#]+|http:\/\/(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?)(?:[/?#]\S*)?$/;
 
+/**
+ * Calls per credential at once: six five-card dashboards' runs together, well under Metabase's web
+ * threads (MB_JETTY_MAXTHREADS, 254 by default) with room for other roles. README: "Sizing Metabase calls".
+ */
+export const DEFAULT_MAX_CONCURRENT = 32;
+
 export interface Config {
   /** `demo` when neither METABASE_URL nor OIDC_ISSUER is set: `npm start` then runs everything locally. */
   readonly mode: 'demo' | 'production';
@@ -21,8 +27,16 @@ export interface Config {
     readonly url: string | null;
     /** Timeout of each Metabase call, in ms. Default 30,000. */
     readonly timeoutMs: number;
-    /** Metabase calls in flight at once per role credential. Default 8. */
+    /**
+     * METABASE_MAX_CONCURRENT: Metabase calls in flight at once per role credential, served in turn
+     * per viewer when more wait. Default 32 (README: "Sizing Metabase calls").
+     */
     readonly maxConcurrent: number;
+    /**
+     * METABASE_ACCEPT_GZIP: ask Metabase for gzipped answers. Default off: on the same network gzip
+     * costs Metabase and the gateway more CPU than it saves in transfer; turn it on across a WAN.
+     */
+    readonly acceptGzip: boolean;
     /** Largest answer read from Metabase, on the wire and after gunzip, in bytes. Default 64 MiB. */
     readonly maxResponseBytes: number;
   };
@@ -44,6 +58,11 @@ export interface Config {
     readonly maxBytes: number;
     /** OIDC_KEY_REFRESH_COOLDOWN_MS: least time between key set refreshes caused by unknown key ids, per issuer, in ms. Default 30,000. */
     readonly keyRefreshCooldownMs: number;
+    /**
+     * TOKEN_CACHE_MAX_AGE_MS: how long a verified token is remembered (never past its `exp`), so the
+     * same caller's next requests skip the signature check; 0 verifies every request. Default 300,000.
+     */
+    readonly cacheMaxAgeMs: number;
   };
   /** The policy file (claims, roles, credentials); null in demo mode without POLICY_FILE (the demo's own is used). */
   readonly policyFile: string | null;
@@ -52,7 +71,10 @@ export interface Config {
   readonly limits: {
     /** Largest request body accepted, in bytes. Default 1 MiB. */
     readonly bodyLimitBytes: number;
-    /** Card runs of one dashboard in flight at once, per request. Default 4. */
+    /**
+     * Card runs of one dashboard in flight at once, per request. Default 64: a dashboard's runs start
+     * together (as in Metabase's own UI); the per-credential cap is what protects Metabase.
+     */
     readonly dashboardRunConcurrency: number;
     /** `questions(ids:)` above this many ids loads the card list once instead of one call per id. Default 20. */
     readonly questionsListThreshold: number;
@@ -148,19 +170,21 @@ export function loadConfig(env: Env): Readonly<Config> {
     port: int('PORT', 4000, 0, 65535),
     host: env['HOST'] || '127.0.0.1',
     metabase: {
-      url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', 8, 1, 1000),
+      url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', DEFAULT_MAX_CONCURRENT, 1, 1000),
+      acceptGzip: oneOf('METABASE_ACCEPT_GZIP', ['on', 'off'], 'off') === 'on',
       maxResponseBytes: int('METABASE_MAX_RESPONSE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     },
     oidc,
     tokens: {
       maxBytes: int('TOKEN_MAX_BYTES', 32_768, 1_024, 1_048_576),
       keyRefreshCooldownMs: int('OIDC_KEY_REFRESH_COOLDOWN_MS', 30_000, 0),
+      cacheMaxAgeMs: int('TOKEN_CACHE_MAX_AGE_MS', 300_000, 0, 86_400_000),
     },
     policyFile: env['POLICY_FILE'] || null,
     policyWatchIntervalMs: int('POLICY_WATCH_INTERVAL_MS', 1_000, 10),
     limits: {
       bodyLimitBytes: int('BODY_LIMIT_BYTES', 1_048_576, 1024),
-      dashboardRunConcurrency: int('DASHBOARD_RUN_CONCURRENCY', 4, 1, 100),
+      dashboardRunConcurrency: int('DASHBOARD_RUN_CONCURRENCY', 64, 1, 1000),
       questionsListThreshold: int('QUESTIONS_LIST_THRESHOLD', 20, 1, 10_000),
       maxPageSize: int('MAX_PAGE_SIZE', 100, 1, 10_000),
       searchTextChars: int('SEARCH_TEXT_MAX_CHARS', 500, 1, 100_000),

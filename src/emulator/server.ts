@@ -52,6 +52,8 @@ export interface LoggedRequest {
   gatewayUser?: string;
   /** The client went away before the answer was fully written. */
   aborted?: boolean;
+  /** The client sent `Accept-Encoding: gzip` (query runs are then answered gzipped, as Metabase does). */
+  acceptedGzip?: boolean;
   /** For an oversized answer (`knobs.oversizeBodyBytes`): body bytes handed to the connection (compressed when gzipped). */
   bytesSent?: number;
 }
@@ -308,6 +310,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state.logged = logged;
     if (typeof req.headers['x-request-id'] === 'string') logged.requestId = req.headers['x-request-id'];
     if (typeof req.headers['x-gateway-user'] === 'string') logged.gatewayUser = req.headers['x-gateway-user'];
+    if (acceptsGzip(req)) logged.acceptedGzip = true;
     const answer = (reply: Reply, gzipAllowed = false): void => {
       logged.status = reply.status;
       send(req, res, reply, gzipAllowed);

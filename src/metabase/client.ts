@@ -5,6 +5,7 @@
  * renewed once on a 401. Failures leave as gateway errors (see transport.ts).
  */
 import { Agent, type Dispatcher } from 'undici';
+import { DEFAULT_MAX_CONCURRENT } from '../config/config.js';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
 import { currentCallScope, type CallScope } from './call-scope.js';
@@ -28,10 +29,18 @@ export interface MetabaseClientOptions {
   readonly sessionMaxAgeMs?: number;
   /** Per-call timeout, including reading the body, in ms. Default 30,000 (Metabase's own limit is 10 min). */
   readonly timeoutMs?: number;
-  /** Calls in flight at once with this credential. Default 8. */
+  /**
+   * Calls in flight at once with this credential. Default 32. Callers waiting for a slot are served in
+   * turn, one call per viewer (see utils/semaphore.ts), so one caller's queue never holds another's.
+   */
   readonly maxConcurrent?: number;
   /** Largest answer read from Metabase, on the wire and after gunzip, in bytes. Default 64 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * Ask Metabase for gzipped answers. Default false: on the same network, gzip costs Metabase and the
+   * gateway more CPU than it saves in transfer; turn it on when Metabase is far away.
+   */
+  readonly acceptGzip?: boolean;
   /** Connection pool; share one between the clients of all roles. Default: a pool for this client. */
   readonly dispatcher?: Dispatcher;
   /** The credential scope's name for the audit trail (e.g. where the credential is read from); never the credential. */
@@ -54,10 +63,10 @@ export interface CallOptions {
 
 type Query = Readonly<Record<string, QueryValue>>;
 
-/** A keep-alive pool for Metabase calls. Metabase closes the connection after each query run. */
 /** Room for a 2,000-row page of a wide table with its metadata, many times over. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
+/** A keep-alive pool for Metabase calls. Metabase closes the connection after each query run. */
 export function createMetabasePool(options: { connections?: number; keepAliveTimeoutMs?: number } = {}): Agent {
   return new Agent({ connections: options.connections ?? 32, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
 }
@@ -69,6 +78,7 @@ export class MetabaseClient {
   private readonly sessionMaxAgeMs: number;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly acceptGzip: boolean;
   private readonly limiter: Semaphore;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -87,7 +97,8 @@ export class MetabaseClient {
     this.sessionMaxAgeMs = positive('sessionMaxAgeMs', options.sessionMaxAgeMs ?? 13 * 24 * 3_600_000);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
     this.maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
-    this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? 8));
+    this.acceptGzip = options.acceptGzip ?? false;
+    this.limiter = new Semaphore(positive('maxConcurrent', options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
     this.ownsDispatcher = !options.dispatcher;
     this.now = options.now ?? Date.now;
     this.dispatcher = options.dispatcher ?? createMetabasePool();
@@ -243,7 +254,7 @@ export class MetabaseClient {
   // --- Plumbing --------------------------------------------------------------------------------
 
   private transport() {
-    return { baseUrl: this.baseUrl, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs, maxResponseBytes: this.maxResponseBytes };
+    return { baseUrl: this.baseUrl, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs, maxResponseBytes: this.maxResponseBytes, acceptGzip: this.acceptGzip };
   }
 
   private async get(path: string, query: Query, options: CallOptions): Promise<unknown> {
@@ -292,7 +303,7 @@ export class MetabaseClient {
         if (first.credential.kind === 'login') this.dropSession(first.token);
         else if (!changed && this.credentials.current() === first.credential) return first.res;
         return (await this.sendAuthenticated(req, scope)).res;
-      }, waitSignal);
+      }, waitSignal, scope?.subject ?? '');
     } catch (err) {
       throw err instanceof GatewayError ? err : transportError(err, this.transport(), req);
     }

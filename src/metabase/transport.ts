@@ -47,6 +47,8 @@ export interface TransportOptions {
   readonly timeoutMs: number;
   /** Largest body read, on the wire and after gunzip, in bytes. */
   readonly maxResponseBytes: number;
+  /** Ask for gzipped answers (a gzipped answer is read either way). Default false. */
+  readonly acceptGzip?: boolean;
 }
 
 /** What the log says of Metabase's words: enough to act on, never unbounded. */
@@ -75,7 +77,7 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
   const timeout = req.deadline ?? AbortSignal.timeout(options.timeoutMs);
   const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
   const what = `${req.method} ${req.path}`;
-  const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip', ...req.headers };
+  const headers: Record<string, string> = { accept: 'application/json', ...(options.acceptGzip ? { 'accept-encoding': 'gzip' } : {}), ...req.headers };
   let payload: string | undefined;
   if (req.body !== undefined) {
     headers['content-type'] = 'application/json';

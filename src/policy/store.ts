@@ -8,6 +8,7 @@
 import { watchFile, unwatchFile, type Stats } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
 import { MetabaseClient } from '../metabase/client.js';
 import { readSecret, SourcedCredential } from '../metabase/credential-source.js';
 import { effectiveIssuers, loadPolicyFile, type IssuerPolicy, type Policy, type RolePolicy } from './policy.js';
@@ -31,6 +32,12 @@ export interface ActivePolicy {
   readonly version: number;
 }
 
+/** The store's Metabase settings as the configuration gives them, for Metabase at `baseUrl` over `dispatcher`. */
+export function metabaseSettings(config: Pick<Config, 'metabase'>, baseUrl: string, dispatcher: Dispatcher): PolicyStoreOptions['metabase'] {
+  const m = config.metabase;
+  return { baseUrl, dispatcher, timeoutMs: m.timeoutMs, maxConcurrent: m.maxConcurrent, maxResponseBytes: m.maxResponseBytes, acceptGzip: m.acceptGzip };
+}
+
 export interface PolicyStoreOptions {
   /** The policy file, or an already parsed policy (which then cannot be reloaded from disk). */
   readonly file?: string;
@@ -51,6 +58,8 @@ export interface PolicyStoreOptions {
     readonly dispatcher: Dispatcher;
     /** Largest answer read from Metabase, in bytes. Default: the client's. */
     readonly maxResponseBytes?: number;
+    /** Ask Metabase for gzipped answers. Default: the client's (off). */
+    readonly acceptGzip?: boolean;
     readonly sessionMaxAgeMs?: number;
   };
   readonly logger: Logger;
@@ -217,6 +226,7 @@ async function activate(policy: Policy, into: Map<string, Entry>, existing: Read
         baseUrl: m.baseUrl, credential, dispatcher: m.dispatcher, timeoutMs: m.timeoutMs, maxConcurrent: m.maxConcurrent, scope: key,
         ...(m.sessionMaxAgeMs !== undefined ? { sessionMaxAgeMs: m.sessionMaxAgeMs } : {}),
         ...(m.maxResponseBytes !== undefined ? { maxResponseBytes: m.maxResponseBytes } : {}),
+        ...(m.acceptGzip !== undefined ? { acceptGzip: m.acceptGzip } : {}),
       });
       opened.push(client);
       into.set(key, { credential, client });

@@ -91,3 +91,25 @@ describe('batching and deduplication', () => {
     assert.equal(stack.emulator.requests.count('POST /api/card/:card-id/query'), 1);
   });
 });
+
+describe('dashboard runs with the default settings', () => {
+  let stack: DemoStack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  test('a dashboard\'s card runs all start together: Metabase\'s peak in flight is the card count', async () => {
+    // Each run is held long enough for the others to arrive if they were sent together; runs sent in waves would peak lower.
+    stack.emulator.knobs.runLatencyMs = 300;
+    try {
+      stack.emulator.requests.reset();
+      const res = await gql(stack, 'analyst', parse('query { dashboard(id: 1) { cards { run { rowCount } } } }') as TypedDocumentNode<unknown, unknown>, {});
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      assert.equal(stack.emulator.requests.count(RUNS), 5);
+      assert.equal(stack.emulator.requests.peakInFlight, 5, 'the five question cards\' runs were in flight at once');
+    } finally {
+      stack.emulator.knobs.runLatencyMs = 0;
+    }
+  });
+});

@@ -30,7 +30,7 @@ describe('bounded memory and time', () => {
   before(async () => {
     mb = await emulator();
     idp = await startIdp();
-    gw = await startProduction({ emulator: mb, idp, env: { REQUEST_TIMEOUT_MS: '2000' } });
+    gw = await startProduction({ emulator: mb, idp, env: { REQUEST_TIMEOUT_MS: '2000', METABASE_ACCEPT_GZIP: 'on' } });
     token = await idp.userToken('ana', { groups: ['analysts'] });
   });
   after(async () => {
@@ -54,6 +54,7 @@ describe('bounded memory and time', () => {
         assert.deepEqual(body.errors?.map((e) => [e.extensions['code'], e.extensions['reason']]), [['UPSTREAM_UNAVAILABLE', 'too-large']], JSON.stringify(c));
         assert.ok(await gw.healthy(), 'the process answers');
         const sent = mb.requests.log.find((l) => l.route === 'GET /api/card/:id');
+        assert.equal(sent?.acceptedGzip, true, 'METABASE_ACCEPT_GZIP=on asks for gzip');
         t.diagnostic(`${JSON.stringify(c)}: Metabase sent ${Math.round(((sent as { bytesSent?: number } | undefined)?.bytesSent ?? 0) / 1024 / 1024)} MB before the gateway stopped reading`);
       }
     } finally {

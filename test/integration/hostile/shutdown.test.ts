@@ -30,7 +30,7 @@ after(async () => {
 });
 
 test('SIGTERM during runs longer than the grace period: exit within the bound, every request recorded, every Metabase call cancelled', async (t) => {
-  gw = await startProduction({ emulator: mb, idp, env: { DRAIN_GRACE_MS: String(GRACE_MS) }, auditFile: true });
+  gw = await startProduction({ emulator: mb, idp, env: { DRAIN_GRACE_MS: String(GRACE_MS), METABASE_MAX_CONCURRENT: '8' }, auditFile: true });
   const token = await idp.userToken('ana', { groups: ['analysts'] });
   mb.requests.reset();
   mb.knobs.runLatencyMs = 60_000;

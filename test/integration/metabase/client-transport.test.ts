@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { MetabaseClient, createMetabasePool } from '../../../src/metabase/client.js';
+import { withCallScope, type CallScope } from '../../../src/metabase/call-scope.js';
 import { apiKeyCredential, loginCredential } from '../../../src/metabase/credentials.js';
 import { credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
 import { keyClient, loginClient, rejectsWith } from '../../helpers/metabase.js';
@@ -169,6 +170,31 @@ describe('Metabase client: credentials and transport', () => {
       assert.equal(cards.length, 8);
       assert.equal(e.requests.count('GET /api/card/:id'), 8);
       assert.equal(e.requests.peakInFlight, 2, 'never more than two at once upstream');
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+    }
+  });
+
+  test('the cap is shared fairly: a second viewer is served while a first holds a long queue', async () => {
+    const client = keyClient(e, 'Analysts', { maxConcurrent: 2 });
+    const scopeOf = (subject: string): CallScope => ({
+      requestId: `request-of-${subject}`, subject, signal: new AbortController().signal,
+      spend: () => undefined, spendBytes: () => undefined, begin: () => undefined, end: () => undefined, record: () => undefined,
+    });
+    e.knobs.latencyMs = 40;
+    e.requests.reset();
+    try {
+      // The first viewer asks for twelve cards at once: two go out, ten wait. Then the second asks for one.
+      const first = withCallScope(scopeOf('first'), () => Promise.all(Array.from({ length: 12 }, () => client.getCard(2))));
+      const second = withCallScope(scopeOf('second'), () => client.getCard(3));
+      await Promise.all([first, second]);
+      const order = e.requests.log.filter((l) => l.route === 'GET /api/card/:id').map((l) => l.gatewayUser);
+      assert.equal(order.length, 13);
+      const at = order.indexOf('second');
+      // In turn: the next free slot is the second viewer's (a FIFO queue would put it last, at 12).
+      assert.ok(at >= 2 && at <= 3, `the second viewer's call was sent ${at + 1}th: ${order.join(', ')}`);
+      assert.equal(e.requests.peakInFlight, 2);
     } finally {
       e.knobs.latencyMs = 0;
       await client.close();
