@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit.js';
 import type { Config } from './config/config.js';
 import { createGateway, type Gateway } from './app.js';
-import { startEmulator, type Emulator } from './emulator/server.js';
+import { startEmulator, type DemoCredential, type Emulator } from './emulator/server.js';
 import { startDevIssuer, type DevIssuer } from './identity/dev-issuer.js';
 import { IssuerRegistry } from './identity/issuers.js';
 import { createMetabasePool } from './metabase/client.js';
 import { environmentIssuer } from './policy/policy.js';
-import { PolicyStore } from './policy/store.js';
+import { metabaseSettings, PolicyStore } from './policy/store.js';
 
 /** The demo's policy file: every policy feature, on the emulator's groups. */
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('./demo-policy.yaml', import.meta.url));
@@ -33,9 +33,9 @@ export const DEMO_USERS = [
 
 export type DemoUser = (typeof DEMO_USERS)[number]['user'];
 
-export interface DemoStack {
+/** The gateway half of the demo: issuer, policy and gateway, in front of a Metabase that runs elsewhere. */
+export interface DemoGateway {
   readonly gatewayUrl: string;
-  readonly emulator: Emulator;
   readonly issuer: DevIssuer;
   /** A ready bearer token per demo user. */
   readonly tokens: Readonly<Record<DemoUser, string>>;
@@ -44,10 +44,20 @@ export interface DemoStack {
   close(): Promise<void>;
 }
 
+export interface DemoStack extends DemoGateway {
+  readonly emulator: Emulator;
+}
+
+/** Where the demo's Metabase answers, and the groups' credentials it made at start. */
+export interface DemoMetabase {
+  readonly url: string;
+  readonly credentials: readonly DemoCredential[];
+}
+
 export const DEMO_AUDIENCE = 'metabase-gateway';
 
 /** The emulator's secrets as the variables the demo policy names. */
-export function demoSecrets(emulator: Emulator): Record<string, string> {
+export function demoSecrets(emulator: Pick<DemoMetabase, 'credentials'>): Record<string, string> {
   const of = (group: string) => emulator.credentials.find((c) => c.group === group)!;
   return {
     DEMO_METABASE_KEY_ANALYSTS: of('Analysts').apiKey,
@@ -57,15 +67,39 @@ export function demoSecrets(emulator: Emulator): Record<string, string> {
   };
 }
 
-export async function startDemo(config: Config, options: { emulatorPort?: number; logger?: Logger; policyFile?: string; audit?: AuditLog } = {}): Promise<DemoStack> {
+export interface DemoOptions {
+  readonly logger?: Logger;
+  readonly policyFile?: string;
+  readonly audit?: AuditLog;
+}
+
+/** The emulator, then the gateway in front of it, in this process. */
+export async function startDemo(config: Config, options: DemoOptions & { emulatorPort?: number } = {}): Promise<DemoStack> {
   const emulator = await startEmulator({ port: options.emulatorPort ?? 0 });
+  try {
+    const gateway = await startDemoGateway(config, emulator, options);
+    return {
+      ...gateway, emulator,
+      async close() {
+        await gateway.close();
+        await emulator.close();
+      },
+    };
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+}
+
+/** The demo's issuer, policy and gateway in front of a Metabase (the emulator) that may run in another process. */
+export async function startDemoGateway(config: Config, emulator: DemoMetabase, options: DemoOptions = {}): Promise<DemoGateway> {
   const issuer = await startDevIssuer({ audience: DEMO_AUDIENCE });
   const pool = createMetabasePool();
   const logger = options.logger ?? (await import('pino')).pino({ level: 'silent' });
   const policy = await PolicyStore.open({
     file: options.policyFile ?? config.policyFile ?? DEMO_POLICY_FILE,
     env: { ...process.env, ...demoSecrets(emulator) },
-    metabase: { baseUrl: emulator.url, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
+    metabase: metabaseSettings(config, emulator.url, pool),
     logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
     // The demo's own issuer, read with the demo policy's claims (a policy file given with POLICY_FILE may list its own).
     defaultIssuer: environmentIssuer({ issuer: issuer.issuer, audiences: [DEMO_AUDIENCE], algorithms: ['RS256'] }),
@@ -73,7 +107,7 @@ export async function startDemo(config: Config, options: { emulatorPort?: number
   policy.watch();
   const gateway = await createGateway(config, {
     policy,
-    tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, env: process.env }),
+    tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, verifiedTokenMaxAgeMs: config.tokens.cacheMaxAgeMs, env: process.env }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
     ...(options.audit ? { audit: options.audit } : {}),
@@ -82,13 +116,12 @@ export async function startDemo(config: Config, options: { emulatorPort?: number
   const tokens = Object.fromEntries(await Promise.all(DEMO_USERS.map(async (u) =>
     [u.user, await issuer.issue(u.subject, { ...u.claims, name: u.name, ...(u.email ? { email: u.email } : {}) })] as const))) as Record<DemoUser, string>;
   return {
-    gatewayUrl, emulator, issuer, tokens, gateway, policy,
+    gatewayUrl, issuer, tokens, gateway, policy,
     async close() {
       await gateway.close();
       await policy.close();
       await pool.close();
       await issuer.close();
-      await emulator.close();
     },
   };
 }

@@ -15,7 +15,7 @@ import { IssuerRegistry } from './identity/issuers.js';
 import { createLogger } from './logging/logger.js';
 import { createMetabasePool } from './metabase/client.js';
 import { effectiveIssuers, environmentIssuer, loadPolicyFile, PolicyError } from './policy/policy.js';
-import { PolicyStore } from './policy/store.js';
+import { metabaseSettings, PolicyStore } from './policy/store.js';
 
 /** What the drain may take beyond the grace period before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 3_000;
@@ -38,12 +38,12 @@ async function production(config: Config): Promise<Running> {
   const pool = createMetabasePool();
   const policy = await PolicyStore.open({
     file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
-    metabase: { baseUrl: config.metabase.url!, timeoutMs: config.metabase.timeoutMs, maxConcurrent: config.metabase.maxConcurrent, maxResponseBytes: config.metabase.maxResponseBytes, dispatcher: pool },
+    metabase: metabaseSettings(config, config.metabase.url!, pool),
     ...(config.oidc ? { defaultIssuer: environmentIssuer(config.oidc), defaultIssuerExclusive: true } : {}),
   });
   policy.watch();
   const tokens = new IssuerRegistry(() => policy.current.issuers, {
-    maxTokenBytes: config.tokens.maxBytes, keyRefreshCooldownMs: config.tokens.keyRefreshCooldownMs, env: process.env,
+    maxTokenBytes: config.tokens.maxBytes, keyRefreshCooldownMs: config.tokens.keyRefreshCooldownMs, verifiedTokenMaxAgeMs: config.tokens.cacheMaxAgeMs, env: process.env,
     onKeyRefreshError: (issuer, err) => logger.warn({ event: 'idp.keys.refresh-failed', issuer, problem: (err as Error).message }, 'identity provider keys could not be refreshed; cached keys stay in use'),
   });
   // Keys fetched before the first request; if an IdP is down now, requests retry it (spaced out).

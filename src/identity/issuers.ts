@@ -10,6 +10,7 @@ import { decodeJwt, type JWTPayload } from 'jose';
 import type { IssuerPolicy } from '../policy/policy.js';
 import { OverageResolver } from './overage.js';
 import type { JwksCache } from './jwks.js';
+import { TokenCache } from './token-cache.js';
 import { checkTokenShape, createKeyCache, createTokenVerifier, DEFAULT_MAX_TOKEN_BYTES, tokenError, type TokenVerifier } from './verifier.js';
 import { withResolvedGroups, type Viewer } from './viewer.js';
 
@@ -37,6 +38,20 @@ export interface IssuerRegistryOptions {
   readonly graphConcurrency?: number;
   /** Where `{env: NAME}` secrets are read (an issuer's Graph client secret). Default: none. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * How long a verified token is remembered (never past its `exp`), in ms; 0 verifies every request.
+   * Default 300,000. A policy reload, or a change of its issuer's settings, forgets it.
+   */
+  readonly verifiedTokenMaxAgeMs?: number;
+  /** The clock of that memory, in ms since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface Remembered {
+  readonly claims: JWTPayload;
+  readonly issuer: IssuerPolicy;
+  /** The verifier that accepted it: a token is taken from memory only while its issuer's verifier is still this one. */
+  readonly verify: TokenVerifier;
 }
 
 export class IssuerRegistry implements TokenVerification {
@@ -47,11 +62,15 @@ export class IssuerRegistry implements TokenVerification {
   readonly #overage = new Map<string, OverageResolver>();
   /** The issuers list last seen (a reload replaces it). */
   #seen: readonly IssuerPolicy[] | undefined;
+  /** Tokens verified lately (see token-cache.ts). */
+  readonly #verified: TokenCache<Remembered>;
 
   /**
    * @param issuers the issuers in force (read on every request, so a reloaded policy applies at once).
    */
-  constructor(private readonly issuers: () => readonly IssuerPolicy[], private readonly options: IssuerRegistryOptions = {}) {}
+  constructor(private readonly issuers: () => readonly IssuerPolicy[], private readonly options: IssuerRegistryOptions = {}) {
+    this.#verified = new TokenCache({ maxAgeMs: options.verifiedTokenMaxAgeMs ?? 300_000, ...(options.now ? { now: options.now } : {}) });
+  }
 
   /**
    * The issuer a token names; undefined when no listed issuer has its `iss` (or it has none).
@@ -69,9 +88,17 @@ export class IssuerRegistry implements TokenVerification {
 
   async verify(token: string): Promise<VerifiedToken> {
     checkTokenShape(token, this.options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES);
+    const known = this.#verified.get(token);
+    if (known && this.#listed().includes(known.issuer) && this.#verifiers.get(known.issuer.issuer)?.verify === known.verify) {
+      return { claims: known.claims, issuer: known.issuer };
+    }
     const issuer = this.issuerOf(token);
     if (!issuer) throw tokenError('issuer');
-    return { claims: await this.verifierFor(issuer)(token), issuer };
+    const verify = this.verifierFor(issuer);
+    // Frozen: one claim set may now serve many requests.
+    const claims = Object.freeze(await verify(token));
+    if (typeof claims.exp === 'number') this.#verified.set(token, { claims, issuer, verify }, claims.exp);
+    return { claims, issuer };
   }
 
   /** The verifier of one issuer (made once, and again only when its settings change). */
@@ -102,6 +129,7 @@ export class IssuerRegistry implements TokenVerification {
     const listed = this.issuers();
     if (listed !== this.#seen) {
       this.#seen = listed;
+      this.#verified.clear();
       this.#forgetUnlisted(listed);
     }
     return listed;

@@ -54,6 +54,29 @@ describe('the issuer registry', () => {
     assert.equal(idp.jwksFetches, fetched + 1, 'listed again, the issuer starts afresh');
   });
 
+  test('a verified token is remembered until its age limit; a reload, or a change of its issuer\'s settings, checks it again', async () => {
+    let now = Date.now();
+    let issuers = [issuerOf(idp.issuer, [AUDIENCE])];
+    const registry = new IssuerRegistry(() => issuers, { verifiedTokenMaxAgeMs: 60_000, now: () => now });
+    const token = await idp.userToken('ana', { groups: ['analysts'] });
+    const first = await registry.verify(token);
+    assert.ok(Object.isFrozen(first.claims), 'a claim set that serves many requests cannot be changed by one');
+    assert.equal((await registry.verify(token)).claims, first.claims, 'the second request was answered from memory');
+    now += 60_000;
+    const later = await registry.verify(token);
+    assert.notEqual(later.claims, first.claims, 'past the age limit the token is verified again');
+    assert.deepEqual(later.claims, first.claims);
+
+    issuers = [issuerOf(idp.issuer, ['another-audience'])];
+    await assert.rejects(registry.verify(token), (err: { extensions: Record<string, unknown> }) => {
+      assert.equal(err.extensions['reason'], 'audience', 'the new settings refuse a token the old ones accepted');
+      return true;
+    });
+
+    const off = new IssuerRegistry(() => [issuerOf(idp.issuer, [AUDIENCE])], { verifiedTokenMaxAgeMs: 0 });
+    assert.notEqual((await off.verify(token)).claims, (await off.verify(token)).claims, 'TOKEN_CACHE_MAX_AGE_MS=0 verifies every request');
+  });
+
   test('a key set URL in clear to another host is refused without being fetched', async () => {
     const odd = await startOddIdp((self) => ({ issuer: self, jwks_uri: 'http://keys.example.com/jwks' }), () => '{"keys":[]}');
     try {
