@@ -1,10 +1,13 @@
 /**
- * The load side of `npm run bench`, run in its own process so the load generator does not share an
- * event loop with the servers it measures. Reads one job as JSON from argv, prints one result as JSON.
- *   graphql: one POST per operation, driven by autocannon.
+ * The load side of `npm run bench`, run in its own process so the load generator shares an event loop
+ * with none of the servers it measures. One generator drives every side: `connections` workers, each
+ * starting its next operation when the previous one ends, over keep-alive connections (undici), until
+ * the time is up; each operation started is finished, so upstream calls per operation count exactly.
+ * Reads one job as JSON from argv, prints one result as JSON.
+ *   graphql: one POST per operation.
  *   rest:    the hand-written client: GET the dashboard, then run every card (in parallel).
  */
-import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 
 export interface LoadJob {
@@ -14,64 +17,67 @@ export interface LoadJob {
   readonly body?: string;
   readonly connections: number;
   readonly durationSeconds: number;
-  /** Stop after this many operations instead of after the duration (for counting upstream calls). */
-  readonly amount?: number;
   /** rest: the dashboard to fetch and run. */
   readonly dashboardId?: number;
 }
 
 export interface LoadResult {
+  /** Operations that succeeded. */
   readonly operations: number;
   readonly opsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly failures: number;
-  /** Operations started, finished or not (autocannon may send past `amount`). */
-  readonly sent: number;
+  /** The first failure's status or message, to say why figures are not comparable. */
+  readonly firstFailure?: string;
 }
 
-async function graphql(job: LoadJob): Promise<LoadResult> {
-  if (job.amount) {
-    // Counting mode: exactly `amount` whole operations, one after another (autocannon may overshoot).
-    let failures = 0;
-    for (let i = 0; i < job.amount; i++) {
-      const res = await request(job.url, { method: 'POST', headers: job.headers, body: job.body });
-      await res.body.dump();
-      if (res.statusCode !== 200) failures++;
-    }
-    return { operations: job.amount - failures, opsPerSecond: 0, p50Ms: 0, p99Ms: 0, failures, sent: job.amount };
-  }
-  const r = await autocannon({ url: job.url, method: 'POST', headers: job.headers, body: job.body, connections: job.connections, duration: job.durationSeconds });
-  return { operations: r.requests.total, opsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, failures: r.non2xx + r.errors, sent: r.requests.sent };
+class Failed extends Error {}
+
+type Call = (method: 'GET' | 'POST', path: string, body?: string) => Promise<unknown>;
+
+function caller(job: LoadJob, dispatcher: Agent): Call {
+  return async (method, path, body) => {
+    const res = await request(`${job.url}${path}`, {
+      dispatcher, method, headers: { ...job.headers, ...(body ? { 'content-type': 'application/json' } : {}) }, body,
+    });
+    const json = (await res.body.json()) as { errors?: unknown[] };
+    if (res.statusCode >= 300) throw new Failed(`${method} ${path}: ${res.statusCode}`);
+    if (job.mode === 'graphql' && json.errors) throw new Failed(`${method} ${path}: ${JSON.stringify(json.errors).slice(0, 300)}`);
+    return json;
+  };
+}
+
+/** One operation of the job: resolves when it is whole, throws when it failed. */
+function operation(job: LoadJob, call: Call): () => Promise<unknown> {
+  if (job.mode === 'graphql') return () => call('POST', '', job.body);
+  const runBody = JSON.stringify({ parameters: [] });
+  return async () => {
+    const d = (await call('GET', `/api/dashboard/${job.dashboardId}`)) as { dashcards: { id: number; card_id: number | null; card?: { name?: string } }[] };
+    return Promise.all(d.dashcards.filter((dc) => dc.card_id !== null && dc.card?.name).map((dc) =>
+      call('POST', `/api/dashboard/${job.dashboardId}/dashcard/${dc.id}/card/${dc.card_id}/query`, runBody)));
+  };
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-async function rest(job: LoadJob): Promise<LoadResult> {
-  const dispatcher = new Agent({ connections: job.connections * 8 });
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
-    const res = await request(`${job.url}${path}`, {
-      dispatcher, method, headers: { ...job.headers, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = await res.body.json();
-    if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode}`);
-    return json;
-  };
+export async function drive(job: LoadJob): Promise<LoadResult> {
+  // REST runs a dashboard's cards in parallel: room for each worker's calls at once.
+  const dispatcher = new Agent({ connections: job.mode === 'rest' ? job.connections * 8 : job.connections, keepAliveTimeout: 30_000 });
+  const op = operation(job, caller(job, dispatcher));
   const latencies: number[] = [];
   let failures = 0;
+  let firstFailure: string | undefined;
   const until = performance.now() + job.durationSeconds * 1000;
-  let started = 0;
-  const more = (): boolean => (job.amount ? started++ < job.amount : performance.now() < until);
   const worker = async (): Promise<void> => {
-    while (more()) {
+    while (performance.now() < until) {
       const t0 = performance.now();
       try {
-        const d = (await call('GET', `/api/dashboard/${job.dashboardId}`)) as { dashcards: { id: number; card_id: number | null; card?: { name?: string } }[] };
-        await Promise.all(d.dashcards.filter((dc) => dc.card_id !== null && dc.card?.name).map((dc) =>
-          call('POST', `/api/dashboard/${job.dashboardId}/dashcard/${dc.id}/card/${dc.card_id}/query`, { parameters: [] })));
+        await op();
         latencies.push(performance.now() - t0);
-      } catch {
+      } catch (err) {
         failures++;
+        firstFailure ??= err instanceof Error ? err.message : String(err);
       }
     }
   };
@@ -80,9 +86,13 @@ async function rest(job: LoadJob): Promise<LoadResult> {
   const seconds = (performance.now() - t0) / 1000;
   await dispatcher.close();
   latencies.sort((a, b) => a - b);
-  return { operations: latencies.length, opsPerSecond: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failures, sent: latencies.length + failures };
+  return {
+    operations: latencies.length, opsPerSecond: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failures,
+    ...(firstFailure ? { firstFailure } : {}),
+  };
 }
 
-const job = JSON.parse(process.argv[2]!) as LoadJob;
-const result = await (job.mode === 'graphql' ? graphql(job) : rest(job));
-process.stdout.write(`${JSON.stringify(result)}\n`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await drive(JSON.parse(process.argv[2]!) as LoadJob);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

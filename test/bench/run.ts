@@ -1,171 +1,255 @@
 /**
- * `npm run bench [scenario]`: starts the demo stack, drives each side of a comparison from a separate
- * process, and prints operations per second, p50/p99 latency, the servers' peak memory and upstream
- * calls per operation, side by side in one run. Figures belong in closing notes, not in tests.
+ * `npm run bench [scenario]`: starts Metabase (the emulator), the gateway and a bare Apollo Server
+ * over the same schema each in its own process, drives every side with one load generator from
+ * another process, and prints, side by side in one run: operations per second, p50/p99 latency, the
+ * measured server's CPU ms per operation and peak RSS, and upstream calls per operation. Sides
+ * alternate in ABBA rounds after a warm-up of each. Figures belong in closing notes, not in tests.
  *
- * Settings: BENCH_SECONDS (per round, default 10), BENCH_ROUNDS (per side, default 2), BENCH_WARMUP_SECONDS (default 3),
- * BENCH_CONNECTIONS (default 8).
+ * Settings: BENCH_SECONDS (per round, 10), BENCH_ROUNDS (per side, 2), BENCH_WARMUP_SECONDS (3),
+ * BENCH_CONNECTIONS (a list, "1,8,32"), BENCH_METABASE_LATENCY_MS (added to every Metabase call, 20),
+ * BENCH_METABASE_RUN_LATENCY_MS (a query run's whole added time, 50; the SQL's own time comes on top),
+ * BENCH_GATEWAY_NODE_OPTIONS (extra node flags for the gateway's process, e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof"). The gateway reads its own settings from the environment as always.
  */
-import 'reflect-metadata';
+import { fork, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadConfig } from '../../src/config/config.js';
-import { startDemo, type DemoStack } from '../../src/demo.js';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createAuditLog, type AuditLog } from '../../src/audit/audit.js';
 import { runGateBench } from './gate.js';
 import type { LoadJob, LoadResult } from './load.js';
+import type { Command, MetabaseLatency, ProcessStats, Ready, ServerStart } from './servers.js';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+
+function setting(name: string, fallback: number, min = 0): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new TypeError(`${name} must be a number of at least ${min}, received "${raw}"`);
+  return n;
+}
+
+const seconds = setting('BENCH_SECONDS', 10, 0.1);
+const rounds = setting('BENCH_ROUNDS', 2, 1);
+const warmUpSeconds = setting('BENCH_WARMUP_SECONDS', 3);
+const latency: MetabaseLatency = { metadataMs: setting('BENCH_METABASE_LATENCY_MS', 20), runMs: setting('BENCH_METABASE_RUN_LATENCY_MS', 50) };
+const connectionCounts = (fallback: string): number[] => (process.env['BENCH_CONNECTIONS'] ?? fallback).split(',').map((c) => {
+  const n = Number(c.trim());
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new TypeError(`BENCH_CONNECTIONS must list whole numbers from 1 to 500, received "${process.env['BENCH_CONNECTIONS']}"`);
+  return n;
+});
+
+/** A server in its own process, spoken to over IPC. */
+class Server {
+  private constructor(private readonly child: ChildProcess, readonly ready: Ready) {}
+
+  static async start(start: ServerStart, nodeOptions: string[] = []): Promise<Server> {
+    const child = fork(new URL('./servers.ts', import.meta.url).pathname, [JSON.stringify(start)], {
+      execArgv: ['--import', 'tsx', ...nodeOptions], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const ready = await new Promise<Ready>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the ${start.kind} process exited with ${code} before it was ready`)));
+      child.once('message', (m: { ready: Ready }) => resolve(m.ready));
+    });
+    return new Server(child, ready);
+  }
+
+  private ask<T>(command: Command): Promise<T> {
+    return new Promise((resolve) => {
+      this.child.once('message', resolve as (m: unknown) => void);
+      this.child.send(command);
+    });
+  }
+
+  async stats(): Promise<ProcessStats> {
+    return (await this.ask<{ stats: ProcessStats }>({ cmd: 'stats' })).stats;
+  }
+
+  /** Requests in flight now (the emulator's count); nothing is reset. */
+  async inFlight(): Promise<number> {
+    return (await this.ask<{ inFlight: number }>({ cmd: 'inFlight' })).inFlight;
+  }
+
+  async audit(on: boolean): Promise<void> {
+    await this.ask({ cmd: 'audit', on });
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ cmd: 'close' });
+    await exited;
+  }
+}
+
+interface Stack {
+  readonly metabase: Server;
+  readonly gateway: Server;
+  readonly bare: Server;
+}
 
 interface Side {
   readonly name: string;
-  readonly job: (stack: DemoStack) => LoadJob;
-  /** Called before the side is measured (e.g. to switch the audit trail on or off). */
-  readonly setUp?: () => void;
+  /** The process whose CPU and memory are this side's (none for the direct client). */
+  readonly server: (s: Stack) => Server | undefined;
+  readonly job: (s: Stack, connections: number) => LoadJob;
+  readonly setUp?: (s: Stack) => Promise<void>;
 }
 
-/** The audit trail as the bench drives it: written to a file, switched on or off between sides. */
-let auditOn = false;
-const auditFile = join(tmpdir(), `gateway-bench-audit-${process.pid}.log`);
-const fileAudit = createAuditLog({ file: auditFile, format: 'operation', redactVariables: [] });
-const switchableAudit: AuditLog = {
-  format: 'operation',
-  get enabled() {
-    return auditOn;
-  },
-  write: (trail, outcome) => {
-    if (auditOn) fileAudit.write(trail, outcome);
-  },
-  redact: (v) => fileAudit.redact(v),
-  close: () => fileAudit.close(),
-};
-
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
-/** Measured rounds per side (ABBA order); each round is BENCH_SECONDS long. */
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
-const warmUpSeconds = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
-const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 8);
+interface Measured extends LoadResult {
+  readonly cpuMsPerOp: number | null;
+  readonly peakRssMb: number | null;
+  readonly endRssMb: number | null;
+  readonly upstreamPerOp: number;
+  readonly metabasePeakInFlight: number;
+}
 
 const DASHBOARD_QUERY = '{ dashboard(id: 1) { name cards { question { name } run { rowCount rows } } } }';
+const BIG_RUN_QUERY = 'mutation { runQuestion(id: 4) { rowCount rows } }';
 
-const gatewayDashboard = (s: DemoStack): LoadJob => ({ mode: 'graphql', url: `${s.gatewayUrl}/graphql`, connections, durationSeconds: seconds,
-  headers: { 'content-type': 'application/json', authorization: `Bearer ${s.tokens.analyst}` }, body: JSON.stringify({ query: DASHBOARD_QUERY }) });
+const graphqlJob = (query: string) => (url: string, token: string | undefined, connections: number): LoadJob => ({
+  mode: 'graphql', url: `${url}/graphql`, connections, durationSeconds: seconds, body: JSON.stringify({ query }),
+  headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+});
 
-const SCENARIOS: Record<string, { describe: string; sides: Side[] }> = {
-  audit: {
-    describe: 'the dashboard query (dashboard 1, 5 cards with their rows) with the audit trail on (a record per request, every resolved field, to a file) and off',
-    sides: [
-      { name: 'audit on', job: gatewayDashboard, setUp: () => (auditOn = true) },
-      { name: 'audit off', job: gatewayDashboard, setUp: () => (auditOn = false) },
-    ],
+const GATEWAY: Side = { name: 'gateway', server: (s) => s.gateway, job: (s, c) => graphqlJob(DASHBOARD_QUERY)(s.gateway.ready.url, s.gateway.ready.token, c) };
+const BARE: Side = { name: 'bare Apollo', server: (s) => s.bare, job: (s, c) => graphqlJob(DASHBOARD_QUERY)(s.bare.ready.url, undefined, c) };
+const DIRECT: Side = {
+  name: 'direct REST', server: () => undefined,
+  job: (s, connections) => ({
+    mode: 'rest', url: s.metabase.ready.url, connections, durationSeconds: seconds, dashboardId: 1,
+    headers: { 'x-api-key': s.metabase.ready.metabase!.credentials.find((c) => c.group === 'Analysts')!.apiKey },
+  }),
+};
+
+interface Scenario {
+  readonly describe: string;
+  readonly sides: Side[];
+  readonly connections: number[];
+  /** The pairs whose ratio is printed: [a, b] prints a / b. */
+  readonly ratios: [Side, Side][];
+}
+
+const SCENARIOS: Record<string, () => Scenario> = {
+  dashboard: () => ({
+    describe: 'dashboard 1 (5 question cards, about 2,070 rows) with every card\'s rows: one GraphQL query through the gateway (as the analyst), '
+      + 'the same query on a bare Apollo Server with the same schema and loaders (no token, rules, gate or audit), and a hand-written REST client '
+      + 'calling Metabase directly with the Analysts key (the dashboard, then every card\'s run in parallel)',
+    sides: [GATEWAY, DIRECT, BARE], connections: connectionCounts('1,8,32'), ratios: [[GATEWAY, DIRECT], [GATEWAY, BARE]],
+  }),
+  audit: () => {
+    const on: Side = { ...GATEWAY, name: 'audit on', setUp: (s) => s.gateway.audit(true) };
+    const off: Side = { ...GATEWAY, name: 'audit off', setUp: (s) => s.gateway.audit(false) };
+    return { describe: 'the dashboard query with the audit trail on (a record per request, every resolved field, to a file) and off', sides: [on, off], connections: connectionCounts('8'), ratios: [[on, off]] };
   },
-  dashboard: {
-    describe: 'dashboard 1 (5 question cards) with every card\'s rows: one GraphQL query vs. a hand-written REST client (1 dashboard call + 1 run per card)',
-    sides: [
-      {
-        name: 'gateway (GraphQL)',
-        job: gatewayDashboard,
-      },
-      {
-        name: 'direct REST to Metabase',
-        job: (s) => ({ mode: 'rest', url: s.emulator.url, connections, durationSeconds: seconds, dashboardId: 1,
-          headers: { 'x-api-key': s.emulator.credentials.find((c) => c.group === 'Analysts')!.apiKey } }),
-      },
-    ],
+  memory: () => {
+    const bigRun: Side = { name: 'gateway, 2,000-row run', server: (s) => s.gateway, job: (s, c) => graphqlJob(BIG_RUN_QUERY)(s.gateway.ready.url, s.gateway.ready.token, c) };
+    return {
+      describe: 'the gateway\'s peak RSS, round by round: the dashboard query by 50 connections, and a 2,000-row run (question 4) by 32',
+      sides: [GATEWAY, bigRun], connections: connectionCounts('50,32'), ratios: [],
+    };
   },
 };
 
-const load = async (job: LoadJob): Promise<LoadResult> => {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', new URL('./load.ts', import.meta.url).pathname, JSON.stringify(job)], { maxBuffer: 1 << 20 });
+async function load(job: LoadJob): Promise<LoadResult> {
+  const { stdout } = await exec(process.execPath, ['--import', 'tsx', new URL('./load.ts', import.meta.url).pathname, JSON.stringify(job)], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
-};
-
-/** Waits until the gateway has finished the operations a previous load left in flight. */
-async function settle(stack: DemoStack): Promise<void> {
-  let last = -1;
-  while (stack.emulator.requests.inFlight > 0 || stack.emulator.requests.count() !== last) {
-    last = stack.emulator.requests.count();
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
-/** Upstream calls of one operation, counted over a few whole operations (a timed run cuts the last ones). */
-async function callsPerOperation(stack: DemoStack, side: Side): Promise<number> {
+/** Waits until Metabase has answered every call a load left in flight (a cut operation's runs). */
+async function settle(stack: Stack): Promise<void> {
+  for (let i = 0; i < 200 && (await stack.metabase.inFlight()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function measure(stack: Stack, side: Side, connections: number): Promise<Measured> {
+  await side.setUp?.(stack);
   await settle(stack);
-  stack.emulator.requests.reset();
-  const probe = await load({ ...side.job(stack), connections: 1, amount: 5 });
-  return stack.emulator.requests.count() / probe.sent;
-}
-
-async function measure(stack: DemoStack, side: Side): Promise<LoadResult & { peakRssMb: number; upstreamPerOp: number }> {
-  const upstreamPerOp = await callsPerOperation(stack, side);
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  try {
-    await settle(stack);
-    const result = await load(side.job(stack));
-    return { ...result, peakRssMb: peak / 2 ** 20, upstreamPerOp };
-  } finally {
-    clearInterval(sampler);
-  }
+  const server = side.server(stack);
+  await server?.stats();
+  await stack.metabase.stats();
+  const result = await load(side.job(stack, connections));
+  await settle(stack);
+  const used = await server?.stats();
+  const upstream = await stack.metabase.stats();
+  const ops = result.operations + result.failures;
+  return {
+    ...result,
+    cpuMsPerOp: used ? used.cpuMs / Math.max(1, ops) : null, peakRssMb: used?.peakRssMb ?? null, endRssMb: used?.rssMb ?? null,
+    upstreamPerOp: (upstream.requests ?? 0) / Math.max(1, ops), metabasePeakInFlight: upstream.peakInFlight ?? 0,
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** One side's rounds as one row: throughput over all rounds, the median round's latencies. */
-function combine(results: Awaited<ReturnType<typeof measure>>[]): Awaited<ReturnType<typeof measure>> {
-  const operations = results.reduce((n, r) => n + r.operations, 0);
+/** One side's rounds as one row: throughput over all rounds, the median round's latencies and CPU, the highest peak. */
+function combine(results: Measured[]): Measured {
+  const cpu = results.map((r) => r.cpuMsPerOp).filter((c): c is number => c !== null);
+  const rss = results.map((r) => r.peakRssMb).filter((c): c is number => c !== null);
   return {
-    operations, sent: results.reduce((n, r) => n + r.sent, 0), failures: results.reduce((n, r) => n + r.failures, 0),
-    opsPerSecond: operations / (seconds * results.length),
+    operations: results.reduce((n, r) => n + r.operations, 0), failures: results.reduce((n, r) => n + r.failures, 0),
+    opsPerSecond: results.reduce((n, r) => n + r.opsPerSecond, 0) / results.length,
     p50Ms: median(results.map((r) => r.p50Ms)), p99Ms: median(results.map((r) => r.p99Ms)),
-    peakRssMb: Math.max(...results.map((r) => r.peakRssMb)), upstreamPerOp: median(results.map((r) => r.upstreamPerOp)),
+    cpuMsPerOp: cpu.length ? median(cpu) : null, peakRssMb: rss.length ? Math.max(...rss) : null, endRssMb: results.at(-1)!.endRssMb,
+    upstreamPerOp: median(results.map((r) => r.upstreamPerOp)), metabasePeakInFlight: Math.max(...results.map((r) => r.metabasePeakInFlight)),
+    ...(results.find((r) => r.firstFailure) ? { firstFailure: results.find((r) => r.firstFailure)!.firstFailure! } : {}),
   };
 }
+
+const fixed = (n: number | null, digits = 1): string => (n === null ? '-' : n.toFixed(digits));
 
 async function main(): Promise<void> {
   const name = process.argv[2] ?? 'dashboard';
   if (name === 'gate') return runGateBench();
-  const scenario = SCENARIOS[name];
-  if (!scenario) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
-  const stack = await startDemo(loadConfig({ PORT: '0' }), { audit: switchableAudit, policyFile: fileURLToPath(new URL('./policy.yaml', import.meta.url)) });
+  const make = SCENARIOS[name];
+  if (!make) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
+  const scenario = make();
+  const gatewayFlags = (process.env['BENCH_GATEWAY_NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean);
+  const metabase = await Server.start({ kind: 'metabase', latency });
+  const stack: Stack = {
+    metabase,
+    ...Object.fromEntries(await Promise.all((['gateway', 'bare'] as const).map(async (kind) =>
+      [kind, await Server.start({ kind, metabase: metabase.ready.metabase! }, kind === 'gateway' ? gatewayFlags : [])]))) as { gateway: Server; bare: Server },
+  };
   try {
     console.log(`scenario ${name}: ${scenario.describe}`);
-    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each, ${connections} connections, load from a separate process\n`);
-    // Sides alternate in ABBA rounds after a warm-up of each, so drift on this noisy machine (JIT
-    // warming, caches, neighbours) falls on both sides alike rather than on whichever runs second.
-    for (const side of scenario.sides) {
-      side.setUp?.();
-      await load({ ...side.job(stack), durationSeconds: warmUpSeconds });
-    }
-    const runs = new Map<Side, Awaited<ReturnType<typeof measure>>[]>(scenario.sides.map((side) => [side, []]));
-    for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? scenario.sides : [...scenario.sides].reverse();
-      for (const side of order) {
-        side.setUp?.();
-        runs.get(side)!.push(await measure(stack, side));
+    console.log(`Metabase (the emulator) in its own process: ${latency.metadataMs} ms added to every call, query runs ${latency.runMs} ms in all plus the SQL's time`);
+    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each; one load generator in its own process for every side\n`);
+    const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'failures'];
+    const lines: string[] = [header.join(' | '), header.map(() => '---').join(' | ')];
+    const ratioLines: string[] = [];
+    const failed: string[] = [];
+    for (const connections of scenario.connections) {
+      for (const side of scenario.sides) {
+        await side.setUp?.(stack);
+        if (warmUpSeconds > 0) await load({ ...side.job(stack, connections), durationSeconds: warmUpSeconds });
+      }
+      const runs = new Map<Side, Measured[]>(scenario.sides.map((side) => [side, []]));
+      for (let round = 0; round < rounds; round++) {
+        // ABBA: drift on this noisy machine (JIT warming, caches, neighbours) falls on every side alike.
+        for (const side of round % 2 === 0 ? scenario.sides : [...scenario.sides].reverse()) {
+          const m = await measure(stack, side, connections);
+          runs.get(side)!.push(m);
+          if (name === 'memory') console.log(`  ${side.name}, ${connections} connections, round ${round + 1}: peak RSS ${fixed(m.peakRssMb, 0)} MB, RSS after ${fixed(m.endRssMb, 0)} MB`);
+        }
+      }
+      const rows = new Map(scenario.sides.map((side) => [side, combine(runs.get(side)!)]));
+      for (const [side, r] of rows) {
+        lines.push([side.name, connections, fixed(r.opsPerSecond), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.cpuMsPerOp, 2), fixed(r.peakRssMb, 0), fixed(r.endRssMb, 0),
+          fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, r.failures].join(' | '));
+        if (r.failures > 0) failed.push(`${side.name} at ${connections} connections had ${r.failures} failed operations (first: ${r.firstFailure})`);
+      }
+      for (const [a, b] of scenario.ratios) {
+        const ra = rows.get(a)!;
+        const rb = rows.get(b)!;
+        ratioLines.push(`${connections} conns, ${a.name} / ${b.name}: throughput ${(ra.opsPerSecond / rb.opsPerSecond).toFixed(2)}x, p50 ${(ra.p50Ms / rb.p50Ms).toFixed(2)}x, p99 ${(ra.p99Ms / rb.p99Ms).toFixed(2)}x`);
       }
     }
-    const rows: [string, Awaited<ReturnType<typeof measure>>][] = scenario.sides.map((side) => [side.name, combine(runs.get(side)!)]);
-    const header = ['side', 'ops/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'upstream calls/op', 'ops', 'failures'];
-    console.log(header.join(' | '));
-    for (const [side, r] of rows) {
-      console.log([side, r.opsPerSecond.toFixed(1), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.peakRssMb.toFixed(0), r.upstreamPerOp.toFixed(2), r.operations, r.failures].join(' | '));
-    }
-    const failed = rows.filter(([, r]) => r.failures > 0);
-    if (failed.length) console.log(`\nWARNING: ${failed.map(([side, r]) => `${side} had ${r.failures} failed operations`).join('; ')}: its figures are not comparable.`);
-    const [a, b] = rows.map(([, r]) => r);
-    if (a && b) {
-      console.log(`\nratio ${rows[0]![0]} / ${rows[1]![0]}: throughput ${(a.opsPerSecond / b.opsPerSecond).toFixed(2)}x, p50 ${(a.p50Ms / b.p50Ms).toFixed(2)}x, p99 ${(a.p99Ms / b.p99Ms).toFixed(2)}x`);
+    console.log(`\n${lines.join('\n')}\n`);
+    if (ratioLines.length) console.log(`${ratioLines.join('\n')}\n`);
+    if (failed.length) {
+      console.log(`WARNING: ${failed.join('; ')}: their figures are not comparable.`);
+      process.exitCode = 1;
     }
   } finally {
-    await stack.close();
-    await switchableAudit.close();
-    await rm(auditFile, { force: true });
+    await Promise.all([stack.gateway.close(), stack.bare.close()]);
+    await stack.metabase.close();
   }
 }
 

@@ -1,0 +1,217 @@
+/**
+ * The servers `npm run bench` measures, each in its own process as in a deployment, started by
+ * run.ts with `fork` and spoken to over IPC:
+ *   metabase  the emulator, with a latency per kind of call (a real Metabase is a JVM elsewhere)
+ *   gateway   the demo's issuer, policy and gateway in front of that Metabase, the audit trail switchable
+ *   bare      the same schema and loaders served by a bare Apollo Server on Fastify: no token, no role
+ *             decision, no rules, no gate, no audit, no call scope: the cost of our layers is the difference
+ * The gateway and the bare server read their settings from the environment (METABASE_MAX_CONCURRENT, ...).
+ * Each answers `stats` with its own CPU time and peak RSS since the last `stats` (and the emulator,
+ * its request counters), so figures are the measured process's and not the load generator's.
+ */
+import 'reflect-metadata';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApolloServer } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import { createAuditLog, type AuditLog } from '../../src/audit/audit.js';
+import { AccessChecker } from '../../src/authz/access.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { GatewayContext } from '../../src/context/context.js';
+import { demoSecrets, startDemoGateway, type DemoMetabase } from '../../src/demo.js';
+import { startEmulator } from '../../src/emulator/server.js';
+import { buildGatewaySchema } from '../../src/graph/schema.js';
+import { createLoaders } from '../../src/metabase/loaders.js';
+import { createMetabasePool } from '../../src/metabase/client.js';
+import { environmentIssuer } from '../../src/policy/policy.js';
+import { metabaseSettings, PolicyStore } from '../../src/policy/store.js';
+
+export const BENCH_POLICY_FILE = fileURLToPath(new URL('./policy.yaml', import.meta.url));
+
+export type ServerKind = 'metabase' | 'gateway' | 'bare';
+
+export interface MetabaseLatency {
+  /** Added to every call (metadata: dashboards, cards, collections, ...). */
+  readonly metadataMs: number;
+  /** A query run's whole added time (the emulator's SQL time comes on top). */
+  readonly runMs: number;
+}
+
+export interface ServerStart {
+  readonly kind: ServerKind;
+  readonly latency?: MetabaseLatency;
+  readonly metabase?: DemoMetabase;
+}
+
+export interface Ready {
+  readonly url: string;
+  /** metabase: the demo groups' credentials. */
+  readonly metabase?: DemoMetabase;
+  /** gateway: the analyst's bearer token. */
+  readonly token?: string;
+}
+
+export interface ProcessStats {
+  /** CPU time (user + system) since the previous `stats`, in ms. */
+  readonly cpuMs: number;
+  /** Highest RSS sampled since the previous `stats`, in MB. */
+  readonly peakRssMb: number;
+  /** RSS now, in MB. */
+  readonly rssMb: number;
+  /** metabase: requests answered (or cut) since the previous `stats`, and the most in flight at once. */
+  readonly requests?: number;
+  readonly peakInFlight?: number;
+  readonly inFlight?: number;
+}
+
+export type Command = { readonly cmd: 'stats' } | { readonly cmd: 'inFlight' } | { readonly cmd: 'audit'; readonly on: boolean } | { readonly cmd: 'close' };
+
+/** CPU and peak RSS of this process, measured between two `take()`s. */
+function processMeter(): { take(): { cpuMs: number; peakRssMb: number; rssMb: number } } {
+  let cpu = process.cpuUsage();
+  let peak = process.memoryUsage.rss();
+  // Sampled often enough to see a peak of a burst; the sampler's own cost is a few µs per tick.
+  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+  return {
+    take() {
+      const used = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      const rss = process.memoryUsage.rss();
+      const result = { cpuMs: (used.user + used.system) / 1000, peakRssMb: Math.max(peak, rss) / 2 ** 20, rssMb: rss / 2 ** 20 };
+      peak = rss;
+      return result;
+    },
+  };
+}
+
+/** The audit trail as the bench drives it: written to a file, switched on or off by run.ts. */
+function switchableAudit(): { audit: AuditLog; switch(on: boolean): void; remove(): Promise<void> } {
+  let on = false;
+  const file = join(tmpdir(), `gateway-bench-audit-${process.pid}.log`);
+  const log = createAuditLog({ file, format: 'operation', redactVariables: [] });
+  return {
+    audit: {
+      format: 'operation',
+      get enabled() {
+        return on;
+      },
+      write: (trail, outcome) => {
+        if (on) log.write(trail, outcome);
+      },
+      redact: (v) => log.redact(v),
+      close: () => log.close(),
+    },
+    switch: (next) => (on = next),
+    remove: async () => {
+      await log.close();
+      await rm(file, { force: true });
+    },
+  };
+}
+
+async function startMetabase(latency: MetabaseLatency): Promise<{ ready: Ready; stats(): Partial<ProcessStats>; inFlight(): number; close(): Promise<void> }> {
+  const emulator = await startEmulator({ port: 0, latencyMs: latency.metadataMs, runLatencyMs: Math.max(0, latency.runMs - latency.metadataMs) });
+  let counted = 0;
+  return {
+    ready: { url: emulator.url, metabase: { url: emulator.url, credentials: emulator.credentials } },
+    stats() {
+      const total = emulator.requests.count();
+      const result = { requests: total - counted, peakInFlight: emulator.requests.peakInFlight, inFlight: emulator.requests.inFlight };
+      counted = total;
+      emulator.requests.peakInFlight = emulator.requests.inFlight;
+      return result;
+    },
+    inFlight: () => emulator.requests.inFlight,
+    close: () => emulator.close(),
+  };
+}
+
+async function startGateway(metabase: DemoMetabase): Promise<{ ready: Ready; audit(on: boolean): void; close(): Promise<void> }> {
+  const audit = switchableAudit();
+  const stack = await startDemoGateway(loadConfig({ ...process.env, PORT: '0' }), metabase, { audit: audit.audit, policyFile: BENCH_POLICY_FILE });
+  return {
+    ready: { url: stack.gatewayUrl, token: stack.tokens.analyst },
+    audit: audit.switch,
+    async close() {
+      await stack.close();
+      await audit.remove();
+    },
+  };
+}
+
+/**
+ * The graph with nothing of ours around it: one fixed analyst context per request with fresh
+ * loaders over the analyst's client, and Apollo's defaults otherwise (CSRF prevention included).
+ */
+async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(): Promise<void> }> {
+  const config = loadConfig({ ...process.env, PORT: '0' });
+  const pool = createMetabasePool();
+  const logger = pino({ level: 'silent' });
+  const policy = await PolicyStore.open({
+    file: BENCH_POLICY_FILE, env: { ...process.env, ...demoSecrets(metabase) },
+    metabase: metabaseSettings(config, metabase.url, pool),
+    logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
+    // The policy needs an issuer; this server verifies no token.
+    defaultIssuer: environmentIssuer({ issuer: 'https://bench.invalid', audiences: ['bench'], algorithms: ['RS256'] }),
+  });
+  const role = policy.current.roles.find((r) => r.name === 'analyst')!;
+  const apollo = new ApolloServer<GatewayContext>({ schema: await buildGatewaySchema(), persistedQueries: false });
+  await apollo.start();
+  const app = Fastify();
+  const viewer = { subject: 'ana', name: 'Ana Analyst', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human', issuer: 'bench', groupsOverage: false } as unknown as GatewayContext['viewer'];
+  let id = 0;
+  app.post('/graphql', fastifyApolloHandler(apollo, {
+    context: async (): Promise<GatewayContext> => {
+      const loaders = createLoaders(role.client, config.limits);
+      return {
+        requestId: String(++id), viewer, availableRoles: ['analyst'], noRoleReason: null, operationLimits: role.limits, trail: null, log: logger,
+        limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars },
+        roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections),
+      };
+    },
+  }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    ready: { url },
+    async close() {
+      await app.close();
+      await apollo.stop();
+      await policy.close();
+      await pool.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const start = JSON.parse(process.argv[2]!) as ServerStart;
+  const meter = processMeter();
+  let server: { ready: Ready; stats?(): Partial<ProcessStats>; inFlight?(): number; audit?(on: boolean): void; close(): Promise<void> };
+  if (start.kind === 'metabase') server = await startMetabase(start.latency!);
+  else if (start.kind === 'gateway') server = await startGateway(start.metabase!);
+  else server = await startBare(start.metabase!);
+  process.on('message', (message: Command) => {
+    if (message.cmd === 'stats') process.send!({ stats: { ...meter.take(), ...server.stats?.() } });
+    else if (message.cmd === 'inFlight') process.send!({ inFlight: server.inFlight?.() ?? 0 });
+    else if (message.cmd === 'audit') {
+      server.audit?.(message.on);
+      process.send!({ done: true });
+    } else if (message.cmd === 'close') {
+      server.close().finally(() => process.exit(0));
+    }
+  });
+  // run.ts going away (a crash, ^C) takes this server with it.
+  process.on('disconnect', () => process.exit(0));
+  meter.take();
+  process.send!({ ready: server.ready });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}
