@@ -31,7 +31,6 @@ import { operationGatePlugin } from './gate/plugin.js';
 import { checkRequestLimits, refuseVettedOnly } from './gate/request-gate.js';
 import { buildGatewaySchema } from './graph/schema.js';
 import type { TokenVerification } from './identity/issuers.js';
-import { withCallScope } from './metabase/call-scope.js';
 import { createLoaders } from './metabase/loaders.js';
 import type { PolicyStore } from './policy/store.js';
 import { AuditRecorder } from './server/audit-recording.js';
@@ -139,7 +138,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
         limits: { maxPageSize: settings.limits.maxPageSize, maxSearchChars: settings.limits.searchTextChars },
       };
       if (!role) return contextWithoutRole(base);
-      const loaders = createLoaders(role.client, settings.limits, request.scope?.signal);
+      const loaders = createLoaders(role.client, settings.limits, request.scope);
       return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
     },
   });
@@ -150,10 +149,8 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy), refuseVettedOnly],
     preHandler: checkRequestLimits,
     onSend: recorder.measure,
-    // Runs inside the request's scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.
-    handler(request, reply) {
-      return withCallScope(request.scope!, () => Reflect.apply(apolloHandler, this, [request, reply]) as unknown);
-    },
+    // The request's loaders carry its scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.
+    handler: apolloHandler,
   });
 
   await app.ready();

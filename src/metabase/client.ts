@@ -8,7 +8,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { DEFAULT_MAX_CONCURRENT } from '../config/config.js';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
 import { Semaphore } from '../utils/semaphore.js';
-import { currentCallScope, type CallScope } from './call-scope.js';
+import type { CallScope } from './call-scope.js';
 import { fixedCredential, type CredentialProvider } from './credential-source.js';
 import type { MetabaseCredential } from './credentials.js';
 import { Reader } from './decode.js';
@@ -59,6 +59,11 @@ export interface RunParameter {
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
+  /**
+   * The request the call is made for: its id and user go out as correlation headers, its signal
+   * cancels the call, its budget counts the call, and the call is recorded for its audit trail.
+   */
+  readonly scope?: CallScope;
 }
 
 type Query = Readonly<Record<string, QueryValue>>;
@@ -236,7 +241,7 @@ export class MetabaseClient {
 
   /** `POST /api/cards/dashboards`: for each card, the dashboards that show it. */
   async cardDashboards(cardIds: readonly number[], options: CallOptions = {}): Promise<CardDashboards[]> {
-    const res = await this.call({ method: 'POST', path: '/api/cards/dashboards', body: { card_ids: cardIds }, ...signalOf(options) });
+    const res = await this.call({ method: 'POST', path: '/api/cards/dashboards', body: { card_ids: cardIds }, ...signalOf(options) }, options.scope);
     return readArray(this.expectOk(res, 'POST /api/cards/dashboards'), 'cards', readCardDashboards);
   }
 
@@ -258,7 +263,7 @@ export class MetabaseClient {
   }
 
   private async get(path: string, query: Query, options: CallOptions): Promise<unknown> {
-    return this.expectOk(await this.call({ method: 'GET', path, query, ...signalOf(options) }), `GET ${path}`);
+    return this.expectOk(await this.call({ method: 'GET', path, query, ...signalOf(options) }, options.scope), `GET ${path}`);
   }
 
   private expectOk(res: UpstreamResponse, what: string): unknown {
@@ -268,8 +273,8 @@ export class MetabaseClient {
 
   /** A query run: success is a body with `status: "completed"`, whatever the HTTP status says (§4.5). */
   private async run(path: string, body: Record<string, unknown>, options: CallOptions): Promise<QueryResult> {
-    currentCallScope()?.spend('run');
-    const res = await this.call({ method: 'POST', path, body, ...signalOf(options) });
+    options.scope?.spend('run');
+    const res = await this.call({ method: 'POST', path, body, ...signalOf(options) }, options.scope);
     if (isFailedRun(res.body)) throw queryFailure(res.body);
     const completed = res.status >= 200 && res.status < 300;
     if (!completed) throw toGatewayError(res, `POST ${path}`);
@@ -285,25 +290,24 @@ export class MetabaseClient {
    * source is read again once (a rotated key or password), a login session is renewed, and the call
    * is retried once. A key that did not change is not retried: Metabase refused it.
    */
-  private async call(request: UpstreamRequest): Promise<UpstreamResponse> {
+  private async call(request: UpstreamRequest, scope: CallScope | undefined): Promise<UpstreamResponse> {
     // Counted before anything is sent: a request over its allowance makes no further call.
-    const scope = currentCallScope();
     scope?.spend('call');
     // The deadline starts now: time spent waiting for a slot counts against `timeoutMs`. The request's
-    // own signal (its deadline, its caller gone, shutdown) cancels the call too.
+    // own signal (its deadline, its caller gone, shutdown) cancels the call too: one signal for all.
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     const signals = [request.signal, scope?.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const req: UpstreamRequest = { ...request, headers: { ...request.headers, ...correlation(scope) }, deadline: AbortSignal.timeout(this.timeoutMs), ...(signal ? { signal } : {}) };
-    const waitSignal = signal ? AbortSignal.any([req.deadline!, signal]) : req.deadline!;
+    const signal = signals.length ? AbortSignal.any([deadline, ...signals]) : deadline;
+    const req: UpstreamRequest = { ...request, headers: { ...request.headers, ...correlation(scope) }, deadline, signal };
     try {
       return await this.limiter.run(async () => {
         const first = await this.sendAuthenticated(req, scope);
         if (first.res.status !== 401) return first.res;
         const changed = await this.credentials.reload().catch(() => false);
-        if (first.credential.kind === 'login') this.dropSession(first.token);
+        if (first.credential.kind === 'login') this.dropSession(first.token, scope);
         else if (!changed && this.credentials.current() === first.credential) return first.res;
         return (await this.sendAuthenticated(req, scope)).res;
-      }, waitSignal, scope?.subject ?? '');
+      }, signal, scope?.subject ?? '');
     } catch (err) {
       throw err instanceof GatewayError ? err : transportError(err, this.transport(), req);
     }
@@ -315,7 +319,7 @@ export class MetabaseClient {
       const res = await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-api-key': credential.apiKey.reveal() } }, scope);
       return { res, credential };
     }
-    const token = await this.sessionToken();
+    const token = await this.sessionToken(scope);
     return { res: await this.sendRecorded({ ...req, headers: { ...req.headers, 'x-metabase-session': token } }, scope), credential, token };
   }
 
@@ -336,10 +340,10 @@ export class MetabaseClient {
   }
 
   /** Renews the session that failed, once: a concurrent call may already have made a new one. */
-  private dropSession(token: string | undefined): void {
+  private dropSession(token: string | undefined, scope: CallScope | undefined): void {
     const current = this.#session;
     if (!current) return;
-    const renewed = current.catch(() => undefined).then((t) => (t === undefined || t === token ? this.login() : t));
+    const renewed = current.catch(() => undefined).then((t) => (t === undefined || t === token ? this.login(scope) : t));
     this.replaceSession(renewed);
   }
 
@@ -352,14 +356,14 @@ export class MetabaseClient {
   }
 
   /** One login shared by every concurrent caller, renewed when it nears Metabase's 14-day limit; a failed login is not cached. */
-  private sessionToken(): Promise<string> {
+  private sessionToken(scope: CallScope | undefined): Promise<string> {
     if (this.#session && this.now() - this.#sessionBornAt > this.sessionMaxAgeMs) {
       const old = this.#session;
-      this.replaceSession(this.login());
+      this.replaceSession(this.login(scope));
       // The old session ends quietly once the new one exists; calls still holding it finish first.
       void this.#session!.then(() => old).then((t) => this.endSession(t), () => undefined);
     }
-    if (!this.#session) this.replaceSession(this.login());
+    if (!this.#session) this.replaceSession(this.login(scope));
     return this.#session!;
   }
 
@@ -367,11 +371,10 @@ export class MetabaseClient {
     await send(this.transport(), { method: 'DELETE', path: '/api/session', headers: { 'x-metabase-session': token } }).catch(() => undefined);
   }
 
-  private async login(): Promise<string> {
+  /** Recorded in the scope of the request that happened to start it; it serves every request of the role, so that request's end does not cancel it. */
+  private async login(scope: CallScope | undefined): Promise<string> {
     const credential = this.credentials.current();
     if (credential.kind !== 'login') throw new TypeError('login needs a login credential');
-    // A login serves every request of the role: it is not cancelled with the request that happened to start it.
-    const scope = currentCallScope();
     const res = await this.sendRecorded({
       method: 'POST', path: '/api/session', headers: correlation(scope), body: { username: credential.username, password: credential.password.reveal() },
     }, scope);

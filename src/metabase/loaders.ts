@@ -6,10 +6,10 @@
  */
 import DataLoader from 'dataloader';
 import { NotFoundError } from '../errors/index.js';
-import type { MetabaseClient, RunParameter } from './client.js';
+import type { CallOptions, MetabaseClient, RunParameter } from './client.js';
 import type { Card, Collection, Dashboard, Database, QueryResult } from './types.js';
 import { Semaphore } from '../utils/semaphore.js';
-import { RequestEnded } from './call-scope.js';
+import { RequestEnded, type CallScope } from './call-scope.js';
 import { requestEndedError } from './transport.js';
 
 export interface LoaderLimits {
@@ -35,6 +35,8 @@ export interface Loaders {
   databases(): Promise<ReadonlyMap<number, Database>>;
   /** Query runs; identical runs in one request share one upstream call. */
   readonly run: DataLoader<RunKey, QueryResult, string>;
+  /** The request's call options (its scope), for the calls resolvers make themselves (search, native SQL). */
+  readonly call: CallOptions;
 }
 
 const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
@@ -43,11 +45,12 @@ const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
 };
 
 /**
- * @param signal the request's signal: a run waiting for one of the dashboard's slots stops waiting
- *   when the request ends (the client cancels calls already made through the request's call scope).
+ * @param scope the request the calls are made for (see call-scope.ts): its end cancels them, and a
+ *   run waiting for one of the dashboard's slots stops waiting.
  */
-export function createLoaders(client: MetabaseClient, limits: LoaderLimits, signal?: AbortSignal): Loaders {
-  const options = signal ? { signal } : {};
+export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scope?: CallScope): Loaders {
+  const options: CallOptions = scope ? { scope } : {};
+  const signal = scope?.signal;
   const dashboardRuns = new Semaphore(limits.dashboardRunConcurrency);
 
   const cardList = once(async () => {
@@ -99,6 +102,7 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, sign
     dashboard,
     databaseMetadata,
     run,
+    call: options,
     cardList,
     dashboardList: once(() => client.listDashboards({}, options)),
     collections: once(async () => new Map((await client.listCollections({}, options)).map((c) => [c.id, c]))),

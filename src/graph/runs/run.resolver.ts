@@ -83,7 +83,7 @@ export class RunResolver {
     const values = resolveParameterValues(declared, (parameters ?? []).map((p) => ({ slug: p.name, value: p.value })), 'this SQL');
     const templateTags = Object.fromEntries((parameters ?? []).map((p) => [p.name, { id: p.name, name: p.name, 'display-name': p.name, type: p.type }]));
     const sent = values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ type: parameter.type, target: parameter.target, value }));
-    return runOrFailure(() => ctx.role.client.runNative(db, sql, { templateTags, parameters: sent }), rows, {
+    return runOrFailure(() => ctx.role.client.runNative(db, sql, { templateTags, parameters: sent }, ctx.loaders.call), rows, {
       trail: ctx.trail, canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
     });
   }

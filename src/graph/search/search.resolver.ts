@@ -23,7 +23,7 @@ export class SearchResolver {
     }
     // Without kinds, only the kinds the graph knows are asked for; any other kind Metabase still
     // returns (segments, actions, indexed entities…) is left out.
-    const page = await ctx.role.client.search({ q: text, models: kinds ?? KNOWN_KINDS, limit: first, offset: 0 });
+    const page = await ctx.role.client.search({ q: text, models: kinds ?? KNOWN_KINDS, limit: first, offset: 0 }, ctx.loaders.call);
     const hits = page.data
       .filter((r) => KNOWN_KINDS.includes(r.model as SearchKind))
       .map((r) => ({ kind: r.model as SearchKind, id: r.id, name: r.name, description: r.description, collectionId: r.collectionId }));

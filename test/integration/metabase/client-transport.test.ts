@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { MetabaseClient, createMetabasePool } from '../../../src/metabase/client.js';
-import { withCallScope, type CallScope } from '../../../src/metabase/call-scope.js';
+import type { CallScope } from '../../../src/metabase/call-scope.js';
 import { apiKeyCredential, loginCredential } from '../../../src/metabase/credentials.js';
 import { credentialOf, emulator, raw, type Emulator } from '../../helpers/emulator.js';
 import { keyClient, loginClient, rejectsWith } from '../../helpers/metabase.js';
@@ -186,8 +186,8 @@ describe('Metabase client: credentials and transport', () => {
     e.requests.reset();
     try {
       // The first viewer asks for twelve cards at once: two go out, ten wait. Then the second asks for one.
-      const first = withCallScope(scopeOf('first'), () => Promise.all(Array.from({ length: 12 }, () => client.getCard(2))));
-      const second = withCallScope(scopeOf('second'), () => client.getCard(3));
+      const first = Promise.all(Array.from({ length: 12 }, () => client.getCard(2, { scope: scopeOf('first') })));
+      const second = client.getCard(3, { scope: scopeOf('second') });
       await Promise.all([first, second]);
       const order = e.requests.log.filter((l) => l.route === 'GET /api/card/:id').map((l) => l.gatewayUser);
       assert.equal(order.length, 13);
