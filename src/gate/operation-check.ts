@@ -51,18 +51,68 @@ export interface OperationCheck {
   readonly canIntrospect: boolean;
 }
 
-/** Measures the operation and refuses it at the first limit it exceeds; returns the figures when it passes. */
-export function checkOperation(check: OperationCheck): OperationFigures {
-  const { schema, document, operation, limits } = check;
+/** What the gate measures of one operation with its variables: the same for every caller, so it is kept (see OperationMeasures). */
+interface Measured {
+  readonly shape: Shape;
+  readonly rootFields: number;
+  readonly directives: number;
+  /** Computed the first time the shape passes a caller's limits. */
+  cost?: CostResult;
+}
+
+type CostResult =
+  /** null: the variables do not fit their types (execution refuses them, naming the variable). */
+  | { readonly kind: 'cost'; readonly cost: number | null }
+  /** The cost library counted more nodes than its bound. */
+  | { readonly kind: 'nodes'; readonly bound: number }
+  | { readonly kind: 'unmeasurable'; readonly why: string };
+
+/**
+ * Measurements by document and by operation name and variables. Apollo keeps one parsed and
+ * validated DocumentNode per distinct document, so a document sent again is measured once; a
+ * caller's limits are applied to the kept figures on every request. Bounded: entries die with their
+ * document (a WeakMap over Apollo's bounded document cache), at most `perDocument` sets of variables
+ * per document, and variables longer than `maxKeyChars` are measured every time.
+ */
+export class OperationMeasures {
+  readonly #byDocument = new WeakMap<DocumentNode, Map<string, Measured>>();
+
+  constructor(private readonly perDocument = 32, private readonly maxKeyChars = 2_048) {}
+
+  get(check: Omit<OperationCheck, 'limits' | 'canIntrospect'>, root: GraphQLCompositeType): Measured {
+    const key = `${check.operation.name?.value ?? ''}\u0000${JSON.stringify(check.variables ?? {})}`;
+    if (key.length > this.maxKeyChars) return measure(check, root);
+    let kept = this.#byDocument.get(check.document);
+    if (!kept) this.#byDocument.set(check.document, (kept = new Map()));
+    let measured = kept.get(key);
+    if (!measured) {
+      measured = measure(check, root);
+      if (kept.size >= this.perDocument) kept.delete(kept.keys().next().value!);
+      kept.set(key, measured);
+    }
+    return measured;
+  }
+}
+
+function measure({ schema, document, operation }: Pick<OperationCheck, 'schema' | 'document' | 'operation'>, root: GraphQLCompositeType): Measured {
+  const m = new Measure(schema, document);
+  const shape = m.selectionSet(operation.selectionSet, root);
+  return { shape, rootFields: m.rootFields(operation.selectionSet, root), directives: shape.directives + (operation.directives?.length ?? 0) };
+}
+
+/**
+ * Measures the operation (or takes its kept measurement from `measures`) and refuses it at the first
+ * limit it exceeds; returns the figures when it passes.
+ */
+export function checkOperation(check: OperationCheck, measures?: OperationMeasures): OperationFigures {
+  const { schema, operation, limits } = check;
   const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
   if (!root) {
     // graphql-js validates a subscription against a schema that has none; execution would fail as a server fault.
     throw new BadUserInputError(`This gateway serves queries and mutations, not ${operation.operation}s.`, { details: { reason: 'operation-type', http: { status: 400 } } });
   }
-  const measure = new Measure(schema, document);
-  const shape = measure.selectionSet(operation.selectionSet, root);
-  const rootFields = measure.rootFields(operation.selectionSet, root);
-  const directives = shape.directives + (operation.directives?.length ?? 0);
+  const measured = measures ? measures.get(check, root) : measure(check, root);
+  const { shape, rootFields, directives } = measured;
   if (shape.introspection && !check.canIntrospect) {
     throw new ForbiddenError('Your role may not use introspection (`__schema`, `__type`); the schema is published as schema/schema.graphql.', {
       details: { reason: 'introspection', http: { status: 403 } },
@@ -72,12 +122,17 @@ export function checkOperation(check: OperationCheck): OperationFigures {
     ['depth', shape.depth], ['fields', shape.fields], ['aliases', shape.aliases], ['rootFields', rootFields],
     ['directives', directives], ['listDepth', shape.listDepth],
   ];
-  for (const [limit, measured] of figures) {
-    if (measured > limits[limit]) throw overLimit(limit, limits[limit], measured);
+  for (const [limit, value] of figures) {
+    if (value > limits[limit]) throw overLimit(limit, limits[limit], value);
   }
-  const cost = costOf(check);
-  if (cost !== null && cost > limits.cost) throw overLimit('cost', limits.cost, cost);
-  return { ...shape, directives, rootFields, cost: cost ?? 0 };
+  // Only once the shape fits: the cost library walks the whole operation.
+  const result = (measured.cost ??= costOf(check, shape.fields * 2 + 100));
+  if (result.kind === 'nodes') throw overLimit('fields', limits.fields, result.bound, true);
+  if (result.kind === 'unmeasurable') {
+    throw new BadUserInputError(`The operation cannot be measured against your role's limits: ${result.why}`, { details: { reason: 'unmeasurable', http: { status: 400 } } });
+  }
+  if (result.cost !== null && result.cost > limits.cost) throw overLimit('cost', limits.cost, result.cost);
+  return { ...shape, directives, rootFields, cost: result.cost ?? 0 };
 }
 
 /**
@@ -86,20 +141,22 @@ export function checkOperation(check: OperationCheck): OperationFigures {
  * Any other failure to measure (an argument that cannot take its value) refuses the request: a cost
  * that cannot be measured is not a cost that fits.
  */
-function costOf({ schema, document, operation, variables, limits }: OperationCheck): number | null {
-  if ((getVariableValues(schema, operation.variableDefinitions ?? [], (variables ?? {}) as Record<string, unknown>, { maxErrors: 1 }).errors?.length ?? 0) > 0) return null;
+function costOf({ schema, document, operation, variables }: Pick<OperationCheck, 'schema' | 'document' | 'operation' | 'variables'>, maxQueryNodes: number): CostResult {
+  if ((getVariableValues(schema, operation.variableDefinitions ?? [], (variables ?? {}) as Record<string, unknown>, { maxErrors: 1 }).errors?.length ?? 0) > 0) return { kind: 'cost', cost: null };
   try {
-    return getComplexity({
-      schema, query: document, ...(variables ? { variables: variables as Record<string, unknown> } : {}),
-      ...(operation.name ? { operationName: operation.name.value } : {}),
-      estimators: [gatewayEstimator],
-      // Already bounded by `fields`; a second bound in case the library counts a fragment differently.
-      maxQueryNodes: limits.fields * 2 + 100,
-    });
+    return {
+      kind: 'cost',
+      cost: getComplexity({
+        schema, query: document, ...(variables ? { variables: variables as Record<string, unknown> } : {}),
+        ...(operation.name ? { operationName: operation.name.value } : {}),
+        estimators: [gatewayEstimator],
+        // Already bounded by `fields`; a second bound in case the library counts a fragment differently.
+        maxQueryNodes,
+      }),
+    };
   } catch (err) {
-    if (err instanceof Error && /maximum allowed number of nodes/.test(err.message)) throw overLimit('fields', limits.fields, limits.fields * 2 + 100, true);
-    const why = err instanceof Error ? withoutVariableValues(err.message).slice(0, 200) : 'an argument does not fit its type';
-    throw new BadUserInputError(`The operation cannot be measured against your role's limits: ${why}`, { details: { reason: 'unmeasurable', http: { status: 400 } } });
+    if (err instanceof Error && /maximum allowed number of nodes/.test(err.message)) return { kind: 'nodes', bound: maxQueryNodes };
+    return { kind: 'unmeasurable', why: err instanceof Error ? withoutVariableValues(err.message).slice(0, 200) : 'an argument does not fit its type' };
   }
 }
 

@@ -6,9 +6,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import type { GatewayContext } from '../context/context.js';
-import { checkOperation } from './operation-check.js';
+import { checkOperation, OperationMeasures } from './operation-check.js';
 
 export function operationGatePlugin(schema: () => GraphQLSchema): ApolloServerPlugin<GatewayContext> {
+  // The schema is fixed for the server's life, so what is measured of a document holds for it.
+  const measures = new OperationMeasures();
   return {
     async requestDidStart() {
       return {
@@ -18,7 +20,7 @@ export function operationGatePlugin(schema: () => GraphQLSchema): ApolloServerPl
             schema: schema(), document, operation, variables: request.variables,
             limits: contextValue.operationLimits,
             canIntrospect: contextValue.roleName !== null && contextValue.role.canIntrospect,
-          });
+          }, measures);
           if (contextValue.trail) contextValue.trail.cost = figures.cost;
         },
       };

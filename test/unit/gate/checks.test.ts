@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { getIntrospectionQuery, getOperationAST, parse } from 'graphql';
 import { DEFAULT_LIMITS } from '../../../src/config/limits.js';
 import { QueryTooComplexError } from '../../../src/errors/index.js';
-import { checkOperation } from '../../../src/gate/operation-check.js';
+import { checkOperation, OperationMeasures } from '../../../src/gate/operation-check.js';
 import { checkDocument, checkVariables } from '../../../src/gate/request-check.js';
 import { buildGatewaySchema } from '../../../src/graph/schema.js';
 
@@ -77,4 +77,27 @@ test('introspection is measured like any other selection: `__schema` cannot hide
   assert.ok(graphiql.fields > 200);
   const fanOut = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
   assert.throws(() => measure(fanOut), refusedFor('listDepth'));
+});
+
+test('a document sent again is measured once; every caller\'s own limits still apply to the kept figures', async () => {
+  const schema = await buildGatewaySchema();
+  const measures = new OperationMeasures(2);
+  const document = parse('query Q($first: Int) { questions(first: $first) { nodes { run { rowCount } } } }');
+  const operation = getOperationAST(document)!;
+  const check = (variables: Record<string, unknown>, limits = DEFAULT_LIMITS, canIntrospect = true) =>
+    checkOperation({ schema, document, operation, variables, limits, canIntrospect }, measures);
+  const root = schema.getQueryType()!;
+  const five = { first: 5 };
+  assert.equal(check(five).cost, 1 + 5 * 100);
+  const kept = measures.get({ schema, document, operation, variables: five }, root);
+  assert.equal(measures.get({ schema, document, operation, variables: { first: 5 } }, root), kept, 'the same document and variables: the kept measurement');
+  assert.deepEqual(kept.cost, { kind: 'cost', cost: 501 }, 'the cost is kept with it');
+  // A caller with tighter limits is refused by the same kept figures.
+  assert.throws(() => check(five, { ...DEFAULT_LIMITS, cost: 100 }), refusedFor('cost'));
+  assert.throws(() => check(five, { ...DEFAULT_LIMITS, depth: 2 }), refusedFor('depth'));
+  // Other variables are measured on their own.
+  assert.equal(check({ first: 40 }).cost, 1 + 40 * 100);
+  assert.equal(check({ first: 'five' }).cost, 0, 'variables that do not fit their types: execution refuses them, naming the variable');
+  // Two sets of variables per document here: the oldest was let go.
+  assert.notEqual(measures.get({ schema, document, operation, variables: five }, root), kept);
 });
