@@ -77,7 +77,9 @@ const searchHitInReach = objectRule(
  * never runs; anything else is a denial.
  */
 function byIdRule(name: string, load: (args: Record<string, unknown>, ctx: GatewayContext) => Promise<{ collectionId: number | 'root' | null; what: string }>): ShieldRule {
-  return rule(name, { cache: 'strict' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext) => {
+  // No cache: a root field's rule runs once per field asked (the loaders dedupe what it loads), and
+  // graphql-shield's 'strict' cache hashed the arguments with object-hash on every request.
+  return rule(name, { cache: 'no_cache' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext) => {
     if (ctx.roleName === null) return noRole(ctx);
     if (ctx.access.unrestricted) return true;
     let target: { collectionId: number | 'root' | null; what: string };

@@ -63,18 +63,25 @@ export function authenticate(deps: AuthenticateDeps) {
       const decision = decideRoles(viewer, active.roles);
       const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind, issuer: viewer.issuer };
       if (trail) trail.viewer = who;
-      const asked = onlyOne(request, ROLE_HEADER, () => new BadUserInputError(`Send at most one ${ROLE_HEADER} header.`, { details: { reason: 'malformed' } }));
-      if (trail && asked) trail.askedRole = asked.slice(0, 64);
-      // Every later log line of this request carries who it is for; groups are listed short.
-      request.log = request.log.child({ viewer: { ...who, groups: viewer.groups.length > 20 ? `${listed(viewer.groups, 20)}` : viewer.groups } });
-      const role = chooseRole(decision, asked);
+      // Every later log line of this request carries who it is for (groups listed short) and its role:
+      // one child logger, made once the role is known, or with the viewer alone when choosing it fails.
+      const viewerLog = { ...who, groups: viewer.groups.length > 20 ? `${listed(viewer.groups, 20)}` : viewer.groups };
+      let role: ActiveRole | null;
+      try {
+        const asked = onlyOne(request, ROLE_HEADER, () => new BadUserInputError(`Send at most one ${ROLE_HEADER} header.`, { details: { reason: 'malformed' } }));
+        if (trail && asked) trail.askedRole = asked.slice(0, 64);
+        role = chooseRole(decision, asked);
+      } catch (err) {
+        request.log = request.log.child({ viewer: viewerLog });
+        throw err;
+      }
+      request.log = request.log.child({ viewer: viewerLog, role: role?.name ?? null });
       request.caller = {
         viewer, role, availableRoles: decision.allowed.map((r) => r.name),
         noRoleReason: role ? null : explainNoRole(viewer, decision, active.policy.explainDenials),
         limits: role?.limits ?? active.policy.limits,
       };
       if (request.scope) request.scope.limits = request.caller.limits;
-      request.log = request.log.child({ role: role?.name ?? null });
       reply.log = request.log;
       if (trail) trail.role = role?.name ?? null;
     } catch (err) {
