@@ -8,11 +8,14 @@
  * Settings: BENCH_SECONDS (per round, 10), BENCH_ROUNDS (per side, 2), BENCH_WARMUP_SECONDS (3),
  * BENCH_CONNECTIONS (a list, "1,8,32"), BENCH_METABASE_LATENCY_MS (added to every Metabase call, 20),
  * BENCH_METABASE_RUN_LATENCY_MS (a query run's whole added time, 50; the SQL's own time comes on top),
- * BENCH_GATEWAY_NODE_OPTIONS (extra node flags for the gateway's process, e.g. "--cpu-prof
- * --cpu-prof-dir=/tmp/prof"). The gateway reads its own settings from the environment as always.
+ * BENCH_PROFILE_DIR (when set, a CPU profile of the measured server's process over each measured
+ * round, e.g. gateway-8c-r1.cpuprofile, for Chrome DevTools or `node --cpu-prof`'s readers). The
+ * gateway reads its own settings from the environment as always.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runGateBench } from './gate.js';
 import type { LoadJob, LoadResult } from './load.js';
@@ -41,9 +44,9 @@ const connectionCounts = (fallback: string): number[] => (process.env['BENCH_CON
 class Server {
   private constructor(private readonly child: ChildProcess, readonly ready: Ready) {}
 
-  static async start(start: ServerStart, nodeOptions: string[] = []): Promise<Server> {
+  static async start(start: ServerStart): Promise<Server> {
     const child = fork(new URL('./servers.ts', import.meta.url).pathname, [JSON.stringify(start)], {
-      execArgv: ['--import', 'tsx', ...nodeOptions], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = await new Promise<Ready>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`the ${start.kind} process exited with ${code} before it was ready`)));
@@ -66,6 +69,11 @@ class Server {
   /** Requests in flight now (the emulator's count); nothing is reset. */
   async inFlight(): Promise<number> {
     return (await this.ask<{ inFlight: number }>({ cmd: 'inFlight' })).inFlight;
+  }
+
+  /** Starts a CPU profile of the process, or stops it and writes it to `file`. */
+  async profile(file: string | null): Promise<void> {
+    await this.ask({ cmd: 'profile', file });
   }
 
   async audit(on: boolean): Promise<void> {
@@ -121,29 +129,31 @@ const DIRECT: Side = {
 
 interface Scenario {
   readonly describe: string;
-  readonly sides: Side[];
-  readonly connections: number[];
-  /** The pairs whose ratio is printed: [a, b] prints a / b. */
+  /** Groups measured one after another: the sides of a group at its connection count, in ABBA rounds. */
+  readonly groups: { readonly connections: number; readonly sides: Side[] }[];
+  /** The pairs whose ratio is printed for each group: [a, b] prints a / b. */
   readonly ratios: [Side, Side][];
 }
+
+const everyCount = (sides: Side[], counts: number[]): Scenario['groups'] => counts.map((connections) => ({ connections, sides }));
 
 const SCENARIOS: Record<string, () => Scenario> = {
   dashboard: () => ({
     describe: 'dashboard 1 (5 question cards, about 2,070 rows) with every card\'s rows: one GraphQL query through the gateway (as the analyst), '
       + 'the same query on a bare Apollo Server with the same schema and loaders (no token, rules, gate or audit), and a hand-written REST client '
       + 'calling Metabase directly with the Analysts key (the dashboard, then every card\'s run in parallel)',
-    sides: [GATEWAY, DIRECT, BARE], connections: connectionCounts('1,8,32'), ratios: [[GATEWAY, DIRECT], [GATEWAY, BARE]],
+    groups: everyCount([GATEWAY, DIRECT, BARE], connectionCounts('1,8,32')), ratios: [[GATEWAY, DIRECT], [GATEWAY, BARE]],
   }),
   audit: () => {
     const on: Side = { ...GATEWAY, name: 'audit on', setUp: (s) => s.gateway.audit(true) };
     const off: Side = { ...GATEWAY, name: 'audit off', setUp: (s) => s.gateway.audit(false) };
-    return { describe: 'the dashboard query with the audit trail on (a record per request, every resolved field, to a file) and off', sides: [on, off], connections: connectionCounts('8'), ratios: [[on, off]] };
+    return { describe: 'the dashboard query with the audit trail on (a record per request, every resolved field, to a file) and off', groups: everyCount([on, off], connectionCounts('8')), ratios: [[on, off]] };
   },
   memory: () => {
     const bigRun: Side = { name: 'gateway, 2,000-row run', server: (s) => s.gateway, job: (s, c) => graphqlJob(BIG_RUN_QUERY)(s.gateway.ready.url, s.gateway.ready.token, c) };
     return {
       describe: 'the gateway\'s peak RSS, round by round: the dashboard query by 50 connections, and a 2,000-row run (question 4) by 32',
-      sides: [GATEWAY, bigRun], connections: connectionCounts('50,32'), ratios: [],
+      groups: [{ connections: 50, sides: [GATEWAY] }, { connections: 32, sides: [bigRun] }], ratios: [],
     };
   },
 };
@@ -158,14 +168,19 @@ async function settle(stack: Stack): Promise<void> {
   for (let i = 0; i < 200 && (await stack.metabase.inFlight()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function measure(stack: Stack, side: Side, connections: number): Promise<Measured> {
+const profileDir = process.env['BENCH_PROFILE_DIR'] || null;
+
+async function measure(stack: Stack, side: Side, connections: number, round: number): Promise<Measured> {
   await side.setUp?.(stack);
   await settle(stack);
   const server = side.server(stack);
+  const profiled = profileDir && server ? join(profileDir, `${side.name.replace(/\W+/g, '-')}-${connections}c-r${round + 1}.cpuprofile`) : null;
+  if (profiled) await server!.profile(null);
   await server?.stats();
   await stack.metabase.stats();
   const result = await load(side.job(stack, connections));
   await settle(stack);
+  if (profiled) await server!.profile(profiled);
   const used = await server?.stats();
   const upstream = await stack.metabase.stats();
   const ops = result.operations + result.failures;
@@ -200,42 +215,44 @@ async function main(): Promise<void> {
   const make = SCENARIOS[name];
   if (!make) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
   const scenario = make();
-  const gatewayFlags = (process.env['BENCH_GATEWAY_NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean);
+  if (profileDir) await mkdir(profileDir, { recursive: true });
   const metabase = await Server.start({ kind: 'metabase', latency });
   const stack: Stack = {
     metabase,
     ...Object.fromEntries(await Promise.all((['gateway', 'bare'] as const).map(async (kind) =>
-      [kind, await Server.start({ kind, metabase: metabase.ready.metabase! }, kind === 'gateway' ? gatewayFlags : [])]))) as { gateway: Server; bare: Server },
+      [kind, await Server.start({ kind, metabase: metabase.ready.metabase! })]))) as { gateway: Server; bare: Server },
   };
   try {
     console.log(`scenario ${name}: ${scenario.describe}`);
     console.log(`Metabase (the emulator) in its own process: ${latency.metadataMs} ms added to every call, query runs ${latency.runMs} ms in all plus the SQL's time`);
-    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each; one load generator in its own process for every side\n`);
+    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each; one load generator in its own process for every side`);
+    const idle = await Promise.all([stack.gateway.stats(), stack.bare.stats()]);
+    console.log(`RSS after start, before any load: gateway ${fixed(idle[0].rssMb, 0)} MB, bare Apollo ${fixed(idle[1].rssMb, 0)} MB\n`);
     const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'failures'];
     const lines: string[] = [header.join(' | '), header.map(() => '---').join(' | ')];
     const ratioLines: string[] = [];
     const failed: string[] = [];
-    for (const connections of scenario.connections) {
-      for (const side of scenario.sides) {
+    for (const { connections, sides } of scenario.groups) {
+      for (const side of sides) {
         await side.setUp?.(stack);
         if (warmUpSeconds > 0) await load({ ...side.job(stack, connections), durationSeconds: warmUpSeconds });
       }
-      const runs = new Map<Side, Measured[]>(scenario.sides.map((side) => [side, []]));
+      const runs = new Map<Side, Measured[]>(sides.map((side) => [side, []]));
       for (let round = 0; round < rounds; round++) {
         // ABBA: drift on this noisy machine (JIT warming, caches, neighbours) falls on every side alike.
-        for (const side of round % 2 === 0 ? scenario.sides : [...scenario.sides].reverse()) {
-          const m = await measure(stack, side, connections);
+        for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+          const m = await measure(stack, side, connections, round);
           runs.get(side)!.push(m);
           if (name === 'memory') console.log(`  ${side.name}, ${connections} connections, round ${round + 1}: peak RSS ${fixed(m.peakRssMb, 0)} MB, RSS after ${fixed(m.endRssMb, 0)} MB`);
         }
       }
-      const rows = new Map(scenario.sides.map((side) => [side, combine(runs.get(side)!)]));
+      const rows = new Map(sides.map((side) => [side, combine(runs.get(side)!)]));
       for (const [side, r] of rows) {
         lines.push([side.name, connections, fixed(r.opsPerSecond), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.cpuMsPerOp, 2), fixed(r.peakRssMb, 0), fixed(r.endRssMb, 0),
           fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, r.failures].join(' | '));
         if (r.failures > 0) failed.push(`${side.name} at ${connections} connections had ${r.failures} failed operations (first: ${r.firstFailure})`);
       }
-      for (const [a, b] of scenario.ratios) {
+      for (const [a, b] of scenario.ratios.filter(([a, b]) => sides.includes(a) && sides.includes(b))) {
         const ra = rows.get(a)!;
         const rb = rows.get(b)!;
         ratioLines.push(`${connections} conns, ${a.name} / ${b.name}: throughput ${(ra.opsPerSecond / rb.opsPerSecond).toFixed(2)}x, p50 ${(ra.p50Ms / rb.p50Ms).toFixed(2)}x, p99 ${(ra.p99Ms / rb.p99Ms).toFixed(2)}x`);

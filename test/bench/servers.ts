@@ -10,7 +10,8 @@
  * its request counters), so figures are the measured process's and not the load generator's.
  */
 import 'reflect-metadata';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,14 +69,14 @@ export interface ProcessStats {
   readonly inFlight?: number;
 }
 
-export type Command = { readonly cmd: 'stats' } | { readonly cmd: 'inFlight' } | { readonly cmd: 'audit'; readonly on: boolean } | { readonly cmd: 'close' };
+export type Command = { readonly cmd: 'stats' } | { readonly cmd: 'inFlight' } | { readonly cmd: 'profile'; readonly file: string | null } | { readonly cmd: 'audit'; readonly on: boolean } | { readonly cmd: 'close' };
 
 /** CPU and peak RSS of this process, measured between two `take()`s. */
 function processMeter(): { take(): { cpuMs: number; peakRssMb: number; rssMb: number } } {
   let cpu = process.cpuUsage();
   let peak = process.memoryUsage.rss();
   // Sampled often enough to see a peak of a burst; the sampler's own cost is a few µs per tick.
-  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100).unref();
   return {
     take() {
       const used = process.cpuUsage(cpu);
@@ -186,9 +187,32 @@ async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(
   };
 }
 
+/** A CPU profile of this process between two `profile` commands (the first starts it, the next writes it to its file). */
+function profiler(): (file: string | null) => Promise<void> {
+  let session: Session | undefined;
+  return async (file) => {
+    if (!session) {
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+      return;
+    }
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    session = undefined;
+    if (file) await writeFile(file, JSON.stringify(profile));
+  };
+}
+
 async function main(): Promise<void> {
   const start = JSON.parse(process.argv[2]!) as ServerStart;
+  // As in production (compiled JavaScript, no --enable-source-maps): tsx turns source maps on, and then
+  // every stack read (undici reads one for each connection Metabase closes after a run) maps it.
+  process.setSourceMapsEnabled(false);
   const meter = processMeter();
+  const profile = profiler();
   let server: { ready: Ready; stats?(): Partial<ProcessStats>; inFlight?(): number; audit?(on: boolean): void; close(): Promise<void> };
   if (start.kind === 'metabase') server = await startMetabase(start.latency!);
   else if (start.kind === 'gateway') server = await startGateway(start.metabase!);
@@ -196,6 +220,7 @@ async function main(): Promise<void> {
   process.on('message', (message: Command) => {
     if (message.cmd === 'stats') process.send!({ stats: { ...meter.take(), ...server.stats?.() } });
     else if (message.cmd === 'inFlight') process.send!({ inFlight: server.inFlight?.() ?? 0 });
+    else if (message.cmd === 'profile') void profile(message.file).then(() => process.send!({ done: true }));
     else if (message.cmd === 'audit') {
       server.audit?.(message.on);
       process.send!({ done: true });
