@@ -32,6 +32,7 @@ import { checkRequestLimits, refuseVettedOnly } from './gate/request-gate.js';
 import { buildGatewaySchema } from './graph/schema.js';
 import type { TokenVerification } from './identity/issuers.js';
 import { createLoaders } from './metabase/loaders.js';
+import { stringifyWithRawJson } from './metabase/raw-rows.js';
 import type { PolicyStore } from './policy/store.js';
 import { AuditRecorder } from './server/audit-recording.js';
 import { authenticate } from './server/authenticate.js';
@@ -104,6 +105,8 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     // operations come from a reviewed manifest (the vetted-operations work), not from callers.
     persistedQueries: false,
     includeStacktraceInErrorResponses: false,
+    // Run rows go out as the JSON text Metabase sent (checked, never parsed and encoded again).
+    stringifyResult: stringifyWithRawJson,
     // Signals belong to main.ts, which drains Fastify and Apollo together; Apollo's own handler would race it.
     stopOnTerminationSignals: false,
     formatError: createFormatError(logger, logged),

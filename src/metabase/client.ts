@@ -274,7 +274,7 @@ export class MetabaseClient {
   /** A query run: success is a body with `status: "completed"`, whatever the HTTP status says (§4.5). */
   private async run(path: string, body: Record<string, unknown>, options: CallOptions): Promise<QueryResult> {
     options.scope?.spend('run');
-    const res = await this.call({ method: 'POST', path, body, ...signalOf(options) }, options.scope);
+    const res = await this.call({ method: 'POST', path, body, rawRows: true, ...signalOf(options) }, options.scope);
     if (isFailedRun(res.body)) throw queryFailure(res.body);
     const completed = res.status >= 200 && res.status < 300;
     if (!completed) throw toGatewayError(res, `POST ${path}`);

@@ -16,6 +16,7 @@ import {
 } from '../errors/index.js';
 import { RequestEnded } from './call-scope.js';
 import { isObject } from './decode.js';
+import { scanRunBody } from './raw-rows.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -33,6 +34,8 @@ export interface UpstreamRequest {
   readonly deadline?: AbortSignal;
   /** Told the size of the body as it is read (and after gunzip); throwing stops the read and fails the call with that error. */
   readonly onBytes?: (bytes: number) => void;
+  /** A query run: `data.rows` is kept as Metabase's JSON text (a RawRows), checked but not parsed (see raw-rows.ts). */
+  readonly rawRows?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -101,7 +104,7 @@ export async function send(options: TransportOptions, req: UpstreamRequest): Pro
       }
       req.onBytes?.(Math.max(0, raw.length - wire));
     }
-    return { status, body: parseBody(String(res.headers['content-type'] ?? ''), raw, what) };
+    return { status, body: parseBody(String(res.headers['content-type'] ?? ''), raw, what, req.rawRows ?? false) };
   } catch (err) {
     if (err instanceof TooLarge) {
       throw new UpstreamUnavailableError('Metabase\'s answer was larger than the gateway accepts.', {
@@ -175,11 +178,19 @@ export function requestEndedError(ended: RequestEnded, what = 'a Metabase call')
   });
 }
 
-function parseBody(contentType: string, raw: Buffer, what: string): unknown {
+function parseBody(contentType: string, raw: Buffer, what: string, rawRows: boolean): unknown {
   if (raw.length === 0) return undefined;
   const text = raw.toString('utf8');
   if (!/\bjson\b/i.test(contentType)) return text;
   try {
+    if (rawRows) {
+      const scanned = scanRunBody(text);
+      if (scanned) {
+        // The rows stand where they were, as text: readers see the body's shape unchanged.
+        ((scanned.rest as { data: Record<string, unknown> }).data)['rows'] = scanned.rows;
+        return scanned.rest;
+      }
+    }
     return JSON.parse(text);
   } catch (err) {
     throw new UpstreamUnavailableError('Metabase sent an answer the gateway could not read.', { details: { reason: 'bad-response' }, cause: err, detail: `${what}: ${detailOf(text)}` });

@@ -4,6 +4,7 @@
  * is required, default what is optional and ignore the rest.
  */
 import { Reader, ShapeError } from './decode.js';
+import { RawRows } from './raw-rows.js';
 import { readDatasetQuery, type DatasetQuery } from './dataset-query.js';
 
 export interface UserSummary { readonly id: number; readonly email: string | null; readonly commonName: string | null }
@@ -192,7 +193,10 @@ export interface CardDashboards {
 
 export interface QueryResult {
   readonly status: 'completed';
+  /** The rows as values (parsed on first read when they came as text). */
   readonly rows: readonly (readonly unknown[])[];
+  /** The rows as Metabase's JSON text, checked but not parsed: what the gateway passes on. Null when they were parsed. */
+  readonly rowsJson: RawRows | null;
   readonly columns: readonly ResultColumn[];
   readonly rowCount: number;
   /** The row limit Metabase applied when it cut the result, else null. */
@@ -352,19 +356,27 @@ export function readCardDashboards(r: Reader): CardDashboards {
 /** A completed run. Failed runs never reach here: the transport turns them into errors first. */
 export function readQueryResult(r: Reader): QueryResult {
   const data = r.optObject('data') ?? Reader.of({}, `${r.path}.data`);
-  // Checked in place, not copied: the rows are the bulk of the answer, parsed once and kept as they came.
-  const rows = data.array('rows');
-  for (let i = 0; i < rows.length; i++) {
-    if (!Array.isArray(rows[i])) throw new ShapeError(`${data.path}.rows[${i}]`, 'an array', rows[i]);
-  }
-  const checked = rows as unknown[][];
   const cached = r.raw('cached');
-  return {
-    status: 'completed', rows: checked, columns: data.list('cols', readColumn), rowCount: r.int('row_count'),
+  const rest = {
+    status: 'completed' as const, columns: data.list('cols', readColumn), rowCount: r.int('row_count'),
     truncatedAt: data.optInt('rows_truncated'), runningTimeMs: r.optNum('running_time'), startedAt: r.optStr('started_at'),
     // `cached` is a timestamp string on cache hits and null otherwise.
     cached: cached !== null && cached !== undefined && cached !== false, context: r.optStr('context'),
   };
+  const text = data.raw('rows');
+  if (text instanceof RawRows) {
+    // Already checked (every row an array) by the scan that kept them as text.
+    let parsed: unknown[][] | undefined;
+    return { ...rest, rowsJson: text, get rows() {
+      return (parsed ??= text.parse());
+    } };
+  }
+  // Checked in place, not copied: the rows are the bulk of the answer.
+  const rows = data.array('rows');
+  for (let i = 0; i < rows.length; i++) {
+    if (!Array.isArray(rows[i])) throw new ShapeError(`${data.path}.rows[${i}]`, 'an array', rows[i]);
+  }
+  return { ...rest, rows: rows as unknown[][], rowsJson: null };
 }
 
 export const readArray = <T>(value: unknown, path: string, read: (r: Reader) => T): T[] => {

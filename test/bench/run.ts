@@ -107,6 +107,8 @@ interface Measured extends LoadResult {
   readonly endRssMb: number | null;
   readonly upstreamPerOp: number;
   readonly metabasePeakInFlight: number;
+  /** CPU of Metabase's (the emulator's) process per operation: what the machine spends on the other side. */
+  readonly metabaseCpuMsPerOp: number;
 }
 
 const DASHBOARD_QUERY = '{ dashboard(id: 1) { name cards { question { name } run { rowCount rows } } } }';
@@ -188,6 +190,7 @@ async function measure(stack: Stack, side: Side, connections: number, round: num
     ...result,
     cpuMsPerOp: used ? used.cpuMs / Math.max(1, ops) : null, peakRssMb: used?.peakRssMb ?? null, endRssMb: used?.rssMb ?? null,
     upstreamPerOp: (upstream.requests ?? 0) / Math.max(1, ops), metabasePeakInFlight: upstream.peakInFlight ?? 0,
+    metabaseCpuMsPerOp: upstream.cpuMs / Math.max(1, ops),
   };
 }
 
@@ -203,6 +206,7 @@ function combine(results: Measured[]): Measured {
     p50Ms: median(results.map((r) => r.p50Ms)), p99Ms: median(results.map((r) => r.p99Ms)),
     cpuMsPerOp: cpu.length ? median(cpu) : null, peakRssMb: rss.length ? Math.max(...rss) : null, endRssMb: results.at(-1)!.endRssMb,
     upstreamPerOp: median(results.map((r) => r.upstreamPerOp)), metabasePeakInFlight: Math.max(...results.map((r) => r.metabasePeakInFlight)),
+    metabaseCpuMsPerOp: median(results.map((r) => r.metabaseCpuMsPerOp)),
     ...(results.find((r) => r.firstFailure) ? { firstFailure: results.find((r) => r.firstFailure)!.firstFailure! } : {}),
   };
 }
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
     console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each; one load generator in its own process for every side`);
     const idle = await Promise.all([stack.gateway.stats(), stack.bare.stats()]);
     console.log(`RSS after start, before any load: gateway ${fixed(idle[0].rssMb, 0)} MB, bare Apollo ${fixed(idle[1].rssMb, 0)} MB\n`);
-    const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'failures'];
+    const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'Metabase CPU ms/op', 'failures'];
     const lines: string[] = [header.join(' | '), header.map(() => '---').join(' | ')];
     const ratioLines: string[] = [];
     const failed: string[] = [];
@@ -249,7 +253,7 @@ async function main(): Promise<void> {
       const rows = new Map(sides.map((side) => [side, combine(runs.get(side)!)]));
       for (const [side, r] of rows) {
         lines.push([side.name, connections, fixed(r.opsPerSecond), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.cpuMsPerOp, 2), fixed(r.peakRssMb, 0), fixed(r.endRssMb, 0),
-          fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, r.failures].join(' | '));
+          fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, fixed(r.metabaseCpuMsPerOp, 2), r.failures].join(' | '));
         if (r.failures > 0) failed.push(`${side.name} at ${connections} connections had ${r.failures} failed operations (first: ${r.firstFailure})`);
       }
       for (const [a, b] of scenario.ratios.filter(([a, b]) => sides.includes(a) && sides.includes(b))) {

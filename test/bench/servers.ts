@@ -27,6 +27,7 @@ import { demoSecrets, startDemoGateway, type DemoMetabase } from '../../src/demo
 import { startEmulator } from '../../src/emulator/server.js';
 import { buildGatewaySchema } from '../../src/graph/schema.js';
 import { createLoaders } from '../../src/metabase/loaders.js';
+import { stringifyWithRawJson } from '../../src/metabase/raw-rows.js';
 import { createMetabasePool } from '../../src/metabase/client.js';
 import { environmentIssuer } from '../../src/policy/policy.js';
 import { metabaseSettings, PolicyStore } from '../../src/policy/store.js';
@@ -160,7 +161,8 @@ async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(
     defaultIssuer: environmentIssuer({ issuer: 'https://bench.invalid', audiences: ['bench'], algorithms: ['RS256'] }),
   });
   const role = policy.current.roles.find((r) => r.name === 'analyst')!;
-  const apollo = new ApolloServer<GatewayContext>({ schema: await buildGatewaySchema(), persistedQueries: false });
+  // The same response encoding as the gateway's: run rows spliced in as Metabase's text.
+  const apollo = new ApolloServer<GatewayContext>({ schema: await buildGatewaySchema(), persistedQueries: false, stringifyResult: stringifyWithRawJson });
   await apollo.start();
   const app = Fastify();
   const viewer = { subject: 'ana', name: 'Ana Analyst', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human', issuer: 'bench', groupsOverage: false } as unknown as GatewayContext['viewer'];

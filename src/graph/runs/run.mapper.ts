@@ -16,14 +16,17 @@ export function checkMaxRows(maxRows: number | null | undefined, roleCap: number
 }
 
 export function toQueryRun(result: QueryResult, maxRows: number | null): QueryRun {
-  const rows = maxRows !== null && result.rows.length > maxRows ? result.rows.slice(0, maxRows) : result.rows;
+  // Rows that came as text leave as text, cut to `maxRows` without being parsed (see raw-rows.ts).
+  const all = result.rowsJson ?? result.rows;
+  const count = maxRows !== null ? Math.min(maxRows, all.length) : all.length;
+  const rows = result.rowsJson ? result.rowsJson.json(count) : count < result.rows.length ? result.rows.slice(0, count) : result.rows;
   return {
     id: randomUUID(),
     status: QueryRunStatus.COMPLETED,
     columns: result.columns.map((c) => ({ name: c.name, displayName: c.displayName, baseType: c.baseType, semanticType: c.semanticType })),
-    rows: rows as unknown[][],
-    rowCount: rows.length,
-    truncated: result.truncatedAt !== null || rows.length < result.rows.length,
+    rows: rows as QueryRun['rows'],
+    rowCount: count,
+    truncated: result.truncatedAt !== null || count < all.length,
     runningTimeMs: result.runningTimeMs === null ? null : Math.round(result.runningTimeMs),
     startedAt: result.startedAt,
     cached: result.cached,

@@ -2,6 +2,7 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { Column } from '../common/parameter.type.js';
+import type { RawJson } from '../../metabase/raw-rows.js';
 
 export enum QueryRunStatus {
   COMPLETED = 'COMPLETED',
@@ -32,8 +33,9 @@ export class QueryRun {
   @Field(() => [Column])
   columns!: Column[];
 
+  /** Usually Metabase's own JSON text of the rows (RawJson), which the response carries as it came. */
   @Field(() => GraphQLJSON, { description: 'An array of rows, each an array of values in column order.' })
-  rows!: unknown[][];
+  rows!: unknown[][] | RawJson;
 
   @Field(() => Int)
   rowCount!: number;
