@@ -71,9 +71,14 @@ type Query = Readonly<Record<string, QueryValue>>;
 /** Room for a 2,000-row page of a wide table with its metadata, many times over. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-/** A keep-alive pool for Metabase calls. Metabase closes the connection after each query run. */
+/**
+ * A keep-alive pool for Metabase calls, shared by the clients of all roles. Metabase closes the
+ * connection after each query run. No cap of its own by default: each client's `maxConcurrent` bounds
+ * its calls, so the pool holds at most their sum (a fixed pool size silently capped every role's
+ * concurrency at it).
+ */
 export function createMetabasePool(options: { connections?: number; keepAliveTimeoutMs?: number } = {}): Agent {
-  return new Agent({ connections: options.connections ?? 32, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
+  return new Agent({ connections: options.connections ?? null, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
 }
 
 export class MetabaseClient {

@@ -201,6 +201,21 @@ describe('Metabase client: credentials and transport', () => {
     }
   });
 
+  test('the credential\'s cap, not the shared pool, bounds its calls at once', async () => {
+    const pool = createMetabasePool();
+    const client = keyClient(e, 'Analysts', { maxConcurrent: 40, dispatcher: pool });
+    e.knobs.latencyMs = 100;
+    e.requests.reset();
+    try {
+      await Promise.all(Array.from({ length: 40 }, () => client.getCard(2)));
+      assert.equal(e.requests.peakInFlight, 40, 'all forty in flight at once (a pool of 32 connections held eight back)');
+    } finally {
+      e.knobs.latencyMs = 0;
+      await client.close();
+      await pool.close();
+    }
+  });
+
   test('connections are kept alive and shared between the clients of a pool', async () => {
     const pool = createMetabasePool();
     const a = keyClient(e, 'Analysts', { dispatcher: pool });
