@@ -104,6 +104,8 @@ interface Side {
 interface Measured extends LoadResult {
   readonly cpuMsPerOp: number | null;
   readonly peakRssMb: number | null;
+  readonly peakHeapMb: number | null;
+  readonly peakExternalMb: number | null;
   readonly endRssMb: number | null;
   readonly upstreamPerOp: number;
   readonly metabasePeakInFlight: number;
@@ -189,6 +191,7 @@ async function measure(stack: Stack, side: Side, connections: number, round: num
   return {
     ...result,
     cpuMsPerOp: used ? used.cpuMs / Math.max(1, ops) : null, peakRssMb: used?.peakRssMb ?? null, endRssMb: used?.rssMb ?? null,
+    peakHeapMb: used?.peakHeapMb ?? null, peakExternalMb: used?.peakExternalMb ?? null,
     upstreamPerOp: (upstream.requests ?? 0) / Math.max(1, ops), metabasePeakInFlight: upstream.peakInFlight ?? 0,
     metabaseCpuMsPerOp: upstream.cpuMs / Math.max(1, ops),
   };
@@ -205,6 +208,8 @@ function combine(results: Measured[]): Measured {
     opsPerSecond: results.reduce((n, r) => n + r.opsPerSecond, 0) / results.length,
     p50Ms: median(results.map((r) => r.p50Ms)), p99Ms: median(results.map((r) => r.p99Ms)),
     cpuMsPerOp: cpu.length ? median(cpu) : null, peakRssMb: rss.length ? Math.max(...rss) : null, endRssMb: results.at(-1)!.endRssMb,
+    peakHeapMb: results.find((r) => r.peakRssMb === Math.max(...rss))?.peakHeapMb ?? null,
+    peakExternalMb: results.find((r) => r.peakRssMb === Math.max(...rss))?.peakExternalMb ?? null,
     upstreamPerOp: median(results.map((r) => r.upstreamPerOp)), metabasePeakInFlight: Math.max(...results.map((r) => r.metabasePeakInFlight)),
     metabaseCpuMsPerOp: median(results.map((r) => r.metabaseCpuMsPerOp)),
     ...(results.find((r) => r.firstFailure) ? { firstFailure: results.find((r) => r.firstFailure)!.firstFailure! } : {}),
@@ -247,7 +252,9 @@ async function main(): Promise<void> {
         for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
           const m = await measure(stack, side, connections, round);
           runs.get(side)!.push(m);
-          if (name === 'memory') console.log(`  ${side.name}, ${connections} connections, round ${round + 1}: peak RSS ${fixed(m.peakRssMb, 0)} MB, RSS after ${fixed(m.endRssMb, 0)} MB`);
+          if (name === 'memory') {
+            console.log(`  ${side.name}, ${connections} connections, round ${round + 1}: peak RSS ${fixed(m.peakRssMb, 0)} MB (heap ${fixed(m.peakHeapMb, 0)} MB, buffers ${fixed(m.peakExternalMb, 0)} MB), RSS after ${fixed(m.endRssMb, 0)} MB`);
+          }
         }
       }
       const rows = new Map(sides.map((side) => [side, combine(runs.get(side)!)]));

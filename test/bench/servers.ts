@@ -64,6 +64,9 @@ export interface ProcessStats {
   readonly peakRssMb: number;
   /** RSS now, in MB. */
   readonly rssMb: number;
+  /** At the peak: the JavaScript heap, and memory outside it (buffers), in MB. */
+  readonly peakHeapMb: number;
+  readonly peakExternalMb: number;
   /** metabase: requests answered (or cut) since the previous `stats`, and the most in flight at once. */
   readonly requests?: number;
   readonly peakInFlight?: number;
@@ -73,18 +76,28 @@ export interface ProcessStats {
 export type Command = { readonly cmd: 'stats' } | { readonly cmd: 'inFlight' } | { readonly cmd: 'profile'; readonly file: string | null } | { readonly cmd: 'audit'; readonly on: boolean } | { readonly cmd: 'close' };
 
 /** CPU and peak RSS of this process, measured between two `take()`s. */
-function processMeter(): { take(): { cpuMs: number; peakRssMb: number; rssMb: number } } {
+function processMeter(): { take(): { cpuMs: number; peakRssMb: number; rssMb: number; peakHeapMb: number; peakExternalMb: number } } {
   let cpu = process.cpuUsage();
-  let peak = process.memoryUsage.rss();
+  let peak = { rss: 0, heap: 0, external: 0 };
+  const sample = (): void => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= peak.rss) return;
+    // What the peak is made of: the JavaScript heap, and memory outside it (buffers, sockets).
+    const m = process.memoryUsage();
+    peak = { rss, heap: m.heapTotal, external: m.external + m.arrayBuffers };
+  };
   // Sampled often enough to see a peak of a burst; the sampler's own cost is a few µs per tick.
-  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100).unref();
+  setInterval(sample, 100).unref();
   return {
     take() {
       const used = process.cpuUsage(cpu);
       cpu = process.cpuUsage();
+      sample();
       const rss = process.memoryUsage.rss();
-      const result = { cpuMs: (used.user + used.system) / 1000, peakRssMb: Math.max(peak, rss) / 2 ** 20, rssMb: rss / 2 ** 20 };
-      peak = rss;
+      const mb = (n: number): number => n / 2 ** 20;
+      const result = { cpuMs: (used.user + used.system) / 1000, peakRssMb: mb(peak.rss), rssMb: mb(rss), peakHeapMb: mb(peak.heap), peakExternalMb: mb(peak.external) };
+      peak = { rss: 0, heap: 0, external: 0 };
+      sample();
       return result;
     },
   };
