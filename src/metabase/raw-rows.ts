@@ -86,6 +86,12 @@ const ZERO = 48, NINE = 57, COLON = 58, UPPER_A = 65, UPPER_E = 69, UPPER_F = 70
 const LOWER_A = 97, LOWER_B = 98, LOWER_E = 101, LOWER_F = 102, LOWER_N = 110, LOWER_R = 114, LOWER_T = 116, LOWER_U = 117;
 const OPEN_BRACE = 123, CLOSE_BRACE = 125;
 
+/** A JSON string, number or literal, exactly as JSON's grammar has them. */
+const SCALAR = '(?:"(?:[^"\\\\\\u0000-\\u001f]|\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4}))*"|-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)';
+const WS = '[ \\t\\n\\r]*';
+/** A row holding no array or object: `[` scalars separated by commas `]`, whitespace where JSON allows it. */
+const FLAT_ROW = new RegExp(`\\[${WS}(?:${SCALAR}${WS}(?:,${WS}${SCALAR}${WS})*)?\\]`, 'y');
+
 const OBJECT = 1;
 const ARRAY = 2;
 
@@ -184,7 +190,10 @@ export function scanRunBody(text: string): ScannedRun | null {
     const depth = kinds.length;
     if (inRows && depth === 3 && text.charCodeAt(i) !== OPEN_BRACKET) throw new SyntaxError(`Metabase's rows must be arrays (at position ${i})`);
     const c = text.charCodeAt(i);
-    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    if (inRows && depth === 3 && ((FLAT_ROW.lastIndex = i), FLAT_ROW.test(text))) {
+      // A row of plain values (the usual row), checked whole by one compiled expression.
+      i = FLAT_ROW.lastIndex;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (depth >= MAX_DEPTH) return null;
       if (c === OPEN_BRACKET && depth === 2 && kinds[0] === OBJECT && kinds[1] === OBJECT && keys[1] === 'data' && keys[2] === 'rows') {
         if (++found > 1) return null;

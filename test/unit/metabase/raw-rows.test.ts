@@ -94,6 +94,15 @@ test('bodies the scan leaves to JSON.parse: no data.rows array, duplicate keys, 
   assert.equal(scanRunBody('{"data":{"rows":[[1]],"rows":[[2]]}}'), null);
   assert.equal(scanRunBody(`{"data":{"rows":[[${'['.repeat(600)}${']'.repeat(600)}]]}}`), null);
   assert.throws(() => scanRunBody('{"data":{"rows":[1,2]}}'), /rows must be arrays/);
+  // Rows of plain values are checked by one expression: each of these is refused, as JSON.parse refuses it.
+  for (const row of ['[1,]', '[,1]', '[01]', '[1.]', '[-]', '[1e]', '["\\x"]', '["\\u12"]', '[tru]', '[1 2]', '["a\u0001"]', '[nul]', '[1,,2]']) {
+    const text = `{"data":{"rows":[${row}]}}`;
+    assert.throws(() => JSON.parse(text), SyntaxError, row);
+    assert.throws(() => scanRunBody(text), SyntaxError, row);
+  }
+  for (const row of ['[]', '[ ]', '[-0.5e+3,"\\u00e9\\n",true,false,null]', '[ 1 , "a" ]']) {
+    assert.deepEqual(scanRunBody(`{"data":{"rows":[${row}]}}`)!.rows.parse(), [JSON.parse(row)], row);
+  }
   assert.throws(() => scanRunBody('{"data":{"rows":[[1]]}} trailing'), SyntaxError);
 });
 
