@@ -3,8 +3,9 @@
  * of every run (2,000 rows is about 100 KB), and the gateway only passes them on. Parsing them made
  * tens of thousands of objects per dashboard for the collector, and encoding them again cost as much
  * as parsing. The body is still checked whole, as strictly as JSON.parse checks it (so a client never
- * receives invalid JSON, and every row is an array); the rest of the body (columns, status, times) is
- * parsed as usual.
+ * receives invalid JSON, and every row is an array): a row of plain values by one compiled expression
+ * of JSON's grammar, anything else by a pass without recursion. The rest of the body (columns,
+ * status, times) is parsed as usual.
  *
  * On the way out, `stringifyWithRawJson` (Apollo's `stringifyResult`) splices each run's text into
  * the response; anything else that encodes a result (JSON.stringify) gets the rows parsed.
