@@ -1,0 +1,255 @@
+/**
+ * Shared state for many gateway instances: a small key-value interface with two implementations,
+ * Redis (ioredis: one server, or a Cluster) and memory (one instance alone, the default when no
+ * Redis is configured). Caches, stored runs, single-flight locks and rate limits are built on it.
+ *
+ * A store never makes a request wait on it for long, and never fails one: every Redis command has a
+ * deadline (`timeoutMs`, default 50), and an unreachable or slow Redis makes reads miss and writes do
+ * nothing, so callers go to Metabase as if nothing were cached. The store reports itself `degraded`
+ * (for /readyz), logs the change once rather than per request, and recovers by itself when Redis
+ * answers again.
+ *
+ * Keys are `<prefix><version>:<key>` (default prefix `mgw:`, version `v1`), so a format change moves
+ * to new keys instead of reading old ones. A key that must sit beside others on one Redis Cluster
+ * slot (multi-key commands) carries a hash tag: `tagged(scope, ...)` gives `{scope}:...`. Nothing
+ * here scans the keyspace.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export type StoreState = 'ok' | 'degraded';
+
+export interface SharedStore {
+  readonly kind: 'memory' | 'redis';
+  readonly state: StoreState;
+  /** The value, or null on a miss (or when the store cannot answer in time). */
+  get(key: string): Promise<Buffer | null>;
+  /** Stores the value for `ttlMs`; false when it could not be stored. */
+  set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean>;
+  /** Stores the value only if the key holds none: true when stored, false when taken, null when the store cannot say. */
+  setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null>;
+  /** Deletes the key if it holds exactly `value` (releasing a lock one holds); true when deleted. */
+  deleteIfEquals(key: string, value: Buffer | string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A key whose parts land on one Redis Cluster slot: `{scope}:part:part`. */
+export function tagged(scope: string, ...parts: string[]): string {
+  // Braces inside the scope would end the tag early and split related keys across slots.
+  return [`{${scope.replace(/[{}]/g, '_')}}`, ...parts].join(':');
+}
+
+export const KEY_VERSION = 'v1';
+
+export interface StoreLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface RedisStoreOptions {
+  /** `redis://` or `rediss://` URL of one server; or `cluster`. */
+  readonly url?: string;
+  /** Seed nodes of a Redis Cluster. */
+  readonly cluster?: readonly { host: string; port: number }[];
+  /** Key prefix before the version. Default `mgw:`. */
+  readonly prefix?: string;
+  /** Longest a request waits on one Redis command, in ms. Default 50. */
+  readonly timeoutMs?: number;
+  readonly logger?: StoreLogger;
+}
+
+const DELETE_IF_EQUALS = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export class RedisStore implements SharedStore {
+  readonly kind = 'redis' as const;
+  readonly #client: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #logger: StoreLogger | undefined;
+  /** Starts degraded: nothing is read from or written to Redis before it is ready. */
+  #state: StoreState = 'degraded';
+  readonly #waiters = new Set<{ state: StoreState; resolve(): void }>();
+  /** The state last logged (null: none yet). */
+  #logged: StoreState | null = null;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options.url === !options.cluster) throw new TypeError('a Redis store needs either a url or cluster nodes');
+    const timeoutMs = options.timeoutMs ?? 50;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`Redis timeoutMs must be a positive number, received ${timeoutMs}`);
+    this.#prefix = `${options.prefix ?? 'mgw:'}${KEY_VERSION}:`;
+    this.#logger = options.logger;
+    const common: RedisOptions = {
+      // A command never waits in a queue for a connection that is down, nor longer than the deadline.
+      enableOfflineQueue: false, commandTimeout: timeoutMs, maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(1_000, timeoutMs), lazyConnect: false,
+      // Reconnect forever, at most once a second: recovery needs no restart.
+      retryStrategy: (times) => Math.min(1_000, 50 * times),
+    };
+    this.#client = options.url
+      ? new Redis(options.url, common)
+      : new Cluster([...options.cluster!], { redisOptions: common, enableOfflineQueue: false, clusterRetryStrategy: (times) => Math.min(1_000, 50 * times) });
+    this.#client.on('ready', () => this.#mark('ok'));
+    // Errors are reported by state, once per change; ioredis would otherwise print them unheard.
+    this.#client.on('error', (err: Error) => this.#mark('degraded', err));
+    this.#client.on('end', () => this.#mark('degraded'));
+  }
+
+  get state(): StoreState {
+    return this.#state;
+  }
+
+  /** Resolves when the store is in `state` (now or later); rejects after `timeoutMs`. For start-up, /readyz and tests. */
+  whenState(state: StoreState, timeoutMs = 5_000): Promise<void> {
+    if (this.#state === state && (state === 'degraded' || this.#client.status === 'ready')) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { state, resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      } };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`the Redis store was not ${state} within ${timeoutMs} ms (connection ${this.#client.status})`));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return this.#attempt(() => this.#client.getBuffer(this.#prefix + key), null);
+  }
+
+  async set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
+    return this.#attempt(async () => (await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs))) === 'OK', false);
+  }
+
+  async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {
+    return this.#attempt(async () => (await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs), 'NX')) === 'OK', null);
+  }
+
+  async deleteIfEquals(key: string, value: Buffer | string): Promise<boolean> {
+    return this.#attempt(async () => Number(await this.#client.eval(DELETE_IF_EQUALS, 1, this.#prefix + key, value)) === 1, false);
+  }
+
+  async close(): Promise<void> {
+    this.#client.removeAllListeners('end');
+    await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+
+  /** Runs one command; a failure (down, slow, refused) gives `fallback` and marks the store degraded. */
+  async #attempt<T>(command: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      const result = await command();
+      // A slow Redis answers again without reconnecting: an answer is what says it is back.
+      if (this.#state !== 'ok') this.#mark('ok');
+      return result;
+    } catch (err) {
+      this.#mark('degraded', err);
+      return fallback;
+    }
+  }
+
+  #mark(state: StoreState, err?: unknown): void {
+    this.#state = state;
+    for (const w of [...this.#waiters]) {
+      if (w.state === state) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+    // Logged once per change: the first connection is not news; failing to connect, or losing it, is.
+    if (state === this.#logged || (this.#logged === null && state === 'ok')) {
+      this.#logged = state;
+      return;
+    }
+    this.#logged = state;
+    if (state === 'degraded') {
+      this.#logger?.warn({ event: 'store.degraded', problem: err instanceof Error ? err.message.slice(0, 200) : 'connection ended' }, 'Redis is not answering: caches are bypassed and limits fall back until it does');
+    } else {
+      this.#logger?.info({ event: 'store.recovered' }, 'Redis answers again');
+    }
+  }
+}
+
+const ttl = (ms: number): number => Math.max(1, Math.ceil(ms));
+
+interface MemoryEntry {
+  readonly value: Buffer;
+  readonly expiresAt: number;
+}
+
+export interface MemoryStoreOptions {
+  /** Most entries held; the oldest go first. Default 10,000. */
+  readonly maxEntries?: number;
+  /** Most bytes of values held. Default 64 MiB. */
+  readonly maxBytes?: number;
+  readonly now?: () => number;
+}
+
+/** The store of one instance alone: the same interface in this process's memory, bounded. */
+export class MemoryStore implements SharedStore {
+  readonly kind = 'memory' as const;
+  readonly state = 'ok' as const;
+  readonly #entries = new Map<string, MemoryEntry>();
+  #bytes = 0;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #now: () => number;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return this.#live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
+    const buffer = Buffer.isBuffer(value) ? value : Buffer.from(value);
+    if (buffer.length > this.#maxBytes) return false;
+    this.#delete(key);
+    this.#entries.set(key, { value: buffer, expiresAt: this.#now() + ttl(ttlMs) });
+    this.#bytes += buffer.length;
+    for (const [k] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      this.#delete(k);
+    }
+    return true;
+  }
+
+  async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {
+    if (this.#live(key)) return false;
+    return this.set(key, value, ttlMs);
+  }
+
+  async deleteIfEquals(key: string, value: Buffer | string): Promise<boolean> {
+    const entry = this.#live(key);
+    if (!entry || !entry.value.equals(Buffer.isBuffer(value) ? value : Buffer.from(value))) return false;
+    this.#delete(key);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+
+  #live(key: string): MemoryEntry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry && entry.expiresAt <= this.#now()) {
+      this.#delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    this.#bytes -= entry.value.length;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Real Redis servers for tests. `sharedRedis()` is the machine's own on 127.0.0.1:6379 when it
+ * answers, else one started here; tests on it use their own key prefix and short TTLs and never
+ * flush it. `startRedis()` always starts a throwaway server on a free port (`--save '' --appendonly
+ * no`), which a test may stop, pause and start again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo } from 'node:net';
+
+export interface OwnRedis {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the server (SIGTERM) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  resume(): void;
+}
+
+/** A key prefix no other test run uses. */
+export const testPrefix = (): string => `mgw-test-${process.pid}-${randomBytes(4).toString('hex')}:`;
+
+async function answersPing(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Starts redis-server on `port`; resolves once it says it accepts connections. */
+async function launch(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      if (/Ready to accept connections/.test(output)) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.resume();
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code} before it was ready: ${output.slice(-500)}`)));
+  });
+  child.removeAllListeners('exit');
+  return child;
+}
+
+export async function startRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined = await launch(port);
+  return {
+    port, url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (!child) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      await exited;
+      child = undefined;
+    },
+    async start() {
+      if (!child) child = await launch(port);
+    },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+  };
+}
+
+/** The machine's Redis on 6379 when it answers, else a server of our own (closed by `close`). */
+export async function sharedRedis(): Promise<{ url: string; close(): Promise<void> }> {
+  if (await answersPing(6379)) return { url: 'redis://127.0.0.1:6379', close: async () => undefined };
+  const own = await startRedis();
+  return { url: own.url, close: () => own.stop() };
+}

@@ -1,0 +1,151 @@
+/**
+ * The shared store against a real redis-server, and in memory: the same behaviour from both; keys
+ * under a prefix and version; and a Redis that stops, or hangs, never makes a caller wait past the
+ * store's deadline or fail: reads miss, writes do nothing, the change is logged once, and the store
+ * recovers by itself when Redis answers again.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
+import { sharedRedis, startRedis, testPrefix, type OwnRedis } from '../../helpers/redis.js';
+
+/** Waits for `check` to hold, testing it again on each turn of the event loop, up to `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 2_000): Promise<void> {
+  const until = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > until) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function recordingLogger(): StoreLogger & { lines: { level: string; event: string }[] } {
+  const lines: { level: string; event: string }[] = [];
+  return {
+    lines,
+    warn: (obj) => lines.push({ level: 'warn', event: (obj as { event: string }).event }),
+    info: (obj) => lines.push({ level: 'info', event: (obj as { event: string }).event }),
+  };
+}
+
+async function conforms(store: SharedStore, expire: (key: string) => Promise<void>): Promise<void> {
+  assert.equal(await store.get('missing'), null);
+  assert.equal(await store.set('a', 'one', 60_000), true);
+  assert.deepEqual(await store.get('a'), Buffer.from('one'));
+  assert.equal(await store.set('a', Buffer.from([0, 1, 2, 255]), 60_000), true, 'values are bytes, overwritten whole');
+  assert.deepEqual(await store.get('a'), Buffer.from([0, 1, 2, 255]));
+  assert.equal(await store.setIfAbsent('lock', 'holder-1', 60_000), true);
+  assert.equal(await store.setIfAbsent('lock', 'holder-2', 60_000), false, 'taken');
+  assert.equal(await store.deleteIfEquals('lock', 'holder-2'), false, 'only its holder releases it');
+  assert.equal(await store.deleteIfEquals('lock', 'holder-1'), true);
+  assert.equal(await store.setIfAbsent('lock', 'holder-2', 60_000), true, 'free again');
+  await store.set('short', 'x', 1);
+  await expire('short');
+  assert.equal(await store.get('short'), null, 'gone after its TTL');
+}
+
+describe('the shared store', () => {
+  let shared: { url: string; close(): Promise<void> };
+  before(async () => {
+    shared = await sharedRedis();
+  });
+  after(() => shared.close());
+
+  test('Redis and memory behave alike: get, set with TTL, set-if-absent, delete-if-equals', async () => {
+    const redis = new RedisStore({ url: shared.url, prefix: testPrefix() });
+    try {
+      await redis.whenState('ok');
+      await conforms(redis, (key) => eventually(async () => (await redis.get(key)) === null));
+    } finally {
+      await redis.close();
+    }
+    let now = Date.parse('2026-06-01T00:00:00Z');
+    const memory = new MemoryStore({ now: () => now });
+    await conforms(memory, async () => {
+      now += 2;
+    });
+  });
+
+  test('keys live under the prefix and version; tagged keys share a Cluster slot tag', async () => {
+    const prefix = testPrefix();
+    const store = new RedisStore({ url: shared.url, prefix });
+    const raw = new Redis(shared.url);
+    try {
+      await store.whenState('ok');
+      await store.set(tagged('analysts-key', 'card', '2'), 'v', 60_000);
+      assert.equal(await raw.get(`${prefix}v1:{analysts-key}:card:2`), 'v');
+      const ttl = await raw.pttl(`${prefix}v1:{analysts-key}:card:2`);
+      assert.ok(ttl > 0 && ttl <= 60_000, `a TTL is always set (${ttl} ms)`);
+      assert.equal(tagged('a{b}c', 'x'), '{a_b_c}:x', 'braces in a scope cannot end its tag early');
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  test('memory is bounded by entries and bytes, the oldest going first', async () => {
+    const store = new MemoryStore({ maxEntries: 3, maxBytes: 100 });
+    for (const k of ['a', 'b', 'c', 'd']) await store.set(k, 'x', 60_000);
+    assert.equal(store.size, 3);
+    assert.equal(await store.get('a'), null);
+    await store.set('big', 'y'.repeat(90), 60_000);
+    assert.equal(await store.get('b'), null);
+    assert.deepEqual(await store.get('big'), Buffer.from('y'.repeat(90)));
+    assert.equal(await store.set('huge', 'z'.repeat(101), 60_000), false, 'a value larger than the whole bound is refused');
+  });
+
+  describe('when Redis fails', () => {
+    let own: OwnRedis;
+    before(async () => {
+      own = await startRedis();
+    });
+    after(() => own.stop());
+
+    test('stopped: reads miss and writes do nothing at once, logged once; started again: it recovers by itself', async () => {
+      const logger = recordingLogger();
+      const store = new RedisStore({ url: own.url, prefix: testPrefix(), logger });
+      try {
+        await store.whenState('ok');
+        assert.equal(await store.set('k', 'v', 60_000), true);
+        await own.stop();
+        await store.whenState('degraded');
+        const started = performance.now();
+        for (let i = 0; i < 20; i++) {
+          assert.equal(await store.get('k'), null);
+          assert.equal(await store.set('k', 'v', 60_000), false);
+          assert.equal(await store.setIfAbsent('lock', 'me', 60_000), null, 'a lock that cannot be taken or refused says so');
+        }
+        const tookMs = performance.now() - started;
+        assert.ok(tookMs < 1_000, `sixty commands against a stopped Redis took ${Math.round(tookMs)} ms`);
+        assert.deepEqual(logger.lines, [{ level: 'warn', event: 'store.degraded' }], 'said once, not per command');
+        await own.start();
+        await store.whenState('ok', 10_000);
+        assert.equal(await store.set('k', 'again', 60_000), true);
+        assert.deepEqual(await store.get('k'), Buffer.from('again'));
+        assert.deepEqual(logger.lines.map((l) => l.event), ['store.degraded', 'store.recovered']);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('hung (it accepts nothing, answers nothing): a command gives up at the store\'s deadline', async () => {
+      const logger = recordingLogger();
+      const store = new RedisStore({ url: own.url, prefix: testPrefix(), logger, timeoutMs: 50 });
+      try {
+        await store.whenState('ok');
+        own.pause();
+        const started = performance.now();
+        assert.equal(await store.get('k'), null);
+        const tookMs = performance.now() - started;
+        // The deadline is 50 ms; the bound leaves room for a busy machine, not for waiting on Redis.
+        assert.ok(tookMs < 500, `a read against a hung Redis took ${Math.round(tookMs)} ms`);
+        assert.equal(store.state, 'degraded');
+        own.resume();
+        await eventually(async () => (await store.set('k', 'v', 60_000)) && store.state === 'ok', 5_000);
+      } finally {
+        own.resume();
+        await store.close();
+      }
+    });
+  });
+});
