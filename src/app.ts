@@ -42,6 +42,8 @@ import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
 import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
+import type { RequestLimiter } from './store/rate-limiter.js';
+import type { StoreState } from './store/store.js';
 import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
 
@@ -59,6 +61,10 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   /** The audit trail. Default: off. */
   readonly audit?: AuditLog;
+  /** Per-caller request limits: shared through Redis, or in this process (the default). */
+  readonly limiter?: RequestLimiter;
+  /** The shared store's state, for /readyz (absent: no shared store). */
+  readonly storeState?: () => StoreState;
 }
 
 export interface Gateway {
@@ -131,7 +137,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     url: '/graphql', method: ['PUT', 'PATCH', 'DELETE'],
     handler: async (request, reply) => sendError(request, reply.header('allow', 'GET, POST, OPTIONS'), 405, 'BAD_USER_INPUT', 'GraphQL is served by GET and POST.'),
   });
-  registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady });
+  registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady, ...(deps.storeState ? { storeState: deps.storeState } : {}) });
 
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request): Promise<GatewayContext> => {
@@ -149,7 +155,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy), refuseVettedOnly],
+    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, deps.limiter), refuseVettedOnly],
     preHandler: checkRequestLimits,
     onSend: recorder.measure,
     // The request's loaders carry its scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.

@@ -14,6 +14,7 @@ import { IssuerRegistry } from './identity/issuers.js';
 import { createMetabasePool } from './metabase/client.js';
 import { environmentIssuer } from './policy/policy.js';
 import { metabaseSettings, PolicyStore } from './policy/store.js';
+import { openSharedState } from './store/shared-state.js';
 
 /** The demo's policy file: every policy feature, on the emulator's groups. */
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('./demo-policy.yaml', import.meta.url));
@@ -105,8 +106,11 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
     defaultIssuer: environmentIssuer({ issuer: issuer.issuer, audiences: [DEMO_AUDIENCE], algorithms: ['RS256'] }),
   });
   policy.watch();
+  const shared = openSharedState(config.redis, logger);
   const gateway = await createGateway(config, {
     policy,
+    limiter: shared.limiter,
+    ...(shared.storeState ? { storeState: shared.storeState } : {}),
     tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, verifiedTokenMaxAgeMs: config.tokens.cacheMaxAgeMs, env: process.env }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
@@ -122,6 +126,7 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
       await policy.close();
       await pool.close();
       await issuer.close();
+      await shared.close();
     },
   };
 }

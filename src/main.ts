@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createGateway } from './app.js';
 import { startDemo } from './demo.js';
+import { openSharedState } from './store/shared-state.js';
 import { explainToken } from './explain.js';
 import { createAuditLog, NO_AUDIT, type AuditLog } from './audit/audit.js';
 import { IssuerRegistry } from './identity/issuers.js';
@@ -48,12 +49,15 @@ async function production(config: Config): Promise<Running> {
   });
   // Keys fetched before the first request; if an IdP is down now, requests retry it (spaced out).
   await tokens.warmUp((issuer, err) => logger.warn({ event: 'idp.keys.unavailable', issuer, problem: (err as Error).message }, 'identity provider keys could not be fetched at start'));
+  const shared = openSharedState(config.redis, logger);
   const gateway = await createGateway(config, {
     policy,
     tokens,
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
     audit,
+    limiter: shared.limiter,
+    ...(shared.storeState ? { storeState: shared.storeState } : {}),
   });
   const url = await gateway.listen(config.port, config.host);
   return {
@@ -66,6 +70,7 @@ async function production(config: Config): Promise<Running> {
         await audit.close();
         await policy.close();
         await pool.close();
+        await shared.close();
         logger.flush();
       }
     },

@@ -90,6 +90,18 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** The event loop blocked longer than this is logged (`event: event-loop.stall`), in ms. Default 500. */
   readonly stallWarningMs: number;
+  /**
+   * The shared store: REDIS_URL (one server, `redis://` or `rediss://`) or REDIS_CLUSTER_NODES
+   * (`host:port,host:port` of a Cluster); null when neither is set (each instance keeps its own state).
+   */
+  readonly redis: {
+    readonly url: string | null;
+    readonly cluster: readonly { host: string; port: number }[] | null;
+    /** REDIS_KEY_PREFIX: before every key (and its version). Default `mgw:`. */
+    readonly prefix: string;
+    /** REDIS_TIMEOUT_MS: longest a request waits on one Redis command, in ms. Default 50. */
+    readonly timeoutMs: number;
+  } | null;
   readonly audit: {
     /** Off only when AUDIT=off (for benchmarks and local experiments). */
     readonly enabled: boolean;
@@ -165,6 +177,19 @@ export function loadConfig(env: Env): Readonly<Config> {
     }
     if (algorithms.some((a) => a === 'none' || a.startsWith('HS'))) problems.push(`OIDC_ALGORITHMS must name asymmetric algorithms only (e.g. RS256,ES256), received "${env['OIDC_ALGORITHMS']}"`);
   }
+  function redisSettings(): Config['redis'] {
+    const url = env['REDIS_URL'] || null;
+    const nodes = list(env['REDIS_CLUSTER_NODES']);
+    if (!url && nodes.length === 0) return null;
+    if (url && nodes.length) problems.push('set REDIS_URL (one server) or REDIS_CLUSTER_NODES (a Cluster), not both');
+    if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+    const cluster = nodes.map((n) => {
+      const m = /^([^\s:]+):(\d{1,5})$/.exec(n);
+      if (!m || Number(m[2]) > 65535) problems.push(`REDIS_CLUSTER_NODES must list host:port pairs, received "${n}"`);
+      return { host: m?.[1] ?? '', port: Number(m?.[2] ?? 0) };
+    });
+    return { url, cluster: nodes.length ? cluster : null, prefix: env['REDIS_KEY_PREFIX'] || 'mgw:', timeoutMs: int('REDIS_TIMEOUT_MS', 50, 1, 10_000) };
+  }
   const config: Config = {
     mode,
     port: int('PORT', 4000, 0, 65535),
@@ -191,6 +216,7 @@ export function loadConfig(env: Env): Readonly<Config> {
     },
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
     stallWarningMs: int('EVENT_LOOP_STALL_MS', 500, 10, 600_000),
+    redis: redisSettings(),
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
     audit: {
       enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',

@@ -1,22 +1,24 @@
 /**
  * Per-caller rate limits from the policy's tiers: a role's `rateLimitTier` gives each of its callers
  * (by issuer and subject: two identity providers may issue the same subject to different people)
- * so many requests per minute, in this process. Over it: 429 RATE_LIMITED with
+ * so many requests per minute: across every instance when the gateway has Redis (REDIS_URL), else
+ * in this process. Over it: 429 RATE_LIMITED with
  * Retry-After. Roles without a tier, and callers no role fits (who can only ask `viewer`), are not limited.
  */
 import type { FastifyRequest } from 'fastify';
 import { RateLimitedError } from '../errors/index.js';
 import type { PolicyStore } from '../policy/store.js';
-import { RateLimiter } from '../store/rate-limiter.js';
+import { localRequestLimiter, type RequestLimiter } from '../store/rate-limiter.js';
 
-export function rateLimit(policy: PolicyStore, limiter = new RateLimiter()) {
+/** @param limiter in this process by default; shared through Redis when the gateway has a Redis store. */
+export function rateLimit(policy: PolicyStore, limiter: RequestLimiter = localRequestLimiter()) {
   return async function limitRate(request: FastifyRequest): Promise<void> {
     const role = request.caller?.role;
     if (!role?.rateLimitTier) return;
     const tier = policy.current.policy.rateLimitTiers[role.rateLimitTier];
     if (!tier) return;
     const { issuer, subject } = request.caller!.viewer;
-    const admission = limiter.take(`${role.rateLimitTier}\u0000${issuer}\u0000${subject}`, tier.requestsPerMinute);
+    const admission = await limiter.take(`${role.rateLimitTier}\u0000${issuer}\u0000${subject}`, tier.requestsPerMinute);
     if (admission.allowed) return;
     const retryAfterSeconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
     throw new RateLimitedError(`You sent more than ${tier.requestsPerMinute} requests a minute (rate limit tier ${role.rateLimitTier}); retry in ${retryAfterSeconds} s.`, {

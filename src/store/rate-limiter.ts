@@ -8,6 +8,11 @@
 
 export type Admission = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
 
+/** Takes one request from a caller's allowance of `perMinute`: in this process, or shared by every instance. */
+export interface RequestLimiter {
+  take(key: string, perMinute: number): Promise<Admission>;
+}
+
 export interface RateLimiterOptions {
   /** Buckets kept at most. Default 100,000. */
   readonly maxKeys?: number;
@@ -54,4 +59,9 @@ export class RateLimiter {
   get size(): number {
     return this.#buckets.size;
   }
+}
+
+/** The in-process limiter as a RequestLimiter: each instance limits on its own. */
+export function localRequestLimiter(limiter = new RateLimiter()): RequestLimiter {
+  return { take: async (key, perMinute) => limiter.take(key, perMinute) };
 }

@@ -89,11 +89,22 @@ export class RedisStore implements SharedStore {
     this.#client.on('ready', () => this.#mark('ok'));
     // Errors are reported by state, once per change; ioredis would otherwise print them unheard.
     this.#client.on('error', (err: Error) => this.#mark('degraded', err));
-    this.#client.on('end', () => this.#mark('degraded'));
+    // A lost connection is degraded at once, before any command fails on it.
+    this.#client.on('close', () => this.#mark('degraded'));
   }
 
   get state(): StoreState {
     return this.#state;
+  }
+
+  /** The ioredis client, for libraries that speak to Redis themselves (rate limits); it has the store's deadline. */
+  get client(): Redis | Cluster {
+    return this.#client;
+  }
+
+  /** The full key of `key`, prefix and version included: for libraries that add no prefix of their own. */
+  key(key: string): string {
+    return this.#prefix + key;
   }
 
   /** Resolves when the store is in `state` (now or later); rejects after `timeoutMs`. For start-up, /readyz and tests. */
@@ -129,7 +140,7 @@ export class RedisStore implements SharedStore {
   }
 
   async close(): Promise<void> {
-    this.#client.removeAllListeners('end');
+    this.#client.removeAllListeners('close');
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 

@@ -7,7 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
+
+const exec = promisify(execFile);
 
 export interface OwnRedis {
   readonly port: number;
@@ -49,8 +56,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts redis-server on `port`; resolves once it says it accepts connections. */
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function launch(port: number, extra: string[] = [], cwd?: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {
@@ -96,4 +103,48 @@ export async function sharedRedis(): Promise<{ url: string; close(): Promise<voi
   if (await answersPing(6379)) return { url: 'redis://127.0.0.1:6379', close: async () => undefined };
   const own = await startRedis();
   return { url: own.url, close: () => own.stop() };
+}
+
+export interface OwnCluster {
+  readonly nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/** Three masters on free ports joined as a Redis Cluster (`redis-cli --cluster create`), each in its own directory. */
+export async function startRedisCluster(): Promise<OwnCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const children: ChildProcess[] = [];
+  try {
+    for (const port of ports) {
+      const cwd = join(dir, String(port));
+      await mkdir(cwd);
+      children.push(await launch(port, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'], cwd));
+    }
+    await exec('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    // The cluster is usable once every node reports it ok.
+    for (const port of ports) {
+      for (let i = 0; ; i++) {
+        const { stdout } = await exec('redis-cli', ['-p', String(port), 'cluster', 'info']);
+        if (/cluster_state:ok/.test(stdout)) break;
+        if (i > 200) throw new Error(`the cluster node on ${port} never reported cluster_state:ok`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } catch (err) {
+    for (const c of children) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    async stop() {
+      await Promise.all(children.map(async (c) => {
+        const exited = once(c, 'exit');
+        c.kill('SIGTERM');
+        await exited;
+      }));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

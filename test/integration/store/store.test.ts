@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
-import { sharedRedis, startRedis, testPrefix, type OwnRedis } from '../../helpers/redis.js';
+import { sharedRequestLimiter } from '../../../src/store/shared-rate-limiter.js';
+import { sharedRedis, startRedis, startRedisCluster, testPrefix, type OwnCluster, type OwnRedis } from '../../helpers/redis.js';
 
 /** Waits for `check` to hold, testing it again on each turn of the event loop, up to `ms`. */
 async function eventually(check: () => Promise<boolean>, ms = 2_000): Promise<void> {
@@ -145,6 +146,34 @@ describe('the shared store', () => {
       } finally {
         own.resume();
         await store.close();
+      }
+    });
+  });
+
+  describe('on a Redis Cluster (three masters started by the test)', () => {
+    let cluster: OwnCluster;
+    before(async () => {
+      cluster = await startRedisCluster();
+    });
+    after(() => cluster.stop());
+
+    test('the same behaviour, and request limits shared by two instances\' stores', async () => {
+      const prefix = testPrefix();
+      const one = new RedisStore({ cluster: cluster.nodes, prefix });
+      const two = new RedisStore({ cluster: cluster.nodes, prefix });
+      try {
+        await Promise.all([one.whenState('ok', 10_000), two.whenState('ok', 10_000)]);
+        await conforms(one, (key) => eventually(async () => (await one.get(key)) === null));
+        // Keys of many scopes land on every master; each command names one key, so none crosses slots.
+        for (let i = 0; i < 30; i++) assert.equal(await one.set(tagged(`scope-${i}`, 'card', '2'), `v${i}`, 60_000), true);
+        for (let i = 0; i < 30; i++) assert.deepEqual(await two.get(tagged(`scope-${i}`, 'card', '2')), Buffer.from(`v${i}`));
+        const [a, b] = [sharedRequestLimiter(one), sharedRequestLimiter(two)];
+        const taken = [await a.take('ana', 4), await b.take('ana', 4), await a.take('ana', 4), await b.take('ana', 4), await a.take('ana', 4)];
+        assert.deepEqual(taken.map((t) => t.allowed), [true, true, true, true, false], 'four a minute across both');
+        assert.equal((await b.take('bob', 4)).allowed, true, 'another caller has their own allowance');
+      } finally {
+        await one.close();
+        await two.close();
       }
     });
   });

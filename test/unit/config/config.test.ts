@@ -13,7 +13,26 @@ test('no settings: demo mode with documented defaults, frozen', () => {
   assert.equal(c.requestTimeoutMs, 60_000);
   assert.equal(c.stallWarningMs, 500);
   assert.equal(c.drainGraceMs, 10_000);
+  assert.deepEqual([c.metabase.maxConcurrent, c.metabase.acceptGzip, c.limits.dashboardRunConcurrency, c.tokens.cacheMaxAgeMs], [32, false, 64, 300_000]);
+  assert.equal(c.redis, null, 'no Redis: each instance keeps its own state');
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits) && Object.isFrozen(c.metabase));
+});
+
+test('Redis: one server by URL, or a Cluster by its nodes; never both; the URL is never echoed', () => {
+  const one = loadConfig({ REDIS_URL: 'rediss://:s3cret@redis.internal:6380/0', REDIS_TIMEOUT_MS: '80' });
+  assert.deepEqual(one.redis, { url: 'rediss://:s3cret@redis.internal:6380/0', cluster: null, prefix: 'mgw:', timeoutMs: 80 });
+  const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, r2:7001', REDIS_KEY_PREFIX: 'gw-eu:' });
+  assert.deepEqual(cluster.redis, { url: null, cluster: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], prefix: 'gw-eu:', timeoutMs: 50 });
+  assert.throws(() => loadConfig({ REDIS_URL: 'redis://:hunter2@r:6379', REDIS_CLUSTER_NODES: 'r1:7000,r2', REDIS_TIMEOUT_MS: '0' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    for (const fragment of ['REDIS_URL (one server) or REDIS_CLUSTER_NODES (a Cluster), not both', 'REDIS_CLUSTER_NODES must list host:port pairs, received "r2"', 'REDIS_TIMEOUT_MS must be an integer from 1']) {
+      assert.ok(text.includes(fragment), `${fragment} in:\n${text}`);
+    }
+    assert.ok(!text.includes('hunter2'), 'the password in a URL never appears in an error');
+    return true;
+  });
+  assert.throws(() => loadConfig({ REDIS_URL: 'http://r:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
 });
 
 test('production: Metabase, the issuer and the policy file', () => {
