@@ -55,9 +55,19 @@ class Server {
     return new Server(child, ready);
   }
 
+  /** Sends a command and waits for the answer; a server that died meanwhile fails the run instead of stalling it. */
   private ask<T>(command: Command): Promise<T> {
-    return new Promise((resolve) => {
-      this.child.once('message', resolve as (m: unknown) => void);
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null): void => {
+        this.child.off('message', onMessage);
+        reject(new Error(`a server process exited (${code}) while the bench waited for its answer to ${command.cmd}`));
+      };
+      const onMessage = (m: unknown): void => {
+        this.child.off('exit', onExit);
+        resolve(m as T);
+      };
+      this.child.once('message', onMessage);
+      this.child.once('exit', onExit);
       this.child.send(command);
     });
   }
