@@ -7,6 +7,7 @@
  * the cache holds no token.
  */
 import { createHash } from 'node:crypto';
+import { ExpiringMap } from '../utils/expiring-map.js';
 
 export interface TokenCacheOptions {
   /** Longest an entry lives, in ms; 0 turns the cache off. */
@@ -19,25 +20,13 @@ export interface TokenCacheOptions {
   readonly now?: () => number;
 }
 
-interface Entry<T> {
-  readonly value: T;
-  readonly expiresAt: number;
-  readonly bytes: number;
-}
-
 export class TokenCache<T> {
-  readonly #entries = new Map<string, Entry<T>>();
-  #bytes = 0;
+  readonly #entries: ExpiringMap<T>;
   readonly #maxAgeMs: number;
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
-  readonly #now: () => number;
 
   constructor(options: TokenCacheOptions) {
     this.#maxAgeMs = options.maxAgeMs;
-    this.#maxEntries = options.maxEntries ?? 10_000;
-    this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
-    this.#now = options.now ?? Date.now;
+    this.#entries = new ExpiringMap({ maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? 16 * 1024 * 1024, ...(options.now ? { now: options.now } : {}) });
   }
 
   get size(): number {
@@ -47,42 +36,20 @@ export class TokenCache<T> {
   /** The value remembered for this token, if it has not expired. */
   get(token: string): T | undefined {
     if (this.#maxAgeMs <= 0 || this.#entries.size === 0) return undefined;
-    const key = digest(token);
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#delete(key, entry);
-      return undefined;
-    }
-    return entry.value;
+    return this.#entries.get(digest(token));
   }
 
-  /** Remembers a verified token's value until `expSeconds` (its `exp`) or the cache's own age limit. */
+  /** Remembers a verified token's value until `expSeconds` (its `exp`) or the cache's own age limit; a token is counted by its length. */
   set(token: string, value: T, expSeconds: number): void {
-    if (this.#maxAgeMs <= 0 || token.length > this.#maxBytes) return;
-    const now = this.#now();
+    if (this.#maxAgeMs <= 0) return;
+    const now = this.#entries.now();
     const expiresAt = Math.min(expSeconds * 1000, now + this.#maxAgeMs);
     if (!(expiresAt > now)) return;
-    const key = digest(token);
-    const old = this.#entries.get(key);
-    if (old) this.#delete(key, old);
-    this.#entries.set(key, { value, expiresAt, bytes: token.length });
-    this.#bytes += token.length;
-    // Oldest first: a Map iterates in insertion order.
-    for (const [k, e] of this.#entries) {
-      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
-      this.#delete(k, e);
-    }
+    this.#entries.set(digest(token), value, token.length, expiresAt);
   }
 
   clear(): void {
     this.#entries.clear();
-    this.#bytes = 0;
-  }
-
-  #delete(key: string, entry: Entry<T>): void {
-    this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
   }
 }
 

@@ -15,6 +15,7 @@
  * here scans the keyspace.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ExpiringMap } from '../utils/expiring-map.js';
 
 export type StoreState = 'ok' | 'degraded';
 
@@ -181,11 +182,6 @@ export class RedisStore implements SharedStore {
 
 const ttl = (ms: number): number => Math.max(1, Math.ceil(ms));
 
-interface MemoryEntry {
-  readonly value: Buffer;
-  readonly expiresAt: number;
-}
-
 export interface MemoryStoreOptions {
   /** Most entries held; the oldest go first. Default 10,000. */
   readonly maxEntries?: number;
@@ -198,16 +194,10 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements SharedStore {
   readonly kind = 'memory' as const;
   readonly state = 'ok' as const;
-  readonly #entries = new Map<string, MemoryEntry>();
-  #bytes = 0;
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
-  readonly #now: () => number;
+  readonly #entries: ExpiringMap<Buffer>;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#maxEntries = options.maxEntries ?? 10_000;
-    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
-    this.#now = options.now ?? Date.now;
+    this.#entries = new ExpiringMap({ maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, ...(options.now ? { now: options.now } : {}) });
   }
 
   get size(): number {
@@ -215,52 +205,26 @@ export class MemoryStore implements SharedStore {
   }
 
   async get(key: string): Promise<Buffer | null> {
-    return this.#live(key)?.value ?? null;
+    return this.#entries.get(key) ?? null;
   }
 
   async set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
     const buffer = Buffer.isBuffer(value) ? value : Buffer.from(value);
-    if (buffer.length > this.#maxBytes) return false;
-    this.#delete(key);
-    this.#entries.set(key, { value: buffer, expiresAt: this.#now() + ttl(ttlMs) });
-    this.#bytes += buffer.length;
-    for (const [k] of this.#entries) {
-      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
-      this.#delete(k);
-    }
-    return true;
+    return this.#entries.set(key, buffer, buffer.length, this.#entries.now() + ttl(ttlMs));
   }
 
   async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {
-    if (this.#live(key)) return false;
+    if (this.#entries.get(key)) return false;
     return this.set(key, value, ttlMs);
   }
 
   async deleteIfEquals(key: string, value: Buffer | string): Promise<boolean> {
-    const entry = this.#live(key);
-    if (!entry || !entry.value.equals(Buffer.isBuffer(value) ? value : Buffer.from(value))) return false;
-    this.#delete(key);
-    return true;
+    const held = this.#entries.get(key);
+    if (!held || !held.equals(Buffer.isBuffer(value) ? value : Buffer.from(value))) return false;
+    return this.#entries.delete(key);
   }
 
   async close(): Promise<void> {
     this.#entries.clear();
-    this.#bytes = 0;
-  }
-
-  #live(key: string): MemoryEntry | undefined {
-    const entry = this.#entries.get(key);
-    if (entry && entry.expiresAt <= this.#now()) {
-      this.#delete(key);
-      return undefined;
-    }
-    return entry;
-  }
-
-  #delete(key: string): void {
-    const entry = this.#entries.get(key);
-    if (!entry) return;
-    this.#entries.delete(key);
-    this.#bytes -= entry.value.length;
   }
 }
