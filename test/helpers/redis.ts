@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 
+import { eventually } from './eventually.js';
+
 const exec = promisify(execFile);
 
 export interface OwnRedis {
@@ -122,14 +124,10 @@ export async function startRedisCluster(): Promise<OwnCluster> {
       children.push(await launch(port, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'], cwd));
     }
     await exec('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
-    // The cluster is usable once every node reports it ok.
+    // The cluster is usable once every node reports it ok (asked every 50 ms: each check is a redis-cli process).
     for (const port of ports) {
-      for (let i = 0; ; i++) {
-        const { stdout } = await exec('redis-cli', ['-p', String(port), 'cluster', 'info']);
-        if (/cluster_state:ok/.test(stdout)) break;
-        if (i > 200) throw new Error(`the cluster node on ${port} never reported cluster_state:ok`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await eventually(async () => /cluster_state:ok/.test((await exec('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout),
+        `the cluster node on ${port} reports cluster_state:ok`, { withinMs: 10_000, everyMs: 50 });
     }
   } catch (err) {
     for (const c of children) c.kill('SIGKILL');

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { emulator, type Emulator } from '../../helpers/emulator.js';
 import { startIdp, type Idp } from '../../helpers/idp.js';
 import { PRODUCTION_POLICY, startProduction, type Production } from '../../helpers/production.js';
+import { eventually } from '../../helpers/eventually.js';
 import { startRedis, testPrefix, type OwnRedis } from '../../helpers/redis.js';
 
 const POLICY = PRODUCTION_POLICY.replace('roles:\n', 'rateLimitTiers:\n  tight: { requestsPerMinute: 4 }\nroles:\n')
@@ -57,14 +58,8 @@ test('a caller\'s limit is counted across instances; with Redis down each instan
 
   await redis.start();
   // A new, empty Redis: the shared count starts over once the instances reconnect.
-  const deadline = Date.now() + 10_000;
-  while ((await ready(b))['store'] !== 'ok') {
-    assert.ok(Date.now() < deadline, 'instance b reconnects to Redis by itself');
-    await new Promise((r) => setImmediate(r));
-  }
-  while ((await ready(a))['store'] !== 'ok') {
-    assert.ok(Date.now() < deadline, 'instance a reconnects to Redis by itself');
-    await new Promise((r) => setImmediate(r));
+  for (const [name, gw] of [['a', a], ['b', b]] as const) {
+    await eventually(async () => (await ready(gw))['store'] === 'ok', `instance ${name} reconnects to Redis by itself`, { withinMs: 10_000 });
   }
   assert.deepEqual([await ask(b), await ask(a), await ask(b), await ask(a), await ask(b)], [200, 200, 200, 200, 429], 'shared again');
 });

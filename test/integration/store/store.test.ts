@@ -8,17 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
+import { eventually } from '../../helpers/eventually.js';
 import { sharedRequestLimiter } from '../../../src/store/shared-rate-limiter.js';
 import { sharedRedis, startRedis, startRedisCluster, testPrefix, type OwnCluster, type OwnRedis } from '../../helpers/redis.js';
-
-/** Waits for `check` to hold, testing it again on each turn of the event loop, up to `ms`. */
-async function eventually(check: () => Promise<boolean>, ms = 2_000): Promise<void> {
-  const until = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > until) throw new Error(`not within ${ms} ms`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 function recordingLogger(): StoreLogger & { lines: { level: string; event: string }[] } {
   const lines: { level: string; event: string }[] = [];
@@ -56,7 +48,7 @@ describe('the shared store', () => {
     const redis = new RedisStore({ url: shared.url, prefix: testPrefix() });
     try {
       await redis.whenState('ok');
-      await conforms(redis, (key) => eventually(async () => (await redis.get(key)) === null));
+      await conforms(redis, (key) => eventually(async () => (await redis.get(key)) === null, `${key} expires`));
     } finally {
       await redis.close();
     }
@@ -142,7 +134,7 @@ describe('the shared store', () => {
         assert.ok(tookMs < 500, `a read against a hung Redis took ${Math.round(tookMs)} ms`);
         assert.equal(store.state, 'degraded');
         own.resume();
-        await eventually(async () => (await store.set('k', 'v', 60_000)) && store.state === 'ok', 5_000);
+        await eventually(async () => (await store.set('k', 'v', 60_000)) && store.state === 'ok', 'the store recovers', { withinMs: 5_000 });
       } finally {
         own.resume();
         await store.close();
@@ -163,7 +155,7 @@ describe('the shared store', () => {
       const two = new RedisStore({ cluster: cluster.nodes, prefix });
       try {
         await Promise.all([one.whenState('ok', 10_000), two.whenState('ok', 10_000)]);
-        await conforms(one, (key) => eventually(async () => (await one.get(key)) === null));
+        await conforms(one, (key) => eventually(async () => (await one.get(key)) === null, `${key} expires`));
         // Keys of many scopes land on every master; each command names one key, so none crosses slots.
         for (let i = 0; i < 30; i++) assert.equal(await one.set(tagged(`scope-${i}`, 'card', '2'), `v${i}`, 60_000), true);
         for (let i = 0; i < 30; i++) assert.deepEqual(await two.get(tagged(`scope-${i}`, 'card', '2')), Buffer.from(`v${i}`));
