@@ -42,8 +42,9 @@ import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
 import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
-import type { RequestLimiter } from './store/rate-limiter.js';
-import type { StoreState } from './store/store.js';
+import { runGateFor } from './server/run-gate.js';
+import type { SharedState } from './server/shared-state.js';
+import { localConcurrencyLimiter, localRequestLimiter } from './store/rate-limiter.js';
 import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
 
@@ -61,10 +62,11 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   /** The audit trail. Default: off. */
   readonly audit?: AuditLog;
-  /** Per-caller request limits: shared through Redis, or in this process (the default). */
-  readonly limiter?: RequestLimiter;
-  /** The shared store's state, for /readyz (absent: no shared store). */
-  readonly storeState?: () => StoreState;
+  /**
+   * Limits, caches and kept runs, shared through Redis or held in this process (server/shared-state.ts).
+   * Default: limits in this process, and no caches or kept runs.
+   */
+  readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'>;
 }
 
 export interface Gateway {
@@ -77,7 +79,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens'>;
+type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens' | 'cache'> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
 
 export async function createGateway(settings: Settings, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
@@ -137,17 +139,25 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     url: '/graphql', method: ['PUT', 'PATCH', 'DELETE'],
     handler: async (request, reply) => sendError(request, reply.header('allow', 'GET, POST, OPTIONS'), 405, 'BAD_USER_INPUT', 'GraphQL is served by GET and POST.'),
   });
-  registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady, ...(deps.storeState ? { storeState: deps.storeState } : {}) });
+  const shared = deps.shared ?? { limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), cache: null, runs: null };
+  registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady, ...(shared.storeState ? { storeState: shared.storeState } : {}) });
 
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request): Promise<GatewayContext> => {
       const { viewer, role, availableRoles, noRoleReason, limits } = request.caller!;
       const base = {
         requestId: String(request.id), viewer, availableRoles, noRoleReason, operationLimits: limits, trail: request.trail ?? null, log: request.log,
-        limits: { maxPageSize: settings.limits.maxPageSize, maxSearchChars: settings.limits.searchTextChars },
+        limits: { maxPageSize: settings.limits.maxPageSize, maxSearchChars: settings.limits.searchTextChars }, runs: shared.runs,
       };
       if (!role) return contextWithoutRole(base);
-      const loaders = createLoaders(role.client, settings.limits, request.scope);
+      const policy = deps.policy.current.policy;
+      const gate = runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency);
+      const cache = shared.cache && {
+        cache: shared.cache, scope: await role.client.cacheScope(), metadata: policy.cache.metadata,
+        resultTtlMs: role.resultCache.ttlMs, nativeResults: role.resultCache.nativeSql,
+        shareWaitMs: settings.cache.shareWaitMs, shareLockMs: settings.metabase.timeoutMs + 5_000,
+      };
+      const loaders = createLoaders(role.client, settings.limits, request.scope, { cache, gate });
       return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
     },
   });
@@ -155,7 +165,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, deps.limiter), refuseVettedOnly],
+    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, shared.limiter), refuseVettedOnly],
     preHandler: checkRequestLimits,
     onSend: recorder.measure,
     // The request's loaders carry its scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.

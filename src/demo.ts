@@ -14,7 +14,7 @@ import { IssuerRegistry } from './identity/issuers.js';
 import { createMetabasePool } from './metabase/client.js';
 import { environmentIssuer } from './policy/policy.js';
 import { metabaseSettings, PolicyStore } from './policy/store.js';
-import { openSharedState } from './store/shared-state.js';
+import { openSharedState } from './server/shared-state.js';
 
 /** The demo's policy file: every policy feature, on the emulator's groups. */
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('./demo-policy.yaml', import.meta.url));
@@ -106,11 +106,10 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
     defaultIssuer: environmentIssuer({ issuer: issuer.issuer, audiences: [DEMO_AUDIENCE], algorithms: ['RS256'] }),
   });
   policy.watch();
-  const shared = openSharedState(config.redis, logger);
+  const shared = openSharedState(config, logger);
   const gateway = await createGateway(config, {
     policy,
-    limiter: shared.limiter,
-    ...(shared.storeState ? { storeState: shared.storeState } : {}),
+    shared,
     tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, verifiedTokenMaxAgeMs: config.tokens.cacheMaxAgeMs, env: process.env }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createGateway } from './app.js';
 import { startDemo } from './demo.js';
-import { openSharedState } from './store/shared-state.js';
+import { openSharedState } from './server/shared-state.js';
 import { explainToken } from './explain.js';
 import { createAuditLog, NO_AUDIT, type AuditLog } from './audit/audit.js';
 import { IssuerRegistry } from './identity/issuers.js';
@@ -49,15 +49,14 @@ async function production(config: Config): Promise<Running> {
   });
   // Keys fetched before the first request; if an IdP is down now, requests retry it (spaced out).
   await tokens.warmUp((issuer, err) => logger.warn({ event: 'idp.keys.unavailable', issuer, problem: (err as Error).message }, 'identity provider keys could not be fetched at start'));
-  const shared = openSharedState(config.redis, logger);
+  const shared = openSharedState(config, logger);
   const gateway = await createGateway(config, {
     policy,
     tokens,
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,
     audit,
-    limiter: shared.limiter,
-    ...(shared.storeState ? { storeState: shared.storeState } : {}),
+    shared,
   });
   const url = await gateway.listen(config.port, config.host);
   return {

@@ -31,6 +31,10 @@ export interface RunRecord {
   readonly rowCount: number;
   readonly truncated: boolean;
   readonly cached: boolean;
+  /** Where the result came from: Metabase running it, Metabase's cache, the gateway's result cache, or an identical run in flight. */
+  readonly from: 'metabase' | 'metabase-cache' | 'gateway-cache' | 'shared';
+  /** The run's id (`queryRun(id)`). */
+  readonly runId: string;
 }
 
 export interface AuditViewer {

@@ -120,6 +120,8 @@ export const RULES = {
     database: hasRole('database-with-role'),
     databases: hasRole('databases-with-role'),
     search: hasRole('search-with-role'),
+    // Kept runs are read only by the viewer who ran them, in the role they ran in (stored-runs.ts).
+    queryRun: hasRole('query-run-with-role'),
   },
   Mutation: {
     runQuestion: byIdRule('run-question-by-id', questionArg),
@@ -136,7 +138,7 @@ export const RULES = {
   // credential scopes them): allowed once reached.
   DashboardCard: allow, DashboardTab: allow, CardPosition: allow, ParameterMapping: allow, Parameter: allow,
   User: allow, Column: allow, Database: allow, Table: allow, Field: allow,
-  QueryRun: allow, QueryRunError: allow, PageInfo: allow,
+  QueryRun: allow, QueryRunError: allow, QueryRunRowPage: allow, PageInfo: allow,
   DashboardConnection: allow, DashboardEdge: allow, QuestionConnection: allow, QuestionEdge: allow,
 } satisfies RuleTree;
 

@@ -102,6 +102,24 @@ export interface Config {
     /** REDIS_TIMEOUT_MS: longest a request waits on one Redis command, in ms. Default 50. */
     readonly timeoutMs: number;
   } | null;
+  /** Caches, shared runs and kept runs, in the shared store (Redis, or this process's memory). */
+  readonly cache: {
+    /** CACHE: `on` (default) keeps Metabase's metadata (policy `cache`) and the results of roles that say so (`resultCache`), and shares identical runs in flight; `off` does none of it. */
+    readonly enabled: boolean;
+    /** CACHE_MAX_VALUE_BYTES: largest entry written to the store, in bytes. Default 8 MiB. */
+    readonly maxValueBytes: number;
+    /** RUN_SHARE_WAIT_MS: the longest a run waits for an identical run of another instance before running itself. Default METABASE_TIMEOUT_MS. */
+    readonly shareWaitMs: number;
+    /** MEMORY_STORE_MAX_BYTES: the in-process store's bound (without Redis), in bytes. Default 64 MiB. */
+    readonly memoryMaxBytes: number;
+  };
+  /** Runs kept for `queryRun(id)`. */
+  readonly runStore: {
+    /** RUN_STORE_TTL_MS: how long a run is kept, in ms; 0 keeps none. Default 3,600,000 (one hour). */
+    readonly ttlMs: number;
+    /** RUN_STORE_MAX_BYTES: largest run kept, in bytes. Default 8 MiB. */
+    readonly maxBytes: number;
+  };
   readonly audit: {
     /** Off only when AUDIT=off (for benchmarks and local experiments). */
     readonly enabled: boolean;
@@ -161,6 +179,7 @@ export function loadConfig(env: Env): Readonly<Config> {
   const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
   const metabaseUrl = url('METABASE_URL');
+  const metabaseTimeoutMs = int('METABASE_TIMEOUT_MS', 30_000);
   const issuer = env['OIDC_ISSUER'] ? (url('OIDC_ISSUER') ?? '') : null;
   if (issuer && !SECURE_URL.test(env['OIDC_ISSUER']!)) problems.push(`OIDC_ISSUER must be an https URL (http only to 127.0.0.1, ::1 or localhost), received "${env['OIDC_ISSUER']}"`);
   const mode = env['METABASE_URL'] === undefined && env['OIDC_ISSUER'] === undefined ? 'demo' : 'production';
@@ -195,7 +214,7 @@ export function loadConfig(env: Env): Readonly<Config> {
     port: int('PORT', 4000, 0, 65535),
     host: env['HOST'] || '127.0.0.1',
     metabase: {
-      url: metabaseUrl, timeoutMs: int('METABASE_TIMEOUT_MS', 30_000), maxConcurrent: int('METABASE_MAX_CONCURRENT', DEFAULT_MAX_CONCURRENT, 1, 1000),
+      url: metabaseUrl, timeoutMs: metabaseTimeoutMs, maxConcurrent: int('METABASE_MAX_CONCURRENT', DEFAULT_MAX_CONCURRENT, 1, 1000),
       acceptGzip: oneOf('METABASE_ACCEPT_GZIP', ['on', 'off'], 'off') === 'on',
       maxResponseBytes: int('METABASE_MAX_RESPONSE_BYTES', 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     },
@@ -217,6 +236,16 @@ export function loadConfig(env: Env): Readonly<Config> {
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
     stallWarningMs: int('EVENT_LOOP_STALL_MS', 500, 10, 600_000),
     redis: redisSettings(),
+    cache: {
+      enabled: oneOf('CACHE', ['on', 'off'], 'on') === 'on',
+      maxValueBytes: int('CACHE_MAX_VALUE_BYTES', 8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+      shareWaitMs: int('RUN_SHARE_WAIT_MS', metabaseTimeoutMs, 0, 3_600_000),
+      memoryMaxBytes: int('MEMORY_STORE_MAX_BYTES', 64 * 1024 * 1024, 1024 * 1024, 2 ** 40),
+    },
+    runStore: {
+      ttlMs: int('RUN_STORE_TTL_MS', 3_600_000, 0, 7 * 86_400_000),
+      maxBytes: int('RUN_STORE_MAX_BYTES', 8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    },
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
     audit: {
       enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',

@@ -13,6 +13,7 @@ import { ForbiddenError } from '../errors/index.js';
 import type { Viewer } from '../identity/viewer.js';
 import type { MetabaseClient } from '../metabase/client.js';
 import type { Loaders } from '../metabase/loaders.js';
+import type { RunStore } from '../metabase/stored-runs.js';
 
 /** The request's logger (a pino child logger). */
 export type RequestLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -62,11 +63,13 @@ export interface GatewayContext {
   readonly operationLimits: OperationLimits;
   /** The request's audit trail (query runs are added to it). */
   readonly trail: Trail | null;
+  /** Where runs are kept for `queryRun(id)`; null when the gateway keeps none. */
+  readonly runs: RunStore | null;
   /** The request's logger: every line carries the request id, viewer and role. */
   readonly log: RequestLogger;
 }
 
-export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'log'>;
+export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'runs' | 'log'>;
 
 /** The FORBIDDEN reason for a caller no role fits: `groups-overage` when its token's groups overflowed (Entra ID), else `no-role`. */
 export function noRoleReasonCode(ctx: Pick<GatewayContext, 'viewer'>): 'no-role' | 'groups-overage' {

@@ -6,6 +6,7 @@ import { CollectionResolver } from './collections/collection.resolver.js';
 import { DashboardCardResolver, DashboardResolver } from './dashboards/dashboard.resolver.js';
 import { DatabaseResolver, TableFieldResolver, TableResolver } from './databases/database.resolver.js';
 import { QuestionResolver } from './questions/question.resolver.js';
+import { QueryRunResolver } from './runs/query-run.resolver.js';
 import { RunResolver } from './runs/run.resolver.js';
 import { SearchResolver } from './search/search.resolver.js';
 import { ViewerResolver } from './viewer/viewer.resolver.js';
@@ -13,6 +14,7 @@ import { ViewerResolver } from './viewer/viewer.resolver.js';
 export const RESOLVERS = [
   ViewerResolver, DashboardResolver, DashboardCardResolver, QuestionResolver, CollectionResolver,
   DatabaseResolver, TableResolver, TableFieldResolver, SearchResolver, RunResolver,
+  QueryRunResolver,
 ] as const;
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {

@@ -4,6 +4,7 @@
  * for a slot under a per-credential concurrency cap; a login session is made once, reused, and
  * renewed once on a 401. Failures leave as gateway errors (see transport.ts).
  */
+import { scrypt } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { DEFAULT_MAX_CONCURRENT } from '../config/config.js';
 import { BadUserInputError, GatewayError, UpstreamAuthError, UpstreamUnavailableError } from '../errors/index.js';
@@ -81,6 +82,9 @@ export function createMetabasePool(options: { connections?: number; keepAliveTim
   return new Agent({ connections: options.connections ?? null, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
 }
 
+/** scrypt's cost for cache scopes: about 30 ms once per credential, too slow to guess passwords from keys at scale. */
+const SCOPE_COST = { N: 1 << 14, r: 8, p: 1 };
+
 export class MetabaseClient {
   private readonly baseUrl: URL;
   private readonly credentials: CredentialProvider;
@@ -96,6 +100,8 @@ export class MetabaseClient {
   // A true private field: `util.inspect(client)` must not print the session id.
   #session: Promise<string> | undefined;
   #sessionBornAt = 0;
+  /** Cache scopes by credential object: computed once per credential (a rotation makes a new object). */
+  readonly #scopes = new WeakMap<MetabaseCredential, Promise<string>>();
 
   constructor(options: MetabaseClientOptions) {
     this.baseUrl = new URL(options.baseUrl);
@@ -112,6 +118,25 @@ export class MetabaseClient {
     this.ownsDispatcher = !options.dispatcher;
     this.now = options.now ?? Date.now;
     this.dispatcher = options.dispatcher ?? createMetabasePool();
+  }
+
+  /**
+   * The name caches file this credential's answers under: a fingerprint of Metabase's address and
+   * the credential itself (scrypt, so a store's keys do not help guess a password), the same on every
+   * instance. A rotated key or password has a new one, so nothing fetched with the old credential is
+   * served under the new one; roles sharing a credential share it.
+   */
+  cacheScope(): Promise<string> {
+    const credential = this.credentials.current();
+    let scope = this.#scopes.get(credential);
+    if (!scope) {
+      const secret = credential.kind === 'api-key' ? `api-key\u0000${credential.apiKey.reveal()}` : `login\u0000${credential.username}\u0000${credential.password.reveal()}`;
+      scope = new Promise<string>((resolve, reject) => {
+        scrypt(secret, `metabase-gateway cache scope\u0000${this.baseUrl.origin}${this.baseUrl.pathname}`, 15, SCOPE_COST, (err, key) => (err ? reject(err) : resolve(key.toString('base64url'))));
+      });
+      this.#scopes.set(credential, scope);
+    }
+    return scope;
   }
 
   /** Calls in flight now with this credential (never above `maxConcurrent`). */

@@ -39,11 +39,16 @@ export class RawRows {
     return this.rowEnds.length;
   }
 
-  /** The first `count` rows (all when `count` is at least their number), as JSON text. */
-  json(count = this.rowEnds.length): RawJson {
-    if (count >= this.rowEnds.length) return new RawJson(this.body.slice(this.start, this.end));
-    if (count <= 0) return new RawJson('[]');
-    return new RawJson(`${this.body.slice(this.start, this.rowEnds[count - 1])}]`);
+  /** `count` rows from row `from` (default: all from the first), as JSON text. */
+  json(count = this.rowEnds.length, from = 0): RawJson {
+    const n = this.rowEnds.length;
+    const first = Math.max(0, Math.min(from, n));
+    const last = Math.min(n, first + Math.max(0, count));
+    if (first >= last) return new RawJson('[]');
+    if (first === 0 && last === n) return new RawJson(this.body.slice(this.start, this.end));
+    // A row starts after the `[` opening the rows, or after the `,` ending the row before it.
+    const begin = first === 0 ? this.start + 1 : this.rowEnds[first - 1]! + 1;
+    return new RawJson(`[${this.body.slice(begin, this.rowEnds[last - 1])}]`);
   }
 
   /** The rows parsed (for callers that want values, not text). */

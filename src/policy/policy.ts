@@ -100,6 +100,14 @@ export interface RolePolicy {
   readonly maxRows: number;
   readonly rateLimitTier: string | null;
   /**
+   * What the role's limits do while Redis does not answer: `local` counts in each instance instead;
+   * `refuse` refuses (RATE_LIMITED, reason `limits-unavailable`) until it answers again. Default:
+   * `refuse` for roles that serve only agents, or only vetted operations; `local` for the others.
+   */
+  readonly rateLimitFallback: 'local' | 'refuse';
+  /** How long the role keeps query results for its later runs, in ms (0: not kept), and whether ad-hoc SQL results too. */
+  readonly resultCache: { readonly ttlMs: number; readonly nativeSql: boolean };
+  /**
    * Only vetted (persisted) operations may run in this role. Until the vetted manifest exists, such a
    * role may run nothing: every operation is refused with FORBIDDEN reason `vetted-only`.
    */
@@ -111,14 +119,30 @@ export interface RolePolicy {
 }
 
 export interface RateLimitTier {
-  readonly requestsPerMinute: number;
+  /** Requests per minute per caller; null: not limited. */
+  readonly requestsPerMinute: number | null;
+  /** Query runs per minute per caller (every run asked for, whether Metabase, a cache or a shared run answers it); null: not limited. */
+  readonly runsPerMinute: number | null;
+  /** Query runs in progress at once per caller; null: not limited. */
+  readonly concurrentRuns: number | null;
 }
+
+export type MetadataKind = 'cards' | 'dashboards' | 'collections' | 'databases';
+
+/** How long Metabase's metadata is kept, per kind: fresh for `ttlMs`, then served stale for `staleMs` while refreshed. */
+export interface CachePolicy {
+  readonly metadata: Readonly<Record<MetadataKind, { readonly ttlMs: number; readonly staleMs: number }>>;
+}
+
+export const METADATA_KINDS: readonly MetadataKind[] = ['cards', 'dashboards', 'collections', 'databases'];
+const DEFAULT_METADATA_TTL_SECONDS = 60;
 
 export interface Policy {
   /** Where it was read from, for messages. */
   readonly source: string;
   readonly claims: ClaimsPolicy;
   readonly rateLimitTiers: Readonly<Record<string, RateLimitTier>>;
+  readonly cache: CachePolicy;
   /** The limits every role starts from (the defaults, changed by the policy's `limits`); callers with no role get these. */
   readonly limits: OperationLimits;
   /** When true, a caller no role fits is told what every role needs; otherwise only what its own token holds. */
@@ -275,9 +299,9 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'limits', 'explainDenials', 'roles'];
+const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'cache', 'limits', 'explainDenials', 'roles'];
 const ISSUER_KEYS = ['name', 'issuer', 'audiences', 'audienceClaim', 'algorithms', 'allowIdTokens', 'claims', 'overage'];
-const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'vettedOnly', 'limits'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'limits'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -291,11 +315,17 @@ function readPolicy(root: Node, source: string): Policy {
       const t = tierNode.at(name);
       if (!ROLE_NAME.test(name)) t.fail('a tier name of letters, digits, - and _');
       // A tier with a bad field is still a tier: roles naming it get no second, misleading problem.
-      const rpm = t.object(['requestsPerMinute']) ? t.at('requestsPerMinute').integer(1, 1_000_000) : undefined;
-      tiers[name] = { requestsPerMinute: rpm ?? 0 };
+      const fields = ['requestsPerMinute', 'runsPerMinute', 'concurrentRuns'] as const;
+      const tier: Record<(typeof fields)[number], number | null> = { requestsPerMinute: null, runsPerMinute: null, concurrentRuns: null };
+      if (t.object([...fields])) {
+        if (!fields.some((f) => t.at(f).present)) t.fail(`at least one of ${fields.join(', ')}`);
+        for (const f of fields) if (t.at(f).present) tier[f] = t.at(f).integer(1, f === 'concurrentRuns' ? 10_000 : 1_000_000) ?? null;
+      }
+      tiers[name] = tier;
     }
   }
   const limits = readLimits(root.at('limits'), DEFAULT_LIMITS);
+  const cache = readCache(root.at('cache'));
   const warnings: string[] = [];
   const claims = readClaims(root.at('claims'), defaultClaims(), warnings);
   const issuers = readIssuers(root.at('issuers'), claims, dirname(source), warnings);
@@ -315,7 +345,7 @@ function readPolicy(root: Node, source: string): Policy {
     }
   }
   const explainDenials = root.at('explainDenials').boolean(false);
-  return { source, claims, issuers, rateLimitTiers: tiers, limits, explainDenials, roles, warnings };
+  return { source, claims, issuers, rateLimitTiers: tiers, cache, limits, explainDenials, roles, warnings };
 }
 
 export function defaultClaims(): ClaimsPolicy {
@@ -443,6 +473,21 @@ function readLimits(node: Node, base: OperationLimits): OperationLimits {
   return out as unknown as OperationLimits;
 }
 
+/** `cache:`: how long Metabase's metadata is kept, in seconds: `metadata.ttlSeconds` for every kind, a kind's own (`cards: 30`), `staleSeconds` after it. */
+function readCache(node: Node): CachePolicy {
+  const seconds = (n: Node, fallback: number): number => (n.present ? (n.integer(0, 86_400) ?? fallback) : fallback);
+  let ttl = DEFAULT_METADATA_TTL_SECONDS;
+  let stale = DEFAULT_METADATA_TTL_SECONDS;
+  const m = node.at('metadata');
+  const ok = node.present && node.object(['metadata']) && m.present && m.object(['ttlSeconds', 'staleSeconds', ...METADATA_KINDS]);
+  if (ok) {
+    ttl = seconds(m.at('ttlSeconds'), ttl);
+    stale = seconds(m.at('staleSeconds'), stale);
+  }
+  const metadata = Object.fromEntries(METADATA_KINDS.map((k) => [k, { ttlMs: (ok ? seconds(m.at(k), ttl) : ttl) * 1000, staleMs: stale * 1000 }]));
+  return { metadata: metadata as CachePolicy['metadata'] };
+}
+
 function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits, issuers: readonly IssuerPolicy[]): RolePolicy | undefined {
   if (!node.object(ROLE_KEYS)) return undefined;
   const name = node.at('name').string(ROLE_NAME, 'a role name: a letter, then letters, digits, - or _ (at most 63)');
@@ -477,12 +522,20 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
   }
   // People explore; programs run what they were built to run.
   const servesPeople = clientKinds === null || clientKinds.includes('human');
+  const servesOnlyAgents = clientKinds !== null && clientKinds.every((k) => k === 'agent');
+  const vettedOnly = node.at('vettedOnly').boolean(false);
+  let resultCache = { ttlMs: 0, nativeSql: false };
+  const rc = node.at('resultCache');
+  if (rc.present && rc.object(['ttlSeconds', 'nativeSql'])) {
+    resultCache = { ttlMs: (rc.at('ttlSeconds').integer(0, 86_400) ?? 0) * 1000, nativeSql: rc.at('nativeSql').boolean(false) };
+  }
   const role = {
-    name, description, groups, clientKinds, issuers: roleIssuers, metabase, collections, maxRows, rateLimitTier,
+    name, description, groups, clientKinds, issuers: roleIssuers, metabase, collections, maxRows, rateLimitTier, resultCache,
+    rateLimitFallback: node.at('rateLimitFallback').present ? (node.at('rateLimitFallback').oneOf(['local', 'refuse'] as const) ?? 'refuse') : servesOnlyAgents || vettedOnly ? 'refuse' : 'local',
     canViewSql: node.at('canViewSql').boolean(false),
     canRunNativeSql: node.at('canRunNativeSql').boolean(false),
     canIntrospect: node.at('canIntrospect').boolean(servesPeople),
-    vettedOnly: node.at('vettedOnly').boolean(false),
+    vettedOnly,
     limits: readLimits(node.at('limits'), baseLimits),
   };
   if (role.name === undefined || role.metabase === undefined || role.collections === undefined || role.maxRows === undefined) return undefined;

@@ -6,11 +6,58 @@
  * (a dropped bucket comes back full, which only ever errs toward admitting).
  */
 
-export type Admission = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number };
+export type Admission =
+  | { readonly allowed: true }
+  /** `unavailable`: refused because the shared count could not be read and the caller's role fails closed. */
+  | { readonly allowed: false; readonly retryAfterMs: number; readonly unavailable?: true };
+
+/** What a limit does when the shared count cannot be read: count in this instance, or refuse. */
+export interface LimitOptions {
+  readonly failClosed?: boolean;
+}
 
 /** Takes one request from a caller's allowance of `perMinute`: in this process, or shared by every instance. */
 export interface RequestLimiter {
-  take(key: string, perMinute: number): Promise<Admission>;
+  take(key: string, perMinute: number, options?: LimitOptions): Promise<Admission>;
+}
+
+/** A slot held while work runs; `release` gives it back (at most once). */
+export interface Lease {
+  release(): void;
+}
+
+/** At most `max` pieces of work at once per key: in this process, or shared by every instance. */
+export interface ConcurrencyLimiter {
+  /** A lease, or a refusal when `max` are held already (or the shared count cannot be read and the caller fails closed). */
+  acquire(key: string, max: number, options?: LimitOptions): Promise<Lease | Exclude<Admission, { allowed: true }>>;
+}
+
+/** Refusals of a concurrency limit say to retry after this long. */
+export const CONCURRENCY_RETRY_MS = 1_000;
+
+/**
+ * Concurrent work per key in this process. Keys with nothing held are dropped, so the map holds at
+ * most as many keys as there are leases.
+ */
+export function localConcurrencyLimiter(): ConcurrencyLimiter {
+  const held = new Map<string, number>();
+  return {
+    async acquire(key, max) {
+      const n = held.get(key) ?? 0;
+      if (n >= max) return { allowed: false, retryAfterMs: CONCURRENCY_RETRY_MS };
+      held.set(key, n + 1);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          const left = (held.get(key) ?? 1) - 1;
+          if (left <= 0) held.delete(key);
+          else held.set(key, left);
+        },
+      };
+    },
+  };
 }
 
 export interface RateLimiterOptions {

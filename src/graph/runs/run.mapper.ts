@@ -3,8 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { BadUserInputError, QueryFailedError } from '../../errors/index.js';
 import type { Logger } from 'pino';
 import type { Trail } from '../../audit/trail.js';
+import type { GatewayContext } from '../../context/context.js';
+import type { RunOutcome, RunSource } from '../../metabase/loaders.js';
+import type { RunOwner, RunStore } from '../../metabase/stored-runs.js';
 import type { QueryResult } from '../../metabase/types.js';
-import { QueryRunStatus, type QueryRun } from './run.type.js';
+import { QueryRunSource, QueryRunStatus, type QueryRun } from './run.type.js';
 
 /** The rows a run may return: what the caller asks, never above the role's `maxRows`. */
 export function checkMaxRows(maxRows: number | null | undefined, roleCap: number): number {
@@ -15,21 +18,43 @@ export function checkMaxRows(maxRows: number | null | undefined, roleCap: number
   return Math.min(maxRows, roleCap);
 }
 
-export function toQueryRun(result: QueryResult, maxRows: number | null): QueryRun {
-  // Rows that came as text leave as text, cut to `maxRows` without being parsed (see raw-rows.ts).
+const SOURCE: Record<RunSource, QueryRunSource> = { metabase: QueryRunSource.METABASE, cache: QueryRunSource.GATEWAY_CACHE, shared: QueryRunSource.SHARED };
+
+/** Where a run is kept for `queryRun(id)`, and whose it is. */
+export interface RunKeeping {
+  readonly runs: RunStore;
+  readonly owner: RunOwner;
+}
+
+/** Where the request's runs are kept, for the viewer in the role in force. */
+export function keepingOf(ctx: Pick<GatewayContext, 'runs' | 'roleName' | 'viewer'>): RunKeeping | null {
+  if (!ctx.runs || !ctx.roleName) return null;
+  return { runs: ctx.runs, owner: { issuer: ctx.viewer.issuer, subject: ctx.viewer.subject, role: ctx.roleName } };
+}
+
+/** A QueryRun of `result`, its rows cut to `maxRows`; kept under its id when `keeping` is given. */
+export function toQueryRun(outcome: { result: QueryResult; source: RunSource | 'stored' }, maxRows: number | null, keeping: RunKeeping | null, id: string = randomUUID()): QueryRun {
+  const { result } = outcome;
+  // Rows that came as text stay text: pages of them are cut without being parsed (see raw-rows.ts).
   const all = result.rowsJson ?? result.rows;
   const count = maxRows !== null ? Math.min(maxRows, all.length) : all.length;
-  const rows = result.rowsJson ? result.rowsJson.json(count) : count < result.rows.length ? result.rows.slice(0, count) : result.rows;
+  const from = outcome.source === 'stored' ? QueryRunSource.METABASE : result.cached && outcome.source === 'metabase' ? QueryRunSource.METABASE_CACHE : SOURCE[outcome.source];
+  const truncated = result.truncatedAt !== null || count < all.length;
+  const kept = keeping && outcome.source !== 'stored'
+    ? keeping.runs.keep(id, keeping.owner, result, count, { truncated, source: from }).catch(() => null)
+    : Promise.resolve(null);
   return {
-    id: randomUUID(),
+    id,
     status: QueryRunStatus.COMPLETED,
     columns: result.columns.map((c) => ({ name: c.name, displayName: c.displayName, baseType: c.baseType, semanticType: c.semanticType })),
-    rows: rows as QueryRun['rows'],
+    rowSource: all,
+    kept,
     rowCount: count,
-    truncated: result.truncatedAt !== null || count < all.length,
+    truncated,
     runningTimeMs: result.runningTimeMs === null ? null : Math.round(result.runningTimeMs),
     startedAt: result.startedAt,
-    cached: result.cached,
+    cached: result.cached || outcome.source === 'cache',
+    from,
     error: null,
   };
 }
@@ -47,6 +72,8 @@ export interface RunTarget {
   readonly databaseId?: number;
   readonly sql?: string;
   readonly parameters: unknown;
+  /** Where the run is kept for `queryRun(id)`; null: not kept. */
+  readonly keeping: RunKeeping | null;
 }
 
 /**
@@ -55,18 +82,18 @@ export interface RunTarget {
  * SQL, so only a role that may read SQL (`canViewSql`) sees it; others get a fixed sentence and the
  * error type. Either way the message is logged with the request id.
  */
-export async function runOrFailure(run: () => Promise<QueryResult>, maxRows: number | null, target: RunTarget): Promise<QueryRun> {
+export async function runOrFailure(run: () => Promise<RunOutcome>, maxRows: number | null, target: RunTarget): Promise<QueryRun> {
   let result: QueryRun;
   try {
-    result = toQueryRun(await run(), maxRows);
+    result = toQueryRun(await run(), maxRows, target.keeping);
   } catch (err) {
     if (!(err instanceof QueryFailedError)) throw err;
     const errorType = typeof err.extensions['errorType'] === 'string' ? err.extensions['errorType'] : null;
     target.log?.warn({ event: 'metabase.run-failed', code: err.code, errorType, detail: err.detail }, 'a query run failed in Metabase');
     const message = target.canViewSql && err.detail ? err.detail : `The query failed in Metabase (${errorType ?? 'no error type'}); its message is shown only to roles that may read SQL, and is in the gateway's log.`;
     result = {
-      id: randomUUID(), status: QueryRunStatus.FAILED, columns: [], rows: [], rowCount: 0, truncated: false,
-      runningTimeMs: null, startedAt: null, cached: false,
+      id: randomUUID(), status: QueryRunStatus.FAILED, columns: [], rowSource: [], kept: Promise.resolve(null), rowCount: 0, truncated: false,
+      runningTimeMs: null, startedAt: null, cached: false, from: QueryRunSource.METABASE,
       error: { code: err.code, message, errorType },
     };
   }
@@ -74,6 +101,12 @@ export async function runOrFailure(run: () => Promise<QueryResult>, maxRows: num
     questionId: target.questionId ?? null, dashboardId: target.dashboardId ?? null, dashboardCardId: target.dashboardCardId ?? null,
     databaseId: target.databaseId ?? null, ...(target.sql !== undefined ? { sql: target.sql } : {}), parameters: target.parameters,
     status: result.status === QueryRunStatus.COMPLETED ? 'completed' : 'failed', rowCount: result.rowCount, truncated: result.truncated, cached: result.cached,
+    from: RECORDED_SOURCE[result.from], runId: result.id,
   });
   return result;
 }
+
+/** How the audit record names where a run's result came from. */
+const RECORDED_SOURCE: Record<QueryRunSource, 'metabase' | 'metabase-cache' | 'gateway-cache' | 'shared'> = {
+  METABASE: 'metabase', METABASE_CACHE: 'metabase-cache', GATEWAY_CACHE: 'gateway-cache', SHARED: 'shared',
+};

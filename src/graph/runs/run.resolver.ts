@@ -7,7 +7,7 @@ import { describeValue, parseId } from '../common/ids.js';
 import { ParameterValueInput } from '../common/parameter.type.js';
 import { RunArgs } from '../questions/question.args.js';
 import { resolveParameterValues } from './parameters.js';
-import { checkMaxRows, runOrFailure } from './run.mapper.js';
+import { checkMaxRows, keepingOf, runOrFailure } from './run.mapper.js';
 import { findDashcard, runDashcard, runQuestion } from './run.service.js';
 import { QueryRun } from './run.type.js';
 import { RUN_COST } from '../../gate/cost.js';
@@ -83,8 +83,8 @@ export class RunResolver {
     const values = resolveParameterValues(declared, (parameters ?? []).map((p) => ({ slug: p.name, value: p.value })), 'this SQL');
     const templateTags = Object.fromEntries((parameters ?? []).map((p) => [p.name, { id: p.name, name: p.name, 'display-name': p.name, type: p.type }]));
     const sent = values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ type: parameter.type, target: parameter.target, value }));
-    return runOrFailure(() => ctx.role.client.runNative(db, sql, { templateTags, parameters: sent }, ctx.loaders.call), rows, {
-      trail: ctx.trail, canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
+    return runOrFailure(() => ctx.loaders.native({ databaseId: db, sql, templateTags, parameters: sent }), rows, {
+      trail: ctx.trail, keeping: keepingOf(ctx), canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
     });
   }
 }

@@ -49,7 +49,7 @@ describe('the audit trail', () => {
   const logLines: string[] = [];
   const audited = new EventEmitter();
   before(async () => {
-    stack = await startDemo(loadConfig({ PORT: '0' }), {
+    stack = await startDemo(loadConfig({ PORT: '0', CACHE: 'off' }), {
       logger: createLogger({ level: 'debug', destination: capture(logLines) }),
       audit: createAuditLog({ file: null, format: 'operation', redactVariables: ['secretFilter'], destination: capture(auditLines, audited) }),
     });

@@ -18,7 +18,7 @@ const nonRunCalls = (counts: Record<string, number>): Record<string, number> =>
 describe('batching and deduplication', () => {
   let stack: DemoStack;
   before(async () => {
-    stack = await startStack({ QUESTIONS_LIST_THRESHOLD: '5', DASHBOARD_RUN_CONCURRENCY: '2' });
+    stack = await startStack({ QUESTIONS_LIST_THRESHOLD: '5', DASHBOARD_RUN_CONCURRENCY: '2', CACHE: 'off' });
   });
   after(() => stack.close());
 

@@ -89,7 +89,7 @@ test('the SQL of an ad-hoc run is kept up to 4,096 characters, and the record sa
   const lines: Record<string, unknown>[] = [];
   const audit = createAuditLog({ file: null, format: 'operation', redactVariables: [], destination: sink(lines) });
   const t = new Trail('sql');
-  t.runs.push({ questionId: null, dashboardId: null, dashboardCardId: null, databaseId: 1, sql: `SELECT ${'1, '.repeat(30_000)}1`, parameters: [], status: 'completed', rowCount: 1, truncated: false, cached: false });
+  t.runs.push({ questionId: null, dashboardId: null, dashboardCardId: null, databaseId: 1, sql: `SELECT ${'1, '.repeat(30_000)}1`, parameters: [], status: 'completed', rowCount: 1, truncated: false, cached: false, from: 'metabase', runId: '00000000-0000-4000-8000-000000000000' });
   audit.write(t, { status: 200, responseBytes: 1 });
   const sql = (lines[0]!['runs'] as { sql: string }[])[0]!.sql;
   assert.equal(sql.length, 4_097);
@@ -102,7 +102,7 @@ test('values of redacted variables are cut from the run parameters of the same r
   const audit = createAuditLog({ file: null, format: 'operation', redactVariables: ['customer'], destination: sink(lines) });
   const t = new Trail('r');
   t.rawVariables = { customer: { email: 'vip@example.test' }, state: 'TX' };
-  t.runs.push({ questionId: 5, dashboardId: null, dashboardCardId: null, databaseId: null, parameters: [{ id: 'a', value: 'vip@example.test' }, { id: 'b', value: 'TX' }], status: 'completed', rowCount: 1, truncated: false, cached: false });
+  t.runs.push({ questionId: 5, dashboardId: null, dashboardCardId: null, databaseId: null, parameters: [{ id: 'a', value: 'vip@example.test' }, { id: 'b', value: 'TX' }], status: 'completed', rowCount: 1, truncated: false, cached: false, from: 'metabase', runId: '00000000-0000-4000-8000-000000000000' });
   audit.write(t, { status: 200, responseBytes: 1 });
   assert.deepEqual((lines[0]!['runs'] as { parameters: unknown }[])[0]!.parameters, [{ id: 'a', value: '[redacted]' }, { id: 'b', value: 'TX' }]);
 });

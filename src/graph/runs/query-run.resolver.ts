@@ -1,0 +1,83 @@
+/**
+ * A run's rows in pages, and runs read again by id. Every run is kept for a while for the viewer who
+ * ran it, in the role it ran in (metabase/stored-runs.ts); `queryRun(id)` reads it back, and
+ * `rows(first, after)` / `rowPage(first, after)` page through it without parsing the rows.
+ */
+import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
+import type { GatewayContext } from '../../context/context.js';
+import { BadUserInputError, NotFoundError } from '../../errors/index.js';
+import { METABASE_ROW_LIMIT } from '../../policy/policy.js';
+import type { RawJson } from '../../metabase/raw-rows.js';
+import { RunStore } from '../../metabase/stored-runs.js';
+import { describeValue } from '../common/ids.js';
+import { keepingOf, toQueryRun } from './run.mapper.js';
+import { QueryRun, QueryRunRowPage, QueryRunSource } from './run.type.js';
+
+@ArgsType()
+class RowPageArgs {
+  @Field(() => Int, { nullable: true, description: `How many rows to return (default: all that are left; at most ${METABASE_ROW_LIMIT}).` })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'A cursor from a previous page\'s `endCursor`: the page starts after it.' })
+  after?: string | null;
+}
+
+@Resolver(() => QueryRun)
+export class QueryRunResolver {
+  @Query(() => QueryRun, {
+    nullable: true,
+    description: 'A run made earlier by the same viewer in the same role, while it is kept (see `QueryRun.storedUntil`); NOT_FOUND for any other.',
+  })
+  async queryRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
+    if (!RunStore.isRunId(id)) throw new BadUserInputError(`Expected \`id\` to be a run id (a UUID from QueryRun.id), received ${describeValue(id)}.`, { details: { argument: 'id' } });
+    const keeping = keepingOf(ctx);
+    const kept = keeping ? await keeping.runs.read(id, keeping.owner) : null;
+    if (!kept) {
+      throw new NotFoundError(`No run ${id} is kept for you: runs are kept for a while for the viewer who ran them, in the role they ran in.`);
+    }
+    const run = toQueryRun({ result: kept.result, source: 'stored' }, null, null, id);
+    const from = Object.values(QueryRunSource).find((s) => s === kept.facts.source) ?? QueryRunSource.METABASE;
+    return { ...run, truncated: kept.facts.truncated, from, cached: run.cached || from === QueryRunSource.GATEWAY_CACHE, kept: Promise.resolve(kept.expiresAt) };
+  }
+
+  @FieldResolver(() => GraphQLJSON, { description: 'The rows, each an array of values in column order: all of them, or a page (`first`, `after`; see `rowPage` for its cursor).' })
+  rows(@Root() run: QueryRun, @Args(() => RowPageArgs) args: RowPageArgs): unknown[][] | RawJson {
+    return pageOf(run, args).rows;
+  }
+
+  @FieldResolver(() => QueryRunRowPage, { description: 'A page of the rows, with the cursor of the next page.' })
+  rowPage(@Root() run: QueryRun, @Args(() => RowPageArgs) args: RowPageArgs): QueryRunRowPage {
+    return pageOf(run, args);
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Until when the run can be read again with `queryRun(id)` (ISO 8601); null when it is not kept (too large, or the gateway\'s store did not answer).' })
+  async storedUntil(@Root() run: QueryRun): Promise<string | null> {
+    const until = await run.kept;
+    return until === null ? null : new Date(until).toISOString();
+  }
+}
+
+function pageOf(run: QueryRun, args: RowPageArgs): QueryRunRowPage {
+  const first = args.first ?? null;
+  if (first !== null && (!Number.isInteger(first) || first < 0 || first > METABASE_ROW_LIMIT)) {
+    throw new BadUserInputError(`Expected \`first\` to be an integer from 0 to ${METABASE_ROW_LIMIT}, received ${first}.`, { details: { argument: 'first' } });
+  }
+  const start = args.after ? decodeCursor(args.after, run) + 1 : 0;
+  const end = Math.min(run.rowCount, first === null ? run.rowCount : start + first);
+  const count = Math.max(0, end - start);
+  const source = run.rowSource;
+  const rows = Array.isArray(source) ? (source.slice(start, start + count) as unknown[][]) : (source as Exclude<QueryRun['rowSource'], readonly unknown[]>).json(count, start);
+  return { rows, startRow: start, endCursor: count > 0 ? encodeCursor(run.id, start + count - 1) : null, hasNextPage: start + count < run.rowCount };
+}
+
+/** A cursor names one row of one run: `r:<run id>:<row index>`, encoded so clients treat it as opaque. */
+const encodeCursor = (runId: string, row: number): string => Buffer.from(`r:${runId}:${row}`).toString('base64url');
+
+function decodeCursor(cursor: string, run: QueryRun): number {
+  const m = cursor.length <= 128 ? /^r:([0-9a-f-]{36}):(\d{1,6})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
+  if (!m || m[1] !== run.id || Number(m[2]) >= run.rowCount) {
+    throw new BadUserInputError('Expected `after` to be an `endCursor` from a page of this run.', { details: { argument: 'after' } });
+  }
+  return Number(m[2]);
+}

@@ -1,0 +1,97 @@
+/**
+ * Query runs kept under their id for a while (`RUN_STORE_TTL_MS`), so a caller can read a large
+ * result again in pages (`queryRun(id)`, `QueryRun.rows(first, after)`) instead of holding it all at
+ * once: useful to clients, and to agents with small context windows. A run is readable only by the
+ * viewer who ran it, in the role it ran in; to anyone else it does not exist. Runs larger than the
+ * byte cap are not kept (their `storedUntil` is null), nor are runs made while the store is down.
+ */
+import { createHash } from 'node:crypto';
+import type { SharedStore } from '../store/store.js';
+import { decodeRun, encodeRun } from './run-codec.js';
+import type { QueryResult } from './types.js';
+
+/** Who a run belongs to: the viewer (issuer and subject) and the role it ran in. */
+export interface RunOwner {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly role: string;
+}
+
+/** What the gateway adds to Metabase's result when it keeps a run. */
+export interface RunFacts {
+  /** Whether Metabase's limit or the caller's row cap cut the rows. */
+  readonly truncated: boolean;
+  /** Where the result came from when it ran (metabase, cache, shared). */
+  readonly source: string;
+}
+
+export interface KeptRun {
+  readonly result: QueryResult;
+  readonly facts: RunFacts;
+  readonly storedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface RunStoreOptions {
+  /** How long a run is kept, in ms. Default one hour. */
+  readonly ttlMs?: number;
+  /** Largest run kept, in bytes of its stored text. Default 8 MiB. */
+  readonly maxBytes?: number;
+  readonly now?: () => number;
+}
+
+/** A run id is a UUID: anything else is not looked up. */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class RunStore {
+  readonly ttlMs: number;
+  readonly maxBytes: number;
+  readonly #store: SharedStore;
+  readonly #now: () => number;
+
+  constructor(store: SharedStore, options: RunStoreOptions = {}) {
+    this.#store = store;
+    this.ttlMs = options.ttlMs ?? 3_600_000;
+    this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    this.#now = options.now ?? Date.now;
+  }
+
+  static isRunId(id: string): boolean {
+    return RUN_ID.test(id);
+  }
+
+  /** Keeps the first `rows` rows of `result` under `id`; resolves to when it expires, or null when it was not kept. */
+  async keep(id: string, owner: RunOwner, result: QueryResult, rows: number, facts: RunFacts): Promise<number | null> {
+    const storedAt = this.#now();
+    const header = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source });
+    const text = `${header}\n${encodeRun(result, storedAt, rows)}`;
+    if (text.length > this.maxBytes || Buffer.byteLength(text) > this.maxBytes) return null;
+    return (await this.#store.set(key(id), text, this.ttlMs)) ? storedAt + this.ttlMs : null;
+  }
+
+  /** The run, when it exists and belongs to `owner`; null otherwise (the two are not told apart). */
+  async read(id: string, owner: RunOwner): Promise<KeptRun | null> {
+    if (!RunStore.isRunId(id)) return null;
+    const raw = await this.#store.get(key(id));
+    if (!raw) return null;
+    const text = raw.toString('utf8');
+    const newline = text.indexOf('\n');
+    if (newline < 0) return null;
+    try {
+      const header = JSON.parse(text.slice(0, newline)) as { owner?: unknown; truncated?: unknown; source?: unknown };
+      if (header.owner !== ownerKey(owner)) return null;
+      const { result, storedAt } = decodeRun(text.slice(newline + 1));
+      return {
+        result, storedAt, expiresAt: storedAt + this.ttlMs,
+        facts: { truncated: header.truncated === true, source: typeof header.source === 'string' ? header.source : 'metabase' },
+      };
+    } catch {
+      return null;
+    }
+  }
+}
+
+const key = (id: string): string => `stored-run:${id}`;
+
+/** The owner as a digest: the store never holds who ran what in the clear. */
+const ownerKey = (o: RunOwner): string => createHash('sha256').update(`${o.issuer}\u0000${o.subject}\u0000${o.role}`).digest('base64url');

@@ -1,0 +1,46 @@
+/**
+ * What the gateway's instances share, from the configuration. With Redis (REDIS_URL or
+ * REDIS_CLUSTER_NODES): request and run limits counted across every instance, caches and kept runs
+ * every instance reads, identical runs shared across instances, and a store whose state /readyz
+ * reports. Without it, the same in this process's memory, for this instance alone.
+ */
+import type { Config } from '../config/config.js';
+import { RunStore } from '../metabase/stored-runs.js';
+import { localConcurrencyLimiter, localRequestLimiter, type ConcurrencyLimiter, type RequestLimiter } from '../store/rate-limiter.js';
+import { SharedCache } from '../store/shared-cache.js';
+import { sharedConcurrencyLimiter, sharedRequestLimiter } from '../store/shared-rate-limiter.js';
+import { MemoryStore, RedisStore, type SharedStore, type StoreLogger, type StoreState } from '../store/store.js';
+
+export interface SharedState {
+  readonly store: SharedStore;
+  readonly limiter: RequestLimiter;
+  readonly concurrency: ConcurrencyLimiter;
+  /** Metadata and result caches and shared runs; null when CACHE=off. */
+  readonly cache: SharedCache | null;
+  /** Runs kept for `queryRun(id)`; null when RUN_STORE_TTL_MS=0. */
+  readonly runs: RunStore | null;
+  /** The Redis store's state; absent without Redis. */
+  readonly storeState?: () => StoreState;
+  close(): Promise<void>;
+}
+
+type Settings = Pick<Config, 'redis' | 'cache' | 'runStore'> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
+
+export function openSharedState(settings: Settings, logger?: StoreLogger): SharedState {
+  const redis = settings.redis;
+  // A run's lease outlives the longest run (its Metabase call's timeout), with a margin.
+  const leaseMs = settings.metabase.timeoutMs + 5_000;
+  const store: SharedStore = redis
+    ? new RedisStore({ ...(redis.url ? { url: redis.url } : { cluster: redis.cluster! }), prefix: redis.prefix, timeoutMs: redis.timeoutMs, ...(logger ? { logger } : {}) })
+    : new MemoryStore({ maxBytes: settings.cache.memoryMaxBytes });
+  const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, ...(logger ? { logger } : {}) }) : null;
+  const runs = settings.runStore.ttlMs > 0 ? new RunStore(store, { ttlMs: settings.runStore.ttlMs, maxBytes: settings.runStore.maxBytes }) : null;
+  if (store instanceof RedisStore) {
+    return {
+      store, cache, runs,
+      limiter: sharedRequestLimiter(store), concurrency: sharedConcurrencyLimiter(store, leaseMs),
+      storeState: () => store.state, close: () => store.close(),
+    };
+  }
+  return { store, cache, runs, limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), close: () => store.close() };
+}
