@@ -58,6 +58,9 @@ export interface RedisStoreOptions {
   readonly logger?: StoreLogger;
 }
 
+/** How long commands on a live connection must fail, with no success between, for the store to be degraded. */
+const FAILING_FOR_MS = 1_000;
+
 const DELETE_IF_EQUALS = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export class RedisStore implements SharedStore {
@@ -70,6 +73,8 @@ export class RedisStore implements SharedStore {
   readonly #waiters = new Set<{ state: StoreState; resolve(): void }>();
   /** The state last logged (null: none yet). */
   #logged: StoreState | null = null;
+  /** Since when every command has failed (performance.now()), or null. */
+  #failingSince: number | null = null;
 
   constructor(options: RedisStoreOptions) {
     if (!options.url === !options.cluster) throw new TypeError('a Redis store needs either a url or cluster nodes');
@@ -145,15 +150,23 @@ export class RedisStore implements SharedStore {
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 
-  /** Runs one command; a failure (down, slow, refused) gives `fallback` and marks the store degraded. */
+  /**
+   * Runs one command; a failure (down, slow, refused) gives `fallback`. The store turns degraded when
+   * the connection is lost, or when commands on a live one have failed, with no success between,
+   * for `FAILING_FOR_MS` (commands late under a burst of load are not an outage, and must not flap
+   * the state and the log).
+   */
   async #attempt<T>(command: () => Promise<T>, fallback: T): Promise<T> {
     try {
       const result = await command();
+      this.#failingSince = null;
       // A slow Redis answers again without reconnecting: an answer is what says it is back.
       if (this.#state !== 'ok') this.#mark('ok');
       return result;
     } catch (err) {
-      this.#mark('degraded', err);
+      const now = performance.now();
+      this.#failingSince ??= now;
+      if (now - this.#failingSince >= FAILING_FOR_MS || this.#client.status !== 'ready') this.#mark('degraded', err);
       return fallback;
     }
   }

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_POLICY_FILE } from '../../../src/demo.js';
 import { startStack, type DemoStack } from '../../helpers/gateway.js';
+import { credentialOf, raw } from '../../helpers/emulator.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const RUN = 'POST /api/card/:card-id/query';
 
@@ -37,7 +39,7 @@ describe('the shared cache, in one instance', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gateway-cache-'));
-    stack = await startStack({ POLICY_FILE: await policyFile(dir) });
+    stack = await startStack({ POLICY_FILE: await policyFile(dir), POLICY_WATCH_INTERVAL_MS: '50' });
   });
   after(async () => {
     await stack.close();
@@ -217,5 +219,40 @@ describe('the shared cache, in one instance', () => {
     // Another support user has their own allowance.
     const other = await post(stack.tokens.support, '{ question(id: 10) { run { rowCount } } }');
     assert.equal(other.errors, undefined);
+  });
+
+  test('a new credential is a new cache scope: a policy reload that changes a role\'s key, and a key rotated in its file', async () => {
+    const query = '{ dashboard(id: 1) { name } }';
+    const policy = join(dir, 'policy.yaml');
+    const calls = (): number => mb().count('GET /api/dashboard/:id');
+    const reloadedPast = (version: number) => eventually(() => stack.policy.current.version > version, 'the policy reloads', { withinMs: 5_000, everyMs: 20 });
+    await post(stack.tokens.sales, query);
+    mb().reset();
+    assert.equal((await post(stack.tokens.sales, query)).errors, undefined);
+    assert.equal(calls(), 0, 'kept under the sales key');
+
+    // A key of its own for the Sales group, made as an operator would, read from a file.
+    const admin = credentialOf(stack.emulator, 'Administrators').apiKey;
+    const created = await raw(stack.emulator, 'POST', '/api/api-key', { key: admin, body: { name: 'sales-cache-scope', group_id: 4 } });
+    const { id, unmasked_key: first } = created.json as { id: number; unmasked_key: string };
+    const keyFile = join(dir, 'sales.key');
+    await writeFile(keyFile, first);
+    let version = stack.policy.current.version;
+    const text = await readFile(policy, 'utf8');
+    await writeFile(policy, text.replace('apiKey: { env: DEMO_METABASE_KEY_SALES }', `apiKey: { file: ${JSON.stringify(keyFile)} }`));
+    await reloadedPast(version);
+    assert.equal((await post(stack.tokens.sales, query)).errors, undefined);
+    assert.equal(calls(), 1, 'the new key starts afresh');
+    await post(stack.tokens.sales, query);
+    assert.equal(calls(), 1, 'and keeps its own');
+
+    const rotated = await raw(stack.emulator, 'PUT', `/api/api-key/${id}/regenerate`, { key: admin });
+    version = stack.policy.current.version;
+    await writeFile(keyFile, (rotated.json as { unmasked_key: string }).unmasked_key);
+    await reloadedPast(version);
+    assert.equal((await post(stack.tokens.sales, query)).errors, undefined);
+    assert.equal(calls(), 2, 'the rotated key starts afresh too');
+    assert.ok(mb().log.every((l) => l.status !== 401), 'no call met the old key');
+    await writeFile(policy, text);
   });
 });

@@ -132,7 +132,10 @@ describe('the shared store', () => {
         const tookMs = performance.now() - started;
         // The deadline is 50 ms; the bound leaves room for a busy machine, not for waiting on Redis.
         assert.ok(tookMs < 500, `a read against a hung Redis took ${Math.round(tookMs)} ms`);
-        assert.equal(store.state, 'degraded');
+        assert.equal(store.state, 'ok', 'one late command is not an outage');
+        // Commands failing for a second, with no success between, are.
+        await eventually(async () => (await store.get('k')) === null && store.state === 'degraded', 'the store turns degraded', { withinMs: 5_000 });
+        assert.equal(logger.lines.filter((l) => l.event === 'store.degraded').length, 1, 'logged once');
         own.resume();
         await eventually(async () => (await store.set('k', 'v', 60_000)) && store.state === 'ok', 'the store recovers', { withinMs: 5_000 });
       } finally {
