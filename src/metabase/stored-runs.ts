@@ -4,6 +4,11 @@
  * once: useful to clients, and to agents with small context windows. A run is readable only by the
  * viewer who ran it, in the role it ran in; to anyone else it does not exist. Runs larger than the
  * byte cap are not kept (their `storedUntil` is null), nor are runs made while the store is down.
+ *
+ * A kept run is two entries: a small record under the run's id (its owner, facts and body's digest),
+ * and its body under the body's SHA-256. Identical results (a cached or shared result served to many
+ * callers) are stored once: a body already there only has its expiry moved, so a busy dashboard kept
+ * for every viewer costs a few small writes per run, not a copy of its rows each time.
  */
 import { createHash } from 'node:crypto';
 import type { SharedStore } from '../store/store.js';
@@ -63,10 +68,16 @@ export class RunStore {
   /** Keeps the first `rows` rows of `result` under `id`; resolves to when it expires, or null when it was not kept. */
   async keep(id: string, owner: RunOwner, result: QueryResult, rows: number, facts: RunFacts): Promise<number | null> {
     const storedAt = this.#now();
-    const header = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source });
-    const text = `${header}\n${encodeRun(result, storedAt, rows)}`;
-    if (text.length > this.maxBytes || Buffer.byteLength(text) > this.maxBytes) return null;
-    return (await this.#store.set(key(id), text, this.ttlMs)) ? storedAt + this.ttlMs : null;
+    // The body carries no time of its own, so identical results have identical bodies.
+    const body = encodeRun(result, 0, rows);
+    if (body.length > this.maxBytes || Buffer.byteLength(body) > this.maxBytes) return null;
+    const digest = createHash('sha256').update(body).digest('base64url');
+    const record = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source, body: digest, storedAt });
+    const [bodyKept, recordKept] = await Promise.all([
+      this.#store.extend(bodyKey(digest), this.ttlMs).then((held) => held || this.#store.set(bodyKey(digest), body, this.ttlMs)),
+      this.#store.set(key(id), record, this.ttlMs),
+    ]);
+    return bodyKept && recordKept ? storedAt + this.ttlMs : null;
   }
 
   /** The run, when it exists and belongs to `owner`; null otherwise (the two are not told apart). */
@@ -74,16 +85,15 @@ export class RunStore {
     if (!RunStore.isRunId(id)) return null;
     const raw = await this.#store.get(key(id));
     if (!raw) return null;
-    const text = raw.toString('utf8');
-    const newline = text.indexOf('\n');
-    if (newline < 0) return null;
     try {
-      const header = JSON.parse(text.slice(0, newline)) as { owner?: unknown; truncated?: unknown; source?: unknown };
-      if (header.owner !== ownerKey(owner)) return null;
-      const { result, storedAt } = decodeRun(text.slice(newline + 1));
+      const record = JSON.parse(raw.toString('utf8')) as { owner?: unknown; truncated?: unknown; source?: unknown; body?: unknown; storedAt?: unknown };
+      if (record.owner !== ownerKey(owner) || typeof record.body !== 'string' || typeof record.storedAt !== 'number') return null;
+      const body = await this.#store.get(bodyKey(record.body));
+      if (!body) return null;
+      const { result } = decodeRun(body.toString('utf8'));
       return {
-        result, storedAt, expiresAt: storedAt + this.ttlMs,
-        facts: { truncated: header.truncated === true, source: typeof header.source === 'string' ? header.source : 'metabase' },
+        result, storedAt: record.storedAt, expiresAt: record.storedAt + this.ttlMs,
+        facts: { truncated: record.truncated === true, source: typeof record.source === 'string' ? record.source : 'metabase' },
       };
     } catch {
       return null;
@@ -92,6 +102,7 @@ export class RunStore {
 }
 
 const key = (id: string): string => `stored-run:${id}`;
+const bodyKey = (digest: string): string => `stored-run-body:${digest}`;
 
 /** The owner as a digest: the store never holds who ran what in the clear. */
 const ownerKey = (o: RunOwner): string => createHash('sha256').update(`${o.issuer}\u0000${o.subject}\u0000${o.role}`).digest('base64url');

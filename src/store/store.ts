@@ -26,6 +26,8 @@ export interface SharedStore {
   get(key: string): Promise<Buffer | null>;
   /** Stores the value for `ttlMs`; false when it could not be stored. */
   set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean>;
+  /** Keeps an existing key at least `ttlMs` longer: true when the key exists (a miss or no answer: false). */
+  extend(key: string, ttlMs: number): Promise<boolean>;
   /** Stores the value only if the key holds none: true when stored, false when taken, null when the store cannot say. */
   setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null>;
   /** Deletes the key if it holds exactly `value` (releasing a lock one holds); true when deleted. */
@@ -137,6 +139,11 @@ export class RedisStore implements SharedStore {
     return this.#attempt(async () => (await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs))) === 'OK', false);
   }
 
+  async extend(key: string, ttlMs: number): Promise<boolean> {
+    // GT: never shortens a longer expiry another writer set.
+    return this.#attempt(async () => (await this.#client.pexpire(this.#prefix + key, ttl(ttlMs), 'GT')) === 1, false);
+  }
+
   async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {
     return this.#attempt(async () => (await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs), 'NX')) === 'OK', null);
   }
@@ -224,6 +231,10 @@ export class MemoryStore implements SharedStore {
   async set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
     const buffer = Buffer.isBuffer(value) ? value : Buffer.from(value);
     return this.#entries.set(key, buffer, buffer.length, this.#entries.now() + ttl(ttlMs));
+  }
+
+  async extend(key: string, ttlMs: number): Promise<boolean> {
+    return this.#entries.extend(key, this.#entries.now() + ttl(ttlMs));
   }
 
   async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {

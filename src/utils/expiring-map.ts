@@ -57,6 +57,15 @@ export class ExpiringMap<V> {
     return true;
   }
 
+  /** Moves an entry's expiry to `expiresAt` (and to the back of the eviction order); false when there is none. */
+  extend(key: string, expiresAt: number): boolean {
+    const entry = this.#entries.get(key);
+    if (!entry || entry.expiresAt <= this.now()) return false;
+    this.#entries.delete(key);
+    this.#entries.set(key, { ...entry, expiresAt: Math.max(entry.expiresAt, expiresAt) });
+    return true;
+  }
+
   delete(key: string): boolean {
     const entry = this.#entries.get(key);
     if (!entry) return false;

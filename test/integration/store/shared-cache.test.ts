@@ -128,7 +128,9 @@ describe('two instances on one Redis', () => {
   let b: Production;
   before(async () => {
     redis = await startRedis();
-    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: testPrefix() };
+    // A generous deadline: these tests are about what is shared, on a machine that may be busy; the
+    // 50 ms default (a late command is a miss) is tested in store.test.ts.
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: testPrefix(), REDIS_TIMEOUT_MS: '1000' };
     [a, b] = await Promise.all([
       startProduction({ emulator: mb, idp, policy: POLICY, env }),
       startProduction({ emulator: mb, idp, policy: POLICY, env, auditFile: true }),
@@ -176,7 +178,7 @@ describe('two instances on a three-master Redis Cluster', () => {
   let b: Production;
   before(async () => {
     cluster = await startRedisCluster();
-    const env = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: testPrefix() };
+    const env = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: testPrefix(), REDIS_TIMEOUT_MS: '1000' };
     [a, b] = await Promise.all([
       startProduction({ emulator: mb, idp, policy: POLICY, env }),
       startProduction({ emulator: mb, idp, policy: POLICY, env, auditFile: true }),

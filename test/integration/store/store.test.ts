@@ -32,9 +32,16 @@ async function conforms(store: SharedStore, expire: (key: string) => Promise<voi
   assert.equal(await store.deleteIfEquals('lock', 'holder-2'), false, 'only its holder releases it');
   assert.equal(await store.deleteIfEquals('lock', 'holder-1'), true);
   assert.equal(await store.setIfAbsent('lock', 'holder-2', 60_000), true, 'free again');
+  assert.equal(await store.extend('missing', 60_000), false, 'nothing to extend');
   await store.set('short', 'x', 1);
   await expire('short');
   assert.equal(await store.get('short'), null, 'gone after its TTL');
+  assert.equal(await store.extend('short', 60_000), false, 'an expired key is not brought back');
+  await store.set('kept', 'y', 30);
+  assert.equal(await store.extend('kept', 60_000), true, 'a live key is kept longer');
+  await store.set('later', 'z', 30);
+  await expire('later');
+  assert.deepEqual(await store.get('kept'), Buffer.from('y'), 'still there past its first TTL');
 }
 
 describe('the shared store', () => {
@@ -44,7 +51,7 @@ describe('the shared store', () => {
   });
   after(() => shared.close());
 
-  test('Redis and memory behave alike: get, set with TTL, set-if-absent, delete-if-equals', async () => {
+  test('Redis and memory behave alike: get, set with TTL, extend, set-if-absent, delete-if-equals', async () => {
     const redis = new RedisStore({ url: shared.url, prefix: testPrefix() });
     try {
       await redis.whenState('ok');
@@ -55,7 +62,7 @@ describe('the shared store', () => {
     let now = Date.parse('2026-06-01T00:00:00Z');
     const memory = new MemoryStore({ now: () => now });
     await conforms(memory, async () => {
-      now += 2;
+      now += 100;
     });
   });
 

@@ -18,6 +18,26 @@ test('no settings: demo mode with documented defaults, frozen', () => {
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits) && Object.isFrozen(c.metabase));
 });
 
+test('caches and kept runs: on by default, bounded, each setting read and checked', () => {
+  const c = loadConfig({});
+  assert.deepEqual(c.cache, { enabled: true, maxValueBytes: 8 * 1024 * 1024, shareWaitMs: 30_000, memoryMaxBytes: 64 * 1024 * 1024 });
+  assert.deepEqual(c.runStore, { ttlMs: 3_600_000, maxBytes: 8 * 1024 * 1024 });
+  const set = loadConfig({ CACHE: 'off', CACHE_MAX_VALUE_BYTES: '2048', METABASE_TIMEOUT_MS: '9000', MEMORY_STORE_MAX_BYTES: '2097152', RUN_STORE_TTL_MS: '0', RUN_STORE_MAX_BYTES: '4096' });
+  assert.deepEqual(set.cache, { enabled: false, maxValueBytes: 2048, shareWaitMs: 9_000, memoryMaxBytes: 2_097_152 }, 'a run waits for another instance at most as long as a Metabase call');
+  assert.deepEqual(set.runStore, { ttlMs: 0, maxBytes: 4096 });
+  assert.equal(loadConfig({ RUN_SHARE_WAIT_MS: '250' }).cache.shareWaitMs, 250);
+  assert.throws(() => loadConfig({ CACHE: 'yes', CACHE_MAX_VALUE_BYTES: '10', RUN_STORE_TTL_MS: '-1', METABASE_TIMEOUT_MS: 'x' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.filter((p) => /CACHE|RUN_STORE|METABASE_TIMEOUT/.test(p)), [
+      'METABASE_TIMEOUT_MS must be an integer from 1 to 9007199254740991, received "x"',
+      'CACHE must be one of on, off, received "yes"',
+      'CACHE_MAX_VALUE_BYTES must be an integer from 1024 to 536870912, received "10"',
+      'RUN_STORE_TTL_MS must be an integer from 0 to 604800000, received "-1"',
+    ], 'each problem once');
+    return true;
+  });
+});
+
 test('Redis: one server by URL, or a Cluster by its nodes; never both; the URL is never echoed', () => {
   const one = loadConfig({ REDIS_URL: 'rediss://:s3cret@redis.internal:6380/0', REDIS_TIMEOUT_MS: '80' });
   assert.deepEqual(one.redis, { url: 'rediss://:s3cret@redis.internal:6380/0', cluster: null, prefix: 'mgw:', timeoutMs: 80 });

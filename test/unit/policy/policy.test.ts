@@ -150,6 +150,45 @@ test('the demo policy is valid and uses every feature', async () => {
   assert.ok(p.roles.some((r) => r.canViewSql && r.canRunNativeSql) && p.roles.some((r) => r.vettedOnly && r.clientKinds?.includes('agent')));
   assert.ok(p.roles.some((r) => r.groups?.length && r.groups.length > 1), 'a role several groups fit (for X-Gateway-Role)');
   assert.equal(new Set(p.roles.map((r) => r.rateLimitTier)).size, 2);
+  assert.ok(p.roles.some((r) => r.resultCache.ttlMs > 0), 'a role that keeps results');
+  assert.ok(Object.values(p.rateLimitTiers).some((t) => t.runsPerMinute && t.concurrentRuns), 'run limits');
+  assert.equal(p.cache.metadata.collections.ttlMs, 300_000, 'a kind kept longer');
+  assert.deepEqual(p.roles.find((r) => r.vettedOnly)!.rateLimitFallback, 'refuse');
+});
+
+test('cache, results and run limits: defaults, and every bad value reported', () => {
+  const base = 'roles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all }]';
+  const p = parsePolicy(base, 'p.yaml');
+  for (const kind of ['cards', 'dashboards', 'collections', 'databases'] as const) assert.deepEqual(p.cache.metadata[kind], { ttlMs: 60_000, staleMs: 60_000 });
+  assert.deepEqual(p.roles[0]!.resultCache, { ttlMs: 0, nativeSql: false }, 'results are not kept unless a role says so');
+  assert.equal(p.roles[0]!.rateLimitFallback, 'local');
+  const agents = parsePolicy(base.replace('match: { groups: [g] }', 'match: { clientKinds: [agent] }'), 'p.yaml');
+  assert.equal(agents.roles[0]!.rateLimitFallback, 'refuse', 'agents fail closed by default');
+  const set = parsePolicy(`
+cache: { metadata: { ttlSeconds: 0, staleSeconds: 5, dashboards: 30 } }
+rateLimitTiers: { t: { runsPerMinute: 10, concurrentRuns: 2 } }
+roles: [{ name: r, match: { clientKinds: [agent] }, metabase: { apiKey: { env: K } }, collections: all, rateLimitTier: t, rateLimitFallback: local, resultCache: { ttlSeconds: 120, nativeSql: true } }]
+`, 'p.yaml');
+  assert.deepEqual(set.cache.metadata.cards, { ttlMs: 0, staleMs: 5_000 });
+  assert.deepEqual(set.cache.metadata.dashboards, { ttlMs: 30_000, staleMs: 5_000 });
+  assert.deepEqual(set.rateLimitTiers['t'], { requestsPerMinute: null, runsPerMinute: 10, concurrentRuns: 2 });
+  assert.deepEqual([set.roles[0]!.rateLimitFallback, set.roles[0]!.resultCache], ['local', { ttlMs: 120_000, nativeSql: true }]);
+
+  assert.deepEqual(problemsOf(`
+cache: { metadata: { ttlSeconds: -1, cards: forever, questions: 5 } }
+rateLimitTiers: { empty: {}, bad: { concurrentRuns: 0, runsPerMinute: 1.5 } }
+roles: [{ name: r, match: { groups: [g] }, metabase: { apiKey: { env: K } }, collections: all, rateLimitFallback: maybe, resultCache: { ttlSeconds: 86401, native: true } }]
+`), [
+    'rateLimitTiers.empty: expected at least one of requestsPerMinute, runsPerMinute, concurrentRuns, received {}',
+    'rateLimitTiers.bad.runsPerMinute: expected an integer from 1 to 1000000, received 1.5',
+    'rateLimitTiers.bad.concurrentRuns: expected an integer from 1 to 10000, received 0',
+    'cache.metadata.questions: unknown key; expected one of ttlSeconds, staleSeconds, cards, dashboards, collections, databases',
+    'cache.metadata.ttlSeconds: expected an integer from 0 to 86400, received -1',
+    'cache.metadata.cards: expected an integer from 0 to 86400, received "forever"',
+    'roles[0].resultCache.native: unknown key; expected one of ttlSeconds, nativeSql',
+    'roles[0].resultCache.ttlSeconds: expected an integer from 0 to 86400, received 86401',
+    'roles[0].rateLimitFallback: expected one of local, refuse, received "maybe"',
+  ]);
 });
 
 test('a policy file round-trip through disk', async () => {

@@ -165,7 +165,10 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     { kind: 'service', scope: 'metabase:service' },
     { kind: 'service', claim: 'gty', equals: ['client-credentials'] },
   ]);
-  assert.deepEqual(policy.rateLimitTiers, { standard: { requestsPerMinute: 600 } });
+  assert.deepEqual(policy.rateLimitTiers, { standard: { requestsPerMinute: 600, runsPerMinute: 120, concurrentRuns: 8 } });
+  const defaultTtl = { ttlMs: 60_000, staleMs: 60_000 };
+  assert.deepEqual(policy.cache.metadata, { cards: defaultTtl, dashboards: defaultTtl, databases: defaultTtl, collections: { ttlMs: 300_000, staleMs: 60_000 } });
+  assert.deepEqual(defaults.cache.metadata.collections, defaultTtl, 'the TTLs it names as defaults are the defaults');
 
   const [analyst, support] = policy.roles;
   assert.deepEqual(analyst, {
@@ -173,6 +176,7 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     groups: ['analysts'], clientKinds: ['human'],
     metabase: { kind: 'api-key', apiKey: { env: 'METABASE_KEY_ANALYSTS' } },
     collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
+    rateLimitFallback: 'local', resultCache: { ttlMs: 300_000, nativeSql: false },
     canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 }, issuers: null,
   });
   assert.deepEqual(support, {
@@ -180,6 +184,7 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     metabase: { kind: 'login', username: 'gateway-support@example.com', password: { file: '/etc/gateway/secrets/support-password' } },
     collections: { all: false, ids: [4], subtrees: [9], root: true },
     canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
+    rateLimitFallback: 'local', resultCache: { ttlMs: 0, nativeSql: false },
     canIntrospect: true, limits: DEFAULT_LIMITS, issuers: null,
   }, 'an unset key takes the documented default');
   assert.deepEqual(policy.issuers, [], 'without issuers, the environment names the one issuer');
