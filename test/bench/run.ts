@@ -10,13 +10,34 @@
  * BENCH_METABASE_RUN_LATENCY_MS (a query run's whole added time, 50; the SQL's own time comes on top),
  * BENCH_PROFILE_DIR (when set, a CPU profile of the measured server's process over each measured
  * round, e.g. gateway-8c-r1.cpuprofile, for Chrome DevTools or `node --cpu-prof`'s readers). The
- * gateway reads its own settings from the environment as always.
+ * gateway reads its own settings from the environment as always, but for its cache: the gateway
+ * process of every scenario runs with CACHE=off (every dashboard and run from Metabase, as the
+ * gateway was measured before it had a cache), and only the `cached` scenario starts a second one
+ * with CACHE=on.
+ *
+ * Scenarios with servers:
+ *   dashboard  (the default) the dashboard query through the gateway (CACHE=off), the same query on a
+ *              bare Apollo Server, and a hand-written REST client calling Metabase directly.
+ *   cached     the same dashboard query through a gateway with a warm result cache (CACHE=on, the
+ *              analyst's `resultCache` in test/bench/policy.yaml; filled by the warm-up, which runs
+ *              for at least 1 s even with BENCH_WARMUP_SECONDS=0, so every measured run and the
+ *              dashboard itself come from the cache), through the gateway with CACHE=off, and by the
+ *              direct REST client. Adds upstream calls per 1,000 requests (over every round), the warm
+ *              side's ratios to the other two, and whether the warm side meets the goal at each
+ *              connection count: at least 5x the direct client's throughput, and a lower p50.
+ *   audit      the dashboard query with the audit trail on and off (8 connections).
+ *   memory     the gateway's peak RSS round by round: the dashboard by 50 connections, a 2,000-row run by 32.
+ *
+ * Two scenarios start no servers and run in this process: `gate` (the operation gate's CPU per
+ * request, test/bench/gate.ts) and `codec` (a stored 2,000-row run as JSON against MessagePack,
+ * test/bench/codec.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runCodecBench } from './codec.js';
 import { runGateBench } from './gate.js';
 import type { LoadJob, LoadResult } from './load.js';
 import type { Command, MetabaseLatency, ProcessStats, Ready, ServerStart } from './servers.js';
@@ -97,18 +118,36 @@ class Server {
   }
 }
 
+/** The servers a side may measure, besides Metabase: each is started only when a side of the scenario needs it. */
+const SERVERS = {
+  // The gateway as it was measured before it had a cache: every dashboard and every run from Metabase.
+  gateway: { kind: 'gateway', env: { CACHE: 'off' }, label: 'gateway (CACHE=off)' },
+  // Metadata kept, identical runs in flight shared, and the analyst's run results kept (policy.yaml's resultCache).
+  cachedGateway: { kind: 'gateway', env: { CACHE: 'on' }, label: 'gateway (CACHE=on)' },
+  bare: { kind: 'bare', label: 'bare Apollo' },
+} as const satisfies Record<string, Omit<ServerStart, 'metabase'> & { readonly label: string }>;
+
+type ServerName = keyof typeof SERVERS;
+
 interface Stack {
   readonly metabase: Server;
-  readonly gateway: Server;
-  readonly bare: Server;
+  readonly servers: ReadonlyMap<ServerName, Server>;
+}
+
+function serverOf(stack: Stack, name: ServerName): Server {
+  const server = stack.servers.get(name);
+  if (!server) throw new Error(`the ${SERVERS[name].label} server was not started for this scenario`);
+  return server;
 }
 
 interface Side {
   readonly name: string;
-  /** The process whose CPU and memory are this side's (none for the direct client). */
-  readonly server: (s: Stack) => Server | undefined;
+  /** The server this side measures: its process's CPU and memory are the side's (none for the direct client). */
+  readonly server?: ServerName;
   readonly job: (s: Stack, connections: number) => LoadJob;
   readonly setUp?: (s: Stack) => Promise<void>;
+  /** The side's warm-up lasts at least this long, whatever BENCH_WARMUP_SECONDS says: a side meant to be measured warm. */
+  readonly minWarmUpSeconds?: number;
 }
 
 interface Measured extends LoadResult {
@@ -118,6 +157,9 @@ interface Measured extends LoadResult {
   readonly peakExternalMb: number | null;
   readonly endRssMb: number | null;
   readonly upstreamPerOp: number;
+  /** Metabase's requests in all, and operations in all (failed ones included), for rates over every round. */
+  readonly upstreamCalls: number;
+  readonly attempted: number;
   readonly metabasePeakInFlight: number;
   /** CPU of Metabase's (the emulator's) process per operation: what the machine spends on the other side. */
   readonly metabaseCpuMsPerOp: number;
@@ -131,10 +173,15 @@ const graphqlJob = (query: string) => (url: string, token: string | undefined, c
   headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
 });
 
-const GATEWAY: Side = { name: 'gateway', server: (s) => s.gateway, job: (s, c) => graphqlJob(DASHBOARD_QUERY)(s.gateway.ready.url, s.gateway.ready.token, c) };
-const BARE: Side = { name: 'bare Apollo', server: (s) => s.bare, job: (s, c) => graphqlJob(DASHBOARD_QUERY)(s.bare.ready.url, undefined, c) };
+/** A GraphQL query sent to one of the servers, with its token (the gateway's analyst) if it has one. */
+const graphqlSide = (name: string, server: ServerName, query: string): Side => ({
+  name, server, job: (s, c) => graphqlJob(query)(serverOf(s, server).ready.url, serverOf(s, server).ready.token, c),
+});
+
+const GATEWAY = graphqlSide('gateway', 'gateway', DASHBOARD_QUERY);
+const BARE = graphqlSide('bare Apollo', 'bare', DASHBOARD_QUERY);
 const DIRECT: Side = {
-  name: 'direct REST', server: () => undefined,
+  name: 'direct REST',
   job: (s, connections) => ({
     mode: 'rest', url: s.metabase.ready.url, connections, durationSeconds: seconds, dashboardId: 1,
     headers: { 'x-api-key': s.metabase.ready.metabase!.credentials.find((c) => c.group === 'Analysts')!.apiKey },
@@ -147,6 +194,10 @@ interface Scenario {
   readonly groups: { readonly connections: number; readonly sides: Side[] }[];
   /** The pairs whose ratio is printed for each group: [a, b] prints a / b. */
   readonly ratios: [Side, Side][];
+  /** Columns after the common ones, for every row. */
+  readonly columns?: { readonly header: string; readonly value: (r: Measured) => string }[];
+  /** Lines printed after the ratios for each group: whether a goal is met (text, never a failed run). */
+  readonly goals?: (connections: number, rows: ReadonlyMap<Side, Measured>) => string[];
 }
 
 const everyCount = (sides: Side[], counts: number[]): Scenario['groups'] => counts.map((connections) => ({ connections, sides }));
@@ -158,13 +209,36 @@ const SCENARIOS: Record<string, () => Scenario> = {
       + 'calling Metabase directly with the Analysts key (the dashboard, then every card\'s run in parallel)',
     groups: everyCount([GATEWAY, DIRECT, BARE], connectionCounts('1,8,32')), ratios: [[GATEWAY, DIRECT], [GATEWAY, BARE]],
   }),
+  cached: () => {
+    // Warmed by its warm-up (at least 1 s of it): every measured run, and the dashboard, come from the gateway's cache.
+    const warm: Side = { ...graphqlSide('gateway, warm cache', 'cachedGateway', DASHBOARD_QUERY), minWarmUpSeconds: 1 };
+    const cold: Side = { ...GATEWAY, name: 'gateway, no cache' };
+    return {
+      describe: 'dashboard 1\'s query as in the dashboard scenario: through a gateway with CACHE=on whose cache the warm-up filled (the dashboard '
+        + 'kept as metadata, every card\'s run by the analyst\'s resultCache, 300 s), through the gateway with CACHE=off, and by the hand-written '
+        + 'REST client calling Metabase directly. Goal: the warm gateway at least 5x the direct client\'s throughput, with a lower p50',
+      groups: everyCount([warm, cold, DIRECT], connectionCounts('1,8,32')),
+      ratios: [[warm, DIRECT], [warm, cold]],
+      columns: [{ header: 'upstream calls per 1,000 requests', value: (r) => fixed((r.upstreamCalls / Math.max(1, r.attempted)) * 1000, 2) }],
+      goals: (connections, rows) => {
+        const w = rows.get(warm)!;
+        const d = rows.get(DIRECT)!;
+        const throughput = w.opsPerSecond / d.opsPerSecond;
+        const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+        return [
+          `${connections} conns, goal: ${warm.name} throughput >= 5x ${DIRECT.name}'s: ${met(throughput >= 5)} (${throughput.toFixed(2)}x)`,
+          `${connections} conns, goal: ${warm.name} p50 below ${DIRECT.name}'s: ${met(w.p50Ms < d.p50Ms)} (${fixed(w.p50Ms)} ms against ${fixed(d.p50Ms)} ms)`,
+        ];
+      },
+    };
+  },
   audit: () => {
-    const on: Side = { ...GATEWAY, name: 'audit on', setUp: (s) => s.gateway.audit(true) };
-    const off: Side = { ...GATEWAY, name: 'audit off', setUp: (s) => s.gateway.audit(false) };
+    const on: Side = { ...GATEWAY, name: 'audit on', setUp: (s) => serverOf(s, 'gateway').audit(true) };
+    const off: Side = { ...GATEWAY, name: 'audit off', setUp: (s) => serverOf(s, 'gateway').audit(false) };
     return { describe: 'the dashboard query with the audit trail on (a record per request, every resolved field, to a file) and off', groups: everyCount([on, off], connectionCounts('8')), ratios: [[on, off]] };
   },
   memory: () => {
-    const bigRun: Side = { name: 'gateway, 2,000-row run', server: (s) => s.gateway, job: (s, c) => graphqlJob(BIG_RUN_QUERY)(s.gateway.ready.url, s.gateway.ready.token, c) };
+    const bigRun = graphqlSide('gateway, 2,000-row run', 'gateway', BIG_RUN_QUERY);
     return {
       describe: 'the gateway\'s peak RSS, round by round: the dashboard query by 50 connections, and a 2,000-row run (question 4) by 32',
       groups: [{ connections: 50, sides: [GATEWAY] }, { connections: 32, sides: [bigRun] }], ratios: [],
@@ -187,7 +261,7 @@ const profileDir = process.env['BENCH_PROFILE_DIR'] || null;
 async function measure(stack: Stack, side: Side, connections: number, round: number): Promise<Measured> {
   await side.setUp?.(stack);
   await settle(stack);
-  const server = side.server(stack);
+  const server = side.server ? serverOf(stack, side.server) : undefined;
   const profiled = profileDir && server ? join(profileDir, `${side.name.replace(/\W+/g, '-')}-${connections}c-r${round + 1}.cpuprofile`) : null;
   if (profiled) await server!.profile(null);
   await server?.stats();
@@ -202,7 +276,7 @@ async function measure(stack: Stack, side: Side, connections: number, round: num
     ...result,
     cpuMsPerOp: used ? used.cpuMs / Math.max(1, ops) : null, peakRssMb: used?.peakRssMb ?? null, endRssMb: used?.rssMb ?? null,
     peakHeapMb: used?.peakHeapMb ?? null, peakExternalMb: used?.peakExternalMb ?? null,
-    upstreamPerOp: (upstream.requests ?? 0) / Math.max(1, ops), metabasePeakInFlight: upstream.peakInFlight ?? 0,
+    upstreamPerOp: (upstream.requests ?? 0) / Math.max(1, ops), upstreamCalls: upstream.requests ?? 0, attempted: ops, metabasePeakInFlight: upstream.peakInFlight ?? 0,
     metabaseCpuMsPerOp: upstream.cpuMs / Math.max(1, ops),
   };
 }
@@ -220,7 +294,9 @@ function combine(results: Measured[]): Measured {
     cpuMsPerOp: cpu.length ? median(cpu) : null, peakRssMb: rss.length ? Math.max(...rss) : null, endRssMb: results.at(-1)!.endRssMb,
     peakHeapMb: results.find((r) => r.peakRssMb === Math.max(...rss))?.peakHeapMb ?? null,
     peakExternalMb: results.find((r) => r.peakRssMb === Math.max(...rss))?.peakExternalMb ?? null,
-    upstreamPerOp: median(results.map((r) => r.upstreamPerOp)), metabasePeakInFlight: Math.max(...results.map((r) => r.metabasePeakInFlight)),
+    upstreamPerOp: median(results.map((r) => r.upstreamPerOp)),
+    upstreamCalls: results.reduce((n, r) => n + r.upstreamCalls, 0), attempted: results.reduce((n, r) => n + r.attempted, 0),
+    metabasePeakInFlight: Math.max(...results.map((r) => r.metabasePeakInFlight)),
     metabaseCpuMsPerOp: median(results.map((r) => r.metabaseCpuMsPerOp)),
     ...(results.find((r) => r.firstFailure) ? { firstFailure: results.find((r) => r.firstFailure)!.firstFailure! } : {}),
   };
@@ -231,30 +307,39 @@ const fixed = (n: number | null, digits = 1): string => (n === null ? '-' : n.to
 async function main(): Promise<void> {
   const name = process.argv[2] ?? 'dashboard';
   if (name === 'gate') return runGateBench();
+  if (name === 'codec') return runCodecBench();
   const make = SCENARIOS[name];
-  if (!make) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate'].join(', ')}`);
+  if (!make) throw new TypeError(`unknown scenario "${name}"; known: ${[...Object.keys(SCENARIOS), 'gate', 'codec'].join(', ')}`);
   const scenario = make();
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const metabase = await Server.start({ kind: 'metabase', latency });
-  const stack: Stack = {
-    metabase,
-    ...Object.fromEntries(await Promise.all((['gateway', 'bare'] as const).map(async (kind) =>
-      [kind, await Server.start({ kind, metabase: metabase.ready.metabase! })]))) as { gateway: Server; bare: Server },
-  };
+  const needed = [...new Set(scenario.groups.flatMap((g) => g.sides.flatMap((side) => (side.server ? [side.server] : []))))];
+  const started = await Promise.allSettled(needed.map(async (server) => {
+    const { label: _, ...start } = SERVERS[server];
+    return [server, await Server.start({ ...start, metabase: metabase.ready.metabase! })] as const;
+  }));
+  const stack: Stack = { metabase, servers: new Map(started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))) };
   try {
+    const failedStart = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failedStart) throw failedStart.reason;
     console.log(`scenario ${name}: ${scenario.describe}`);
     console.log(`Metabase (the emulator) in its own process: ${latency.metadataMs} ms added to every call, query runs ${latency.runMs} ms in all plus the SQL's time`);
-    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each; one load generator in its own process for every side`);
-    const idle = await Promise.all([stack.gateway.stats(), stack.bare.stats()]);
-    console.log(`RSS after start, before any load: gateway ${fixed(idle[0].rssMb, 0)} MB, bare Apollo ${fixed(idle[1].rssMb, 0)} MB\n`);
-    const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'Metabase CPU ms/op', 'failures'];
+    const longer = scenario.groups.flatMap((g) => g.sides).filter((side, i, all) => all.indexOf(side) === i && (side.minWarmUpSeconds ?? 0) > warmUpSeconds);
+    console.log(`${rounds} rounds of ${seconds} s per side in ABBA order after ${warmUpSeconds} s warm-up each`
+      + `${longer.map((side) => ` (${side.name}: ${side.minWarmUpSeconds} s)`).join('')}; one load generator in its own process for every side`);
+    const idle = await Promise.all(needed.map(async (server) => `${SERVERS[server].label} ${fixed((await serverOf(stack, server).stats()).rssMb, 0)} MB`));
+    console.log(`RSS after start, before any load: ${idle.join(', ')}\n`);
+    const header = ['side', 'conns', 'ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'peak RSS MB', 'RSS after MB', 'upstream calls/op', 'Metabase peak in flight', 'Metabase CPU ms/op', 'failures',
+      ...(scenario.columns ?? []).map((c) => c.header)];
     const lines: string[] = [header.join(' | '), header.map(() => '---').join(' | ')];
     const ratioLines: string[] = [];
+    const goalLines: string[] = [];
     const failed: string[] = [];
     for (const { connections, sides } of scenario.groups) {
       for (const side of sides) {
         await side.setUp?.(stack);
-        if (warmUpSeconds > 0) await load({ ...side.job(stack, connections), durationSeconds: warmUpSeconds });
+        const warmUp = Math.max(warmUpSeconds, side.minWarmUpSeconds ?? 0);
+        if (warmUp > 0) await load({ ...side.job(stack, connections), durationSeconds: warmUp });
       }
       const runs = new Map<Side, Measured[]>(sides.map((side) => [side, []]));
       for (let round = 0; round < rounds; round++) {
@@ -270,7 +355,7 @@ async function main(): Promise<void> {
       const rows = new Map(sides.map((side) => [side, combine(runs.get(side)!)]));
       for (const [side, r] of rows) {
         lines.push([side.name, connections, fixed(r.opsPerSecond), fixed(r.p50Ms), fixed(r.p99Ms), fixed(r.cpuMsPerOp, 2), fixed(r.peakRssMb, 0), fixed(r.endRssMb, 0),
-          fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, fixed(r.metabaseCpuMsPerOp, 2), r.failures].join(' | '));
+          fixed(r.upstreamPerOp, 2), r.metabasePeakInFlight, fixed(r.metabaseCpuMsPerOp, 2), r.failures, ...(scenario.columns ?? []).map((c) => c.value(r))].join(' | '));
         if (r.failures > 0) failed.push(`${side.name} at ${connections} connections had ${r.failures} failed operations (first: ${r.firstFailure})`);
       }
       for (const [a, b] of scenario.ratios.filter(([a, b]) => sides.includes(a) && sides.includes(b))) {
@@ -278,15 +363,17 @@ async function main(): Promise<void> {
         const rb = rows.get(b)!;
         ratioLines.push(`${connections} conns, ${a.name} / ${b.name}: throughput ${(ra.opsPerSecond / rb.opsPerSecond).toFixed(2)}x, p50 ${(ra.p50Ms / rb.p50Ms).toFixed(2)}x, p99 ${(ra.p99Ms / rb.p99Ms).toFixed(2)}x`);
       }
+      goalLines.push(...(scenario.goals?.(connections, rows) ?? []));
     }
     console.log(`\n${lines.join('\n')}\n`);
     if (ratioLines.length) console.log(`${ratioLines.join('\n')}\n`);
+    if (goalLines.length) console.log(`${goalLines.join('\n')}\n`);
     if (failed.length) {
       console.log(`WARNING: ${failed.join('; ')}: their figures are not comparable.`);
       process.exitCode = 1;
     }
   } finally {
-    await Promise.all([stack.gateway.close(), stack.bare.close()]);
+    await Promise.all([...stack.servers.values()].map((server) => server.close()));
     await stack.metabase.close();
   }
 }

@@ -5,7 +5,8 @@
  *   gateway   the demo's issuer, policy and gateway in front of that Metabase, the audit trail switchable
  *   bare      the same schema and loaders served by a bare Apollo Server on Fastify: no token, no role
  *             decision, no rules, no gate, no audit, no call scope: the cost of our layers is the difference
- * The gateway and the bare server read their settings from the environment (METABASE_MAX_CONCURRENT, ...).
+ * The gateway and the bare server read their settings from the environment (METABASE_MAX_CONCURRENT, ...);
+ * a gateway's start may override some of them (`env`, e.g. `{ CACHE: 'off' }`), over the environment.
  * Each answers `stats` with its own CPU time and peak RSS since the last `stats` (and the emulator,
  * its request counters), so figures are the measured process's and not the load generator's.
  */
@@ -47,6 +48,8 @@ export interface ServerStart {
   readonly kind: ServerKind;
   readonly latency?: MetabaseLatency;
   readonly metabase?: DemoMetabase;
+  /** gateway: settings over the environment's, e.g. `{ CACHE: 'off' }` (the gateway reads its settings from it). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface Ready {
@@ -145,9 +148,9 @@ async function startMetabase(latency: MetabaseLatency): Promise<{ ready: Ready; 
   };
 }
 
-async function startGateway(metabase: DemoMetabase): Promise<{ ready: Ready; audit(on: boolean): void; close(): Promise<void> }> {
+async function startGateway(metabase: DemoMetabase, env: Readonly<Record<string, string>> = {}): Promise<{ ready: Ready; audit(on: boolean): void; close(): Promise<void> }> {
   const audit = switchableAudit();
-  const stack = await startDemoGateway(loadConfig({ ...process.env, PORT: '0' }), metabase, { audit: audit.audit, policyFile: BENCH_POLICY_FILE });
+  const stack = await startDemoGateway(loadConfig({ ...process.env, ...env, PORT: '0' }), metabase, { audit: audit.audit, policyFile: BENCH_POLICY_FILE });
   return {
     ready: { url: stack.gatewayUrl, token: stack.tokens.analyst },
     audit: audit.switch,
@@ -185,7 +188,7 @@ async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(
       const loaders = createLoaders(role.client, config.limits);
       return {
         requestId: String(++id), viewer, availableRoles: ['analyst'], noRoleReason: null, operationLimits: role.limits, trail: null, log: logger,
-        limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars },
+        limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars }, runs: null,
         roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections),
       };
     },
@@ -230,7 +233,7 @@ async function main(): Promise<void> {
   const profile = profiler();
   let server: { ready: Ready; stats?(): Partial<ProcessStats>; inFlight?(): number; audit?(on: boolean): void; close(): Promise<void> };
   if (start.kind === 'metabase') server = await startMetabase(start.latency!);
-  else if (start.kind === 'gateway') server = await startGateway(start.metabase!);
+  else if (start.kind === 'gateway') server = await startGateway(start.metabase!, start.env);
   else server = await startBare(start.metabase!);
   process.on('message', (message: Command) => {
     if (message.cmd === 'stats') process.send!({ stats: { ...meter.take(), ...server.stats?.() } });
