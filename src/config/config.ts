@@ -112,6 +112,8 @@ export interface Config {
     readonly shareWaitMs: number;
     /** MEMORY_STORE_MAX_BYTES: the in-process store's bound (without Redis), in bytes. Default 64 MiB. */
     readonly memoryMaxBytes: number;
+    /** CACHE_LOCAL_MAX_BYTES: fresh entries each instance keeps decoded beside the store, in bytes (0: none). Default 32 MiB. */
+    readonly localMaxBytes: number;
   };
   /** Runs kept for `queryRun(id)`. */
   readonly runStore: {
@@ -241,6 +243,7 @@ export function loadConfig(env: Env): Readonly<Config> {
       maxValueBytes: int('CACHE_MAX_VALUE_BYTES', 8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
       shareWaitMs: int('RUN_SHARE_WAIT_MS', metabaseTimeoutMs, 0, 3_600_000),
       memoryMaxBytes: int('MEMORY_STORE_MAX_BYTES', 64 * 1024 * 1024, 1024 * 1024, 2 ** 40),
+      localMaxBytes: int('CACHE_LOCAL_MAX_BYTES', 32 * 1024 * 1024, 0, 2 ** 40),
     },
     runStore: {
       ttlMs: int('RUN_STORE_TTL_MS', 3_600_000, 0, 7 * 86_400_000),

@@ -68,10 +68,9 @@ export class RunStore {
   /** Keeps the first `rows` rows of `result` under `id`; resolves to when it expires, or null when it was not kept. */
   async keep(id: string, owner: RunOwner, result: QueryResult, rows: number, facts: RunFacts): Promise<number | null> {
     const storedAt = this.#now();
-    // The body carries no time of its own, so identical results have identical bodies.
-    const body = encodeRun(result, 0, rows);
-    if (body.length > this.maxBytes || Buffer.byteLength(body) > this.maxBytes) return null;
-    const digest = createHash('sha256').update(body).digest('base64url');
+    const encoded = bodyOf(result, rows);
+    if (encoded.bytes > this.maxBytes) return null;
+    const { body, digest } = encoded;
     const record = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source, body: digest, storedAt });
     const [bodyKept, recordKept] = await Promise.all([
       this.#store.extend(bodyKey(digest), this.ttlMs).then((held) => held || this.#store.set(bodyKey(digest), body, this.ttlMs)),
@@ -99,6 +98,21 @@ export class RunStore {
       return null;
     }
   }
+}
+
+/** Bodies by result object and row count: a result served from the cache many times is encoded and hashed once. */
+const BODIES = new WeakMap<QueryResult, Map<number, { body: Buffer; digest: string; bytes: number }>>();
+
+function bodyOf(result: QueryResult, rows: number): { body: Buffer; digest: string; bytes: number } {
+  let byRows = BODIES.get(result);
+  const known = byRows?.get(rows);
+  if (known) return known;
+  // The body carries no time of its own, so identical results have identical bodies.
+  const body = Buffer.from(encodeRun(result, 0, rows));
+  const made = { body, digest: createHash('sha256').update(body).digest('base64url'), bytes: body.length };
+  if (!byRows) BODIES.set(result, (byRows = new Map()));
+  byRows.set(rows, made);
+  return made;
 }
 
 const key = (id: string): string => `stored-run:${id}`;

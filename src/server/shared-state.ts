@@ -33,7 +33,7 @@ export function openSharedState(settings: Settings, logger?: StoreLogger): Share
   const store: SharedStore = redis
     ? new RedisStore({ ...(redis.url ? { url: redis.url } : { cluster: redis.cluster! }), prefix: redis.prefix, timeoutMs: redis.timeoutMs, ...(logger ? { logger } : {}) })
     : new MemoryStore({ maxBytes: settings.cache.memoryMaxBytes });
-  const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, ...(logger ? { logger } : {}) }) : null;
+  const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, localMaxBytes: settings.cache.localMaxBytes, ...(logger ? { logger } : {}) }) : null;
   const runs = settings.runStore.ttlMs > 0 ? new RunStore(store, { ttlMs: settings.runStore.ttlMs, maxBytes: settings.runStore.maxBytes }) : null;
   if (store instanceof RedisStore) {
     return {

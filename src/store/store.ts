@@ -203,7 +203,7 @@ export class RedisStore implements SharedStore {
 const ttl = (ms: number): number => Math.max(1, Math.ceil(ms));
 
 export interface MemoryStoreOptions {
-  /** Most entries held; the oldest go first. Default 10,000. */
+  /** Most entries held; the least recently used go first. Default 100,000. */
   readonly maxEntries?: number;
   /** Most bytes of values held. Default 64 MiB. */
   readonly maxBytes?: number;
@@ -217,7 +217,7 @@ export class MemoryStore implements SharedStore {
   readonly #entries: ExpiringMap<Buffer>;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#entries = new ExpiringMap({ maxEntries: options.maxEntries ?? 10_000, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, ...(options.now ? { now: options.now } : {}) });
+    this.#entries = new ExpiringMap({ maxEntries: options.maxEntries ?? 100_000, touchOnRead: true, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, ...(options.now ? { now: options.now } : {}) });
   }
 
   get size(): number {

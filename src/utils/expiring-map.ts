@@ -8,6 +8,8 @@ export interface ExpiringMapOptions {
   readonly maxBytes: number;
   /** The clock, in ms since the epoch. Default `Date.now`. */
   readonly now?: () => number;
+  /** A read moves the entry to the back of the eviction order (least recently used goes first). Default false: oldest written goes first. */
+  readonly touchOnRead?: boolean;
 }
 
 interface Entry<V> {
@@ -22,8 +24,10 @@ export class ExpiringMap<V> {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly now: () => number;
+  readonly #touchOnRead: boolean;
 
   constructor(options: ExpiringMapOptions) {
+    this.#touchOnRead = options.touchOnRead ?? false;
     this.#maxEntries = options.maxEntries;
     this.#maxBytes = options.maxBytes;
     this.now = options.now ?? Date.now;
@@ -40,6 +44,10 @@ export class ExpiringMap<V> {
     if (entry.expiresAt <= this.now()) {
       this.delete(key);
       return undefined;
+    }
+    if (this.#touchOnRead) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
     }
     return entry.value;
   }

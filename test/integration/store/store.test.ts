@@ -83,13 +83,16 @@ describe('the shared store', () => {
     }
   });
 
-  test('memory is bounded by entries and bytes, the oldest going first', async () => {
+  test('memory is bounded by entries and bytes, the least recently used going first', async () => {
     const store = new MemoryStore({ maxEntries: 3, maxBytes: 100 });
-    for (const k of ['a', 'b', 'c', 'd']) await store.set(k, 'x', 60_000);
+    for (const k of ['a', 'b', 'c']) await store.set(k, 'x', 60_000);
+    assert.deepEqual(await store.get('a'), Buffer.from('x'), 'a read keeps a hot entry');
+    await store.set('d', 'x', 60_000);
     assert.equal(store.size, 3);
-    assert.equal(await store.get('a'), null);
+    assert.equal(await store.get('b'), null, 'the least recently used went first');
+    assert.deepEqual(await store.get('a'), Buffer.from('x'));
     await store.set('big', 'y'.repeat(90), 60_000);
-    assert.equal(await store.get('b'), null);
+    assert.equal(await store.get('c'), null);
     assert.deepEqual(await store.get('big'), Buffer.from('y'.repeat(90)));
     assert.equal(await store.set('huge', 'z'.repeat(101), 60_000), false, 'a value larger than the whole bound is refused');
   });

@@ -20,10 +20,10 @@ test('no settings: demo mode with documented defaults, frozen', () => {
 
 test('caches and kept runs: on by default, bounded, each setting read and checked', () => {
   const c = loadConfig({});
-  assert.deepEqual(c.cache, { enabled: true, maxValueBytes: 8 * 1024 * 1024, shareWaitMs: 30_000, memoryMaxBytes: 64 * 1024 * 1024 });
+  assert.deepEqual(c.cache, { enabled: true, maxValueBytes: 8 * 1024 * 1024, shareWaitMs: 30_000, memoryMaxBytes: 64 * 1024 * 1024, localMaxBytes: 32 * 1024 * 1024 });
   assert.deepEqual(c.runStore, { ttlMs: 3_600_000, maxBytes: 8 * 1024 * 1024 });
-  const set = loadConfig({ CACHE: 'off', CACHE_MAX_VALUE_BYTES: '2048', METABASE_TIMEOUT_MS: '9000', MEMORY_STORE_MAX_BYTES: '2097152', RUN_STORE_TTL_MS: '0', RUN_STORE_MAX_BYTES: '4096' });
-  assert.deepEqual(set.cache, { enabled: false, maxValueBytes: 2048, shareWaitMs: 9_000, memoryMaxBytes: 2_097_152 }, 'a run waits for another instance at most as long as a Metabase call');
+  const set = loadConfig({ CACHE: 'off', CACHE_MAX_VALUE_BYTES: '2048', METABASE_TIMEOUT_MS: '9000', MEMORY_STORE_MAX_BYTES: '2097152', CACHE_LOCAL_MAX_BYTES: '0', RUN_STORE_TTL_MS: '0', RUN_STORE_MAX_BYTES: '4096' });
+  assert.deepEqual(set.cache, { enabled: false, maxValueBytes: 2048, shareWaitMs: 9_000, memoryMaxBytes: 2_097_152, localMaxBytes: 0 }, 'a run waits for another instance at most as long as a Metabase call');
   assert.deepEqual(set.runStore, { ttlMs: 0, maxBytes: 4096 });
   assert.equal(loadConfig({ RUN_SHARE_WAIT_MS: '250' }).cache.shareWaitMs, 250);
   assert.throws(() => loadConfig({ CACHE: 'yes', CACHE_MAX_VALUE_BYTES: '10', RUN_STORE_TTL_MS: '-1', METABASE_TIMEOUT_MS: 'x' }), (err: unknown) => {

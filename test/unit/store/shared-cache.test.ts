@@ -147,3 +147,31 @@ test('share: a result is kept only when asked, for as long as asked, and only un
   await settle();
   assert.equal((await cache.share('big', codec, big, keep)).outcome, 'ran', 'over the cap: not kept');
 });
+
+test('an instance serves its own decoded copy only while fresh: a stale one is read again from the store another instance refreshed', async () => {
+  const clock = { t: 5_000_000 };
+  const now = () => clock.t;
+  const store = new MemoryStore({ now });
+  const a = new SharedCache(store, { now });
+  const b = new SharedCache(store, { now });
+  const freshness = { ttlMs: 1_000, staleMs: 10_000 };
+  let loads = 0;
+  const load = async () => `v${++loads}`;
+  assert.deepEqual(await a.read('k', freshness, codec, load), { value: 'v1', outcome: 'miss' });
+  await settle();
+  // Instance a's own copy: served without the store (even when the store loses the entry).
+  await store.close();
+  assert.deepEqual(await a.read('k', freshness, codec, load), { value: 'v1', outcome: 'fresh' });
+  await store.set('k', codec.encode('v1', clock.t), 60_000);
+
+  clock.t += 1_500;
+  assert.deepEqual(await b.read('k', freshness, codec, load), { value: 'v1', outcome: 'stale' }, 'b refreshes it');
+  await settle();
+  await settle();
+  assert.deepEqual(await a.read('k', freshness, codec, load), { value: 'v2', outcome: 'fresh' }, 'a reads the refreshed entry, not its stale copy');
+  assert.equal(loads, 2);
+  const none = new SharedCache(new MemoryStore({ now }), { now, localMaxBytes: 0 });
+  await none.read('j', freshness, codec, load);
+  await settle();
+  assert.equal((await none.read('j', freshness, codec, load)).outcome, 'fresh', 'without a local copy, from the store');
+});
