@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { createGzip, type Gzip } from 'node:zlib';
+import { constants, createGzip, type Gzip } from 'node:zlib';
 
 /** Bytes per generated chunk. */
 export const OVERSIZE_CHUNK_BYTES = 64 * 1024;
@@ -92,7 +92,7 @@ export function gzippedLength(size: number): Promise<number> {
   let known = gzippedSizes.get(size);
   if (!known) {
     known = new Promise<number>((resolve, reject) => {
-      const gz = createGzip();
+      const gz = createGzip({ level: constants.Z_BEST_SPEED });
       let bytes = 0;
       gz.on('data', (c: Buffer) => (bytes += c.length));
       gz.on('end', () => resolve(bytes));
@@ -137,7 +137,7 @@ export async function streamOversized(res: ServerResponse, o: OversizeOptions): 
     if (await feed(res, res, o.size, o.gone, o.sent)) res.end();
     return;
   }
-  const gz: Gzip = createGzip();
+  const gz: Gzip = createGzip({ level: constants.Z_BEST_SPEED });
   gz.on('error', () => res.destroy());
   gz.on('data', (c: Buffer) => {
     if (o.gone()) return;

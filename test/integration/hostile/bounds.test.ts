@@ -55,7 +55,7 @@ describe('bounded memory and time', () => {
         assert.ok(await gw.healthy(), 'the process answers');
         const sent = mb.requests.log.find((l) => l.route === 'GET /api/card/:id');
         assert.equal(sent?.acceptedGzip, true, 'METABASE_ACCEPT_GZIP=on asks for gzip');
-        t.diagnostic(`${JSON.stringify(c)}: Metabase sent ${Math.round(((sent as { bytesSent?: number } | undefined)?.bytesSent ?? 0) / 1024 / 1024)} MB before the gateway stopped reading`);
+        t.diagnostic(`${JSON.stringify(c)}: Metabase sent ${Math.round(((sent as { bytesSent?: number } | undefined)?.bytesSent ?? 0) / 1024 / 1024)} MB before the gateway stopped reading; answered in ${Math.round(res.ms)} ms`);
       }
     } finally {
       mb.knobs.oversizeBodyBytes = 0;
