@@ -97,6 +97,10 @@ export interface Config {
   readonly redis: {
     readonly url: string | null;
     readonly cluster: readonly { host: string; port: number }[] | null;
+    /** REDIS_SENTINELS (`host:port,...`) and REDIS_SENTINEL_NAME (default `mymaster`): the server a Sentinel group watches, followed through failovers. */
+    readonly sentinels: { readonly nodes: readonly { host: string; port: number }[]; readonly name: string } | null;
+    /** REDIS_PASSWORD: for a Cluster's nodes, or the Sentinel-watched server (a URL carries its own). */
+    readonly password: string | null;
     /** REDIS_KEY_PREFIX: before every key (and its version). Default `mgw:`. */
     readonly prefix: string;
     /** REDIS_TIMEOUT_MS: longest a request waits on one Redis command, in ms. Default 50. */
@@ -201,15 +205,27 @@ export function loadConfig(env: Env): Readonly<Config> {
   function redisSettings(): Config['redis'] {
     const url = env['REDIS_URL'] || null;
     const nodes = list(env['REDIS_CLUSTER_NODES']);
-    if (!url && nodes.length === 0) return null;
-    if (url && nodes.length) problems.push('set REDIS_URL (one server) or REDIS_CLUSTER_NODES (a Cluster), not both');
+    const sentinelNodes = list(env['REDIS_SENTINELS']);
+    const given = [url ? 'REDIS_URL' : null, nodes.length ? 'REDIS_CLUSTER_NODES' : null, sentinelNodes.length ? 'REDIS_SENTINELS' : null].filter(Boolean);
+    if (given.length === 0) {
+      for (const name of ['REDIS_PASSWORD', 'REDIS_SENTINEL_NAME']) if (env[name]) problems.push(`${name} is set but no Redis is: set REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS`);
+      return null;
+    }
+    if (given.length > 1) problems.push(`set one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a Cluster) or REDIS_SENTINELS (a server watched by Sentinel), not ${given.join(' and ')}`);
     if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
-    const cluster = nodes.map((n) => {
+    if (url && env['REDIS_PASSWORD']) problems.push('REDIS_PASSWORD is for REDIS_CLUSTER_NODES and REDIS_SENTINELS; with REDIS_URL, put the password in the URL');
+    const hostPorts = (name: string, items: string[]): { host: string; port: number }[] => items.map((n) => {
       const m = /^([^\s:]+):(\d{1,5})$/.exec(n);
-      if (!m || Number(m[2]) > 65535) problems.push(`REDIS_CLUSTER_NODES must list host:port pairs, received "${n}"`);
+      if (!m || Number(m[2]) > 65535) problems.push(`${name} must list host:port pairs, received "${n}"`);
       return { host: m?.[1] ?? '', port: Number(m?.[2] ?? 0) };
     });
-    return { url, cluster: nodes.length ? cluster : null, prefix: env['REDIS_KEY_PREFIX'] || 'mgw:', timeoutMs: int('REDIS_TIMEOUT_MS', 50, 1, 10_000) };
+    const sentinelName = env['REDIS_SENTINEL_NAME'] || 'mymaster';
+    if (!sentinelNodes.length && env['REDIS_SENTINEL_NAME']) problems.push('REDIS_SENTINEL_NAME needs REDIS_SENTINELS');
+    return {
+      url, cluster: nodes.length ? hostPorts('REDIS_CLUSTER_NODES', nodes) : null,
+      sentinels: sentinelNodes.length ? { nodes: hostPorts('REDIS_SENTINELS', sentinelNodes), name: sentinelName } : null,
+      password: env['REDIS_PASSWORD'] || null,
+      prefix: env['REDIS_KEY_PREFIX'] || 'mgw:', timeoutMs: int('REDIS_TIMEOUT_MS', 50, 1, 10_000) };
   }
   const config: Config = {
     mode,

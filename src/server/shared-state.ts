@@ -31,7 +31,10 @@ export function openSharedState(settings: Settings, logger?: StoreLogger): Share
   // A run's lease outlives the longest run (its Metabase call's timeout), with a margin.
   const leaseMs = settings.metabase.timeoutMs + 5_000;
   const store: SharedStore = redis
-    ? new RedisStore({ ...(redis.url ? { url: redis.url } : { cluster: redis.cluster! }), prefix: redis.prefix, timeoutMs: redis.timeoutMs, ...(logger ? { logger } : {}) })
+    ? new RedisStore({
+      ...(redis.url ? { url: redis.url } : redis.sentinels ? { sentinels: redis.sentinels } : { cluster: redis.cluster! }),
+      ...(redis.password ? { password: redis.password } : {}), prefix: redis.prefix, timeoutMs: redis.timeoutMs, ...(logger ? { logger } : {}),
+    })
     : new MemoryStore({ maxBytes: settings.cache.memoryMaxBytes });
   const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, localMaxBytes: settings.cache.localMaxBytes, ...(logger ? { logger } : {}) }) : null;
   const runs = settings.runStore.ttlMs > 0 ? new RunStore(store, { ttlMs: settings.runStore.ttlMs, maxBytes: settings.runStore.maxBytes }) : null;

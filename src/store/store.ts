@@ -53,6 +53,10 @@ export interface RedisStoreOptions {
   readonly url?: string;
   /** Seed nodes of a Redis Cluster. */
   readonly cluster?: readonly { host: string; port: number }[];
+  /** Sentinels watching the server named `name`: the store follows that server through failovers. */
+  readonly sentinels?: { readonly nodes: readonly { host: string; port: number }[]; readonly name: string };
+  /** The password of a Cluster's nodes or the Sentinel-watched server (a URL carries its own). */
+  readonly password?: string;
   /** Key prefix before the version. Default `mgw:`. */
   readonly prefix?: string;
   /** Longest a request waits on one Redis command, in ms. Default 50. */
@@ -79,7 +83,9 @@ export class RedisStore implements SharedStore {
   #failingSince: number | null = null;
 
   constructor(options: RedisStoreOptions) {
-    if (!options.url === !options.cluster) throw new TypeError('a Redis store needs either a url or cluster nodes');
+    if ([options.url, options.cluster, options.sentinels].filter((o) => o !== undefined).length !== 1) {
+      throw new TypeError('a Redis store needs exactly one of a url, cluster nodes or sentinels');
+    }
     const timeoutMs = options.timeoutMs ?? 50;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`Redis timeoutMs must be a positive number, received ${timeoutMs}`);
     this.#prefix = `${options.prefix ?? 'mgw:'}${KEY_VERSION}:`;
@@ -91,9 +97,16 @@ export class RedisStore implements SharedStore {
       // Reconnect forever, at most once a second: recovery needs no restart.
       retryStrategy: (times) => Math.min(1_000, 50 * times),
     };
-    this.#client = options.url
-      ? new Redis(options.url, common)
-      : new Cluster([...options.cluster!], { redisOptions: common, enableOfflineQueue: false, clusterRetryStrategy: (times) => Math.min(1_000, 50 * times) });
+    const password = options.password ? { password: options.password } : {};
+    if (options.url) this.#client = new Redis(options.url, common);
+    else if (options.sentinels) {
+      this.#client = new Redis({
+        ...common, ...password, sentinels: options.sentinels.nodes.map((n) => ({ ...n })), name: options.sentinels.name,
+        sentinelRetryStrategy: (times) => Math.min(1_000, 50 * times),
+      });
+    } else {
+      this.#client = new Cluster([...options.cluster!], { redisOptions: { ...common, ...password }, enableOfflineQueue: false, clusterRetryStrategy: (times) => Math.min(1_000, 50 * times) });
+    }
     this.#client.on('ready', () => this.#mark('ok'));
     // Errors are reported by state, once per change; ioredis would otherwise print them unheard.
     this.#client.on('error', (err: Error) => this.#mark('degraded', err));

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,54 @@ export async function startRedisCluster(): Promise<OwnCluster> {
   }
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    async stop() {
+      await Promise.all(children.map(async (c) => {
+        const exited = once(c, 'exit');
+        c.kill('SIGTERM');
+        await exited;
+      }));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface OwnSentinel {
+  /** The Sentinel's address (it watches the server named `name`). */
+  readonly sentinel: { host: string; port: number };
+  readonly name: string;
+  /** The watched server's password. */
+  readonly password: string;
+  stop(): Promise<void>;
+}
+
+/** A password-protected server and one Sentinel watching it (as `mymaster-test`), each on a free port. */
+export async function startRedisSentinel(): Promise<OwnSentinel> {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-redis-sentinel-'));
+  const password = randomBytes(12).toString('hex');
+  const name = 'mymaster-test';
+  const [masterPort, sentinelPort] = [await freePort(), await freePort()];
+  const children: ChildProcess[] = [];
+  try {
+    children.push(await launch(masterPort, ['--requirepass', password, '--masterauth', password], dir));
+    const conf = join(dir, 'sentinel.conf');
+    // Sentinel rewrites its configuration file: it must be its own, writable.
+    await writeFile(conf, [
+      `port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`, `sentinel auth-pass ${name} ${password}`, '',
+    ].join('\n'));
+    const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    children.push(sentinel);
+    let output = '';
+    sentinel.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    sentinel.stderr!.resume();
+    await eventually(() => /\+monitor master/.test(output), `the Sentinel watches ${name}`, { withinMs: 10_000, everyMs: 20 });
+  } catch (err) {
+    for (const c of children) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    sentinel: { host: '127.0.0.1', port: sentinelPort }, name, password,
     async stop() {
       await Promise.all(children.map(async (c) => {
         const exited = once(c, 'exit');

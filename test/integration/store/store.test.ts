@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
 import { eventually } from '../../helpers/eventually.js';
 import { sharedRequestLimiter } from '../../../src/store/shared-rate-limiter.js';
-import { sharedRedis, startRedis, startRedisCluster, testPrefix, type OwnCluster, type OwnRedis } from '../../helpers/redis.js';
+import { sharedRedis, startRedis, startRedisCluster, startRedisSentinel, testPrefix, type OwnCluster, type OwnRedis, type OwnSentinel } from '../../helpers/redis.js';
 
 function recordingLogger(): StoreLogger & { lines: { level: string; event: string }[] } {
   const lines: { level: string; event: string }[] = [];
@@ -179,6 +179,33 @@ describe('the shared store', () => {
       } finally {
         await one.close();
         await two.close();
+      }
+    });
+  });
+
+  describe('through Redis Sentinel (a password-protected server and a Sentinel started by the test)', () => {
+    let own: OwnSentinel;
+    before(async () => {
+      own = await startRedisSentinel();
+    });
+    after(() => own.stop());
+
+    test('the same behaviour, the server found through the Sentinel and its password used', async () => {
+      const store = new RedisStore({ sentinels: { nodes: [own.sentinel], name: own.name }, password: own.password, prefix: testPrefix() });
+      try {
+        await store.whenState('ok', 10_000);
+        await conforms(store, (key) => eventually(async () => (await store.get(key)) === null, `${key} expires`));
+      } finally {
+        await store.close();
+      }
+      const logger = recordingLogger();
+      const refused = new RedisStore({ sentinels: { nodes: [own.sentinel], name: own.name }, password: 'not-the-password', prefix: testPrefix(), logger });
+      try {
+        await refused.whenState('degraded');
+        assert.equal(await refused.set('k', 'v', 1_000), false, 'a wrong password stores nothing, and fails nothing');
+        assert.equal(await refused.get('k'), null);
+      } finally {
+        await refused.close();
       }
     });
   });

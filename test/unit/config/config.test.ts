@@ -40,13 +40,21 @@ test('caches and kept runs: on by default, bounded, each setting read and checke
 
 test('Redis: one server by URL, or a Cluster by its nodes; never both; the URL is never echoed', () => {
   const one = loadConfig({ REDIS_URL: 'rediss://:s3cret@redis.internal:6380/0', REDIS_TIMEOUT_MS: '80' });
-  assert.deepEqual(one.redis, { url: 'rediss://:s3cret@redis.internal:6380/0', cluster: null, prefix: 'mgw:', timeoutMs: 80 });
+  assert.deepEqual(one.redis, { url: 'rediss://:s3cret@redis.internal:6380/0', cluster: null, sentinels: null, password: null, prefix: 'mgw:', timeoutMs: 80 });
   const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, r2:7001', REDIS_KEY_PREFIX: 'gw-eu:' });
-  assert.deepEqual(cluster.redis, { url: null, cluster: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], prefix: 'gw-eu:', timeoutMs: 50 });
+  assert.deepEqual(cluster.redis, { url: null, cluster: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], sentinels: null, password: null, prefix: 'gw-eu:', timeoutMs: 50 });
+  const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'gateway', REDIS_PASSWORD: 'pw' });
+  assert.deepEqual(sentinel.redis, {
+    url: null, cluster: null, sentinels: { nodes: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'gateway' }, password: 'pw', prefix: 'mgw:', timeoutMs: 50,
+  });
+  assert.equal(loadConfig({ REDIS_SENTINELS: 's1:26379' }).redis?.sentinels?.name, 'mymaster');
+  assert.throws(() => loadConfig({ REDIS_SENTINELS: 's1', REDIS_CLUSTER_NODES: 'r1:7000' }), /not REDIS_CLUSTER_NODES and REDIS_SENTINELS[\s\S]*REDIS_SENTINELS must list host:port pairs, received "s1"/);
+  assert.throws(() => loadConfig({ REDIS_PASSWORD: 'pw' }), /REDIS_PASSWORD is set but no Redis is/);
+  assert.throws(() => loadConfig({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'pw' }), /put the password in the URL/);
   assert.throws(() => loadConfig({ REDIS_URL: 'redis://:hunter2@r:6379', REDIS_CLUSTER_NODES: 'r1:7000,r2', REDIS_TIMEOUT_MS: '0' }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     const text = err.problems.join('\n');
-    for (const fragment of ['REDIS_URL (one server) or REDIS_CLUSTER_NODES (a Cluster), not both', 'REDIS_CLUSTER_NODES must list host:port pairs, received "r2"', 'REDIS_TIMEOUT_MS must be an integer from 1']) {
+    for (const fragment of ['set one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a Cluster) or REDIS_SENTINELS (a server watched by Sentinel), not REDIS_URL and REDIS_CLUSTER_NODES', 'REDIS_CLUSTER_NODES must list host:port pairs, received "r2"', 'REDIS_TIMEOUT_MS must be an integer from 1']) {
       assert.ok(text.includes(fragment), `${fragment} in:\n${text}`);
     }
     assert.ok(!text.includes('hunter2'), 'the password in a URL never appears in an error');
