@@ -186,6 +186,9 @@ describe('the operation gate', () => {
     assert.deepEqual([ext(over.body)['code'], ext(over.body)['tier'], ext(over.body)['requestsPerMinute']], ['RATE_LIMITED', 'tight', 3]);
     const retry = ext(over.body)['retryAfterSeconds'] as number;
     assert.ok(retry >= 1 && retry <= 20, `retry after ${retry} s`);
+    const retryMs = ext(over.body)['retryAfterMs'] as number;
+    assert.ok(retryMs > 0 && Math.ceil(retryMs / 1000) === retry, `retryAfterMs ${retryMs} agrees with retryAfterSeconds ${retry}`);
+    assert.equal(ext(over.body)['reason'], 'rate-limit');
     const res = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens['tim']}` }, body: '{"query":"{ viewer { role } }"}' });
     assert.equal(res.headers.get('retry-after'), String(retry));
     assert.equal((await stack.post('{ viewer { role } }', tokens['tom'])).status, 200, 'another caller of the same tier is not throttled');
