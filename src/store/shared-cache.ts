@@ -187,9 +187,10 @@ export class SharedCache {
     // One instance alone needs no lock: the map of flights is the whole story.
     if (this.#store.kind === 'memory') return this.#runAndKeep(key, codec, run, options, null);
     const token = randomBytes(9).toString('base64url');
-    const locked = await this.#store.setIfAbsent(`${key}:l`, token, options.lockMs);
-    if (locked !== false) return this.#runAndKeep(key, codec, run, options, locked ? token : null);
-    const handedOver = await this.#awaitHandOver(key, codec, options);
+    const lock = await this.#store.takeOrRead(`${key}:l`, token, options.lockMs);
+    // Taken: this instance runs it and hands it over. Unknown (the store did not answer): it runs alone.
+    if (lock === true || lock === null) return this.#runAndKeep(key, codec, run, options, lock ? token : null);
+    const handedOver = await this.#awaitHandOver(key, lock, codec, options);
     if (handedOver) return handedOver;
     return this.#runAndKeep(key, codec, run, options, null);
   }
@@ -220,20 +221,21 @@ export class SharedCache {
     return { value, storedAt };
   }
 
-  /** Waits for the lock holder's result: null when it ends without one, or `waitMs` passes. */
-  async #awaitHandOver<T>(key: string, codec: Codec<T>, options: ShareOptions): Promise<{ value: T; storedAt: number } | null> {
-    const holder = await this.#store.get(`${key}:l`);
-    if (!holder) return null;
-    const handOverKey = `${key}:h:${holder.toString()}`;
+  /** Waits for the result of the lock's `holder`: null when the lock goes without one, or `waitMs` passes. */
+  async #awaitHandOver<T>(key: string, holder: string, codec: Codec<T>, options: ShareOptions): Promise<{ value: T; storedAt: number } | null> {
+    const handOverKey = `${key}:h:${holder}`;
     const until = this.#now() + options.waitMs;
     let pause = FIRST_POLL_MS;
-    while (this.#now() < until && !options.signal?.aborted) {
-      await sleep(pause, options.signal);
-      pause = Math.min(LAST_POLL_MS, Math.ceil(pause * 1.5));
+    // The holder may have finished already: its result is then there at the first look.
+    for (let first = true; first || (this.#now() < until && !options.signal?.aborted); first = false) {
+      if (!first) {
+        await sleep(pause, options.signal);
+        pause = Math.min(LAST_POLL_MS, Math.ceil(pause * 1.5));
+      }
       const result = await this.#get(handOverKey, codec);
       if (result) return result;
       const still = await this.#store.get(`${key}:l`);
-      if (!still || !still.equals(holder)) {
+      if (!still || still.toString() !== holder) {
         // The result may have landed between the two reads.
         return this.#get(handOverKey, codec);
       }

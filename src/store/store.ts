@@ -30,6 +30,12 @@ export interface SharedStore {
   extend(key: string, ttlMs: number): Promise<boolean>;
   /** Stores the value only if the key holds none: true when stored, false when taken, null when the store cannot say. */
   setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null>;
+  /**
+   * A lock: stores the value if the key holds none and resolves true; otherwise resolves to the value
+   * the key holds, read in the same step (so a holder that lets go at that moment is never missed);
+   * null when the store cannot say.
+   */
+  takeOrRead(key: string, value: string, ttlMs: number): Promise<true | string | null>;
   /** Deletes the key if it holds exactly `value` (releasing a lock one holds); true when deleted. */
   deleteIfEquals(key: string, value: Buffer | string): Promise<boolean>;
   close(): Promise<void>;
@@ -161,6 +167,14 @@ export class RedisStore implements SharedStore {
     return this.#attempt(async () => (await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs), 'NX')) === 'OK', null);
   }
 
+  async takeOrRead(key: string, value: string, ttlMs: number): Promise<true | string | null> {
+    // SET NX GET (Redis 7): one atomic step that either takes the key or reads its holder.
+    return this.#attempt(async () => {
+      const held = await this.#client.set(this.#prefix + key, value, 'PX', ttl(ttlMs), 'NX', 'GET');
+      return held === null ? true : held;
+    }, null);
+  }
+
   async deleteIfEquals(key: string, value: Buffer | string): Promise<boolean> {
     return this.#attempt(async () => Number(await this.#client.eval(DELETE_IF_EQUALS, 1, this.#prefix + key, value)) === 1, false);
   }
@@ -253,6 +267,13 @@ export class MemoryStore implements SharedStore {
   async setIfAbsent(key: string, value: Buffer | string, ttlMs: number): Promise<boolean | null> {
     if (this.#entries.get(key)) return false;
     return this.set(key, value, ttlMs);
+  }
+
+  async takeOrRead(key: string, value: string, ttlMs: number): Promise<true | string | null> {
+    const held = this.#entries.get(key);
+    if (held) return held.toString();
+    await this.set(key, value, ttlMs);
+    return true;
   }
 
   async deleteIfEquals(key: string, value: Buffer | string): Promise<boolean> {

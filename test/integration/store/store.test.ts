@@ -32,6 +32,10 @@ async function conforms(store: SharedStore, expire: (key: string) => Promise<voi
   assert.equal(await store.deleteIfEquals('lock', 'holder-2'), false, 'only its holder releases it');
   assert.equal(await store.deleteIfEquals('lock', 'holder-1'), true);
   assert.equal(await store.setIfAbsent('lock', 'holder-2', 60_000), true, 'free again');
+  assert.equal(await store.takeOrRead('lock-2', 'first', 60_000), true, 'taken');
+  assert.equal(await store.takeOrRead('lock-2', 'second', 60_000), 'first', 'held: its holder read in the same step');
+  assert.equal(await store.deleteIfEquals('lock-2', 'first'), true);
+  assert.equal(await store.takeOrRead('lock-2', 'second', 60_000), true, 'free again');
   assert.equal(await store.extend('missing', 60_000), false, 'nothing to extend');
   await store.set('short', 'x', 1);
   await expire('short');
@@ -51,7 +55,7 @@ describe('the shared store', () => {
   });
   after(() => shared.close());
 
-  test('Redis and memory behave alike: get, set with TTL, extend, set-if-absent, delete-if-equals', async () => {
+  test('Redis and memory behave alike: get, set with TTL, extend, set-if-absent, take-or-read, delete-if-equals', async () => {
     const redis = new RedisStore({ url: shared.url, prefix: testPrefix() });
     try {
       await redis.whenState('ok');
