@@ -152,13 +152,15 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
       if (!role) return contextWithoutRole(base);
       const policy = deps.policy.current.policy;
       const gate = runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency);
-      const cache = shared.cache && {
-        cache: shared.cache, scope: await role.client.cacheScope(), metadata: policy.cache.metadata,
+      const scope = shared.cache || shared.runs ? await role.client.cacheScope() : null;
+      const cache = shared.cache && scope !== null ? {
+        cache: shared.cache, scope, metadata: policy.cache.metadata,
         resultTtlMs: role.resultCache.ttlMs, nativeResults: role.resultCache.nativeSql,
         shareWaitMs: settings.cache.shareWaitMs, shareLockMs: settings.metabase.timeoutMs + 5_000,
-      };
+      } : null;
       const loaders = createLoaders(role.client, settings.limits, request.scope, { cache, gate });
-      return { ...base, roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections) };
+      const runOwner = shared.runs && scope ? { issuer: viewer.issuer, subject: viewer.subject, role: role.name, scope } : null;
+      return { ...base, roleName: role.name, role, loaders, runOwner, access: new AccessChecker(role.collections, loaders.collections) };
     },
   });
 

@@ -13,7 +13,7 @@ import { ForbiddenError } from '../errors/index.js';
 import type { Viewer } from '../identity/viewer.js';
 import type { MetabaseClient } from '../metabase/client.js';
 import type { Loaders } from '../metabase/loaders.js';
-import type { RunStore } from '../metabase/stored-runs.js';
+import type { RunOwner, RunStore } from '../metabase/stored-runs.js';
 
 /** The request's logger (a pino child logger). */
 export type RequestLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -65,6 +65,8 @@ export interface GatewayContext {
   readonly trail: Trail | null;
   /** Where runs are kept for `queryRun(id)`; null when the gateway keeps none. */
   readonly runs: RunStore | null;
+  /** Whose the request's runs are (viewer, role, credential scope); null without a role or a run store. */
+  readonly runOwner: RunOwner | null;
   /** The request's logger: every line carries the request id, viewer and role. */
   readonly log: RequestLogger;
 }
@@ -80,7 +82,7 @@ export function contextWithoutRole(base: ContextBase): GatewayContext {
   const deny = (): never => {
     throw new ForbiddenError(base.noRoleReason ?? 'No gateway role fits your token.', { details: { reason: noRoleReasonCode(base) } });
   };
-  return Object.defineProperties({ ...base, roleName: null }, {
+  return Object.defineProperties({ ...base, roleName: null, runOwner: null }, {
     role: { get: deny, enumerable: false },
     loaders: { get: deny, enumerable: false },
     access: { get: deny, enumerable: false },

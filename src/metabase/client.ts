@@ -135,6 +135,8 @@ export class MetabaseClient {
         scrypt(secret, `metabase-gateway cache scope\u0000${this.baseUrl.origin}${this.baseUrl.pathname}`, 15, SCOPE_COST, (err, key) => (err ? reject(err) : resolve(key.toString('base64url'))));
       });
       this.#scopes.set(credential, scope);
+      // A failure is not kept: the next request computes it again.
+      scope.catch(() => this.#scopes.delete(credential));
     }
     return scope;
   }

@@ -111,10 +111,12 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scop
     return (await cache.cache.read(`md:${cache.scope}:${key}`, cache.metadata[kind], codec, () => load(options), () => load({}))).value;
   };
 
-  /** A run through the gate, the result cache and single-flight. */
-  const shareRun = async (key: string, keep: boolean, call: () => Promise<QueryResult>): Promise<RunOutcome> => {
+  /** Holds one of the caller's concurrent-run slots while Metabase runs the query (taken after any wait for a dashboard slot). */
+  const held = (call: () => Promise<QueryResult>): Promise<QueryResult> => (gate ? gate.hold(call) : call());
+
+  /** A run through the gate, the result cache and single-flight; `upstream` holds its run slot itself. */
+  const shareRun = async (key: string, keep: boolean, upstream: () => Promise<QueryResult>): Promise<RunOutcome> => {
     await gate?.admit();
-    const upstream = gate ? () => gate.hold(call) : call;
     if (!cache) return { result: await upstream(), source: 'metabase' };
     const digest = createHash('sha256').update(key).digest('base64url');
     const shared = await cache.cache.share(`run:{${cache.scope}:${digest}}`, RUN_CODEC, upstream, {
@@ -161,8 +163,8 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scop
     async (keys) => {
       const settled = await Promise.allSettled(keys.map((k) => shareRun(runKey(k), true, () =>
         k.kind === 'card'
-          ? client.runCard(k.cardId, { parameters: k.parameters }, options)
-          : dashboardRuns.run(() => client.runDashcard(k.dashboardId, k.dashcardId, k.cardId, { parameters: k.parameters }, options), signal))));
+          ? held(() => client.runCard(k.cardId, { parameters: k.parameters }, options))
+          : dashboardRuns.run(() => held(() => client.runDashcard(k.dashboardId, k.dashcardId, k.cardId, { parameters: k.parameters }, options)), signal))));
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : asError(s.reason)));
     },
     { cacheKeyFn: runKey },
@@ -171,7 +173,7 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scop
   const native = (n: NativeRun): Promise<RunOutcome> => shareRun(
     canonical({ kind: 'native', databaseId: n.databaseId, sql: n.sql, templateTags: n.templateTags, parameters: n.parameters }),
     cache?.nativeResults ?? false,
-    () => client.runNative(n.databaseId, n.sql, { templateTags: n.templateTags, parameters: n.parameters }, options),
+    () => held(() => client.runNative(n.databaseId, n.sql, { templateTags: n.templateTags, parameters: n.parameters }, options)),
   ).catch((err: unknown) => Promise.reject(asError(err)));
 
   return {

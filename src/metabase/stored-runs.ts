@@ -15,11 +15,16 @@ import type { SharedStore } from '../store/store.js';
 import { decodeRun, encodeRun } from './run-codec.js';
 import type { QueryResult } from './types.js';
 
-/** Who a run belongs to: the viewer (issuer and subject) and the role it ran in. */
+/**
+ * Who a run belongs to: the viewer (issuer and subject), the role it ran in, and the role's
+ * credential scope then: a role given another credential (a reload, a rotation) no longer reads the
+ * runs made with the old one.
+ */
 export interface RunOwner {
   readonly issuer: string;
   readonly subject: string;
   readonly role: string;
+  readonly scope: string;
 }
 
 /** What the gateway adds to Metabase's result when it keeps a run. */
@@ -28,6 +33,12 @@ export interface RunFacts {
   readonly truncated: boolean;
   /** Where the result came from when it ran (metabase, cache, shared). */
   readonly source: string;
+  /**
+   * What the run read, for the checks made again when it is read back: the collections of its
+   * question and dashboard (each must still be readable by the role), or `native` for ad-hoc SQL
+   * (the role must still be allowed to run it).
+   */
+  readonly reach: { readonly collections: readonly (number | null)[] } | 'native';
 }
 
 export interface KeptRun {
@@ -68,10 +79,10 @@ export class RunStore {
   /** Keeps the first `rows` rows of `result` under `id`; resolves to when it expires, or null when it was not kept. */
   async keep(id: string, owner: RunOwner, result: QueryResult, rows: number, facts: RunFacts): Promise<number | null> {
     const storedAt = this.#now();
-    const encoded = bodyOf(result, rows);
-    if (encoded.bytes > this.maxBytes) return null;
+    const encoded = bodyOf(result, rows, this.maxBytes);
+    if (!encoded) return null;
     const { body, digest } = encoded;
-    const record = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source, body: digest, storedAt });
+    const record = JSON.stringify({ owner: ownerKey(owner), truncated: facts.truncated, source: facts.source, reach: facts.reach, body: digest, storedAt });
     const [bodyKept, recordKept] = await Promise.all([
       this.#store.extend(bodyKey(digest), this.ttlMs).then((held) => held || this.#store.set(bodyKey(digest), body, this.ttlMs)),
       this.#store.set(key(id), record, this.ttlMs),
@@ -85,14 +96,16 @@ export class RunStore {
     const raw = await this.#store.get(key(id));
     if (!raw) return null;
     try {
-      const record = JSON.parse(raw.toString('utf8')) as { owner?: unknown; truncated?: unknown; source?: unknown; body?: unknown; storedAt?: unknown };
+      const record = JSON.parse(raw.toString('utf8')) as { owner?: unknown; truncated?: unknown; source?: unknown; reach?: unknown; body?: unknown; storedAt?: unknown };
       if (record.owner !== ownerKey(owner) || typeof record.body !== 'string' || typeof record.storedAt !== 'number') return null;
+      const reach = readReach(record.reach);
+      if (!reach) return null;
       const body = await this.#store.get(bodyKey(record.body));
       if (!body) return null;
       const { result } = decodeRun(body.toString('utf8'));
       return {
         result, storedAt: record.storedAt, expiresAt: record.storedAt + this.ttlMs,
-        facts: { truncated: record.truncated === true, source: typeof record.source === 'string' ? record.source : 'metabase' },
+        facts: { truncated: record.truncated === true, source: typeof record.source === 'string' ? record.source : 'metabase', reach },
       };
     } catch {
       return null;
@@ -100,23 +113,36 @@ export class RunStore {
   }
 }
 
-/** Bodies by result object and row count: a result served from the cache many times is encoded and hashed once. */
-const BODIES = new WeakMap<QueryResult, Map<number, { body: Buffer; digest: string; bytes: number }>>();
+/**
+ * The last body made of each result object: a result served from the cache many times is encoded and
+ * hashed once. One per result (another row count replaces it), and only bodies under the byte cap,
+ * so a caller varying `maxRows` cannot make it hold more than one body per cached result.
+ */
+const BODIES = new WeakMap<QueryResult, { rows: number; body: Buffer; digest: string }>();
 
-function bodyOf(result: QueryResult, rows: number): { body: Buffer; digest: string; bytes: number } {
-  let byRows = BODIES.get(result);
-  const known = byRows?.get(rows);
-  if (known) return known;
-  // The body carries no time of its own, so identical results have identical bodies.
-  const body = Buffer.from(encodeRun(result, 0, rows));
-  const made = { body, digest: createHash('sha256').update(body).digest('base64url'), bytes: body.length };
-  if (!byRows) BODIES.set(result, (byRows = new Map()));
-  byRows.set(rows, made);
+function bodyOf(result: QueryResult, rows: number, maxBytes: number): { body: Buffer; digest: string } | null {
+  const known = BODIES.get(result);
+  if (known?.rows === rows) return known;
+  // The body carries no time of its own, so identical results have identical bodies. Its length in
+  // UTF-16 units bounds its bytes from below: a body too large is refused before it is copied or hashed.
+  const text = encodeRun(result, 0, rows);
+  if (text.length > maxBytes) return null;
+  const body = Buffer.from(text);
+  if (body.length > maxBytes) return null;
+  const made = { rows, body, digest: createHash('sha256').update(body).digest('base64url') };
+  BODIES.set(result, made);
   return made;
+}
+
+function readReach(value: unknown): RunFacts['reach'] | null {
+  if (value === 'native') return 'native';
+  const collections = (value as { collections?: unknown } | null)?.collections;
+  if (!Array.isArray(collections) || !collections.every((c) => c === null || Number.isInteger(c))) return null;
+  return { collections: collections as (number | null)[] };
 }
 
 const key = (id: string): string => `stored-run:${id}`;
 const bodyKey = (digest: string): string => `stored-run-body:${digest}`;
 
 /** The owner as a digest: the store never holds who ran what in the clear. */
-const ownerKey = (o: RunOwner): string => createHash('sha256').update(`${o.issuer}\u0000${o.subject}\u0000${o.role}`).digest('base64url');
+const ownerKey = (o: RunOwner): string => createHash('sha256').update(`${o.issuer}\u0000${o.subject}\u0000${o.role}\u0000${o.scope}`).digest('base64url');

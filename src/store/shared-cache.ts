@@ -141,7 +141,7 @@ export class SharedCache {
     this.#loads.set(key, loaded);
     try {
       const value = await loaded;
-      void this.#put(key, codec, value, freshness.ttlMs + freshness.staleMs, freshness.ttlMs);
+      void this.#put(key, codec, value, freshness.ttlMs + freshness.staleMs, freshness.ttlMs).catch(() => undefined);
       return { value, outcome: 'miss' };
     } finally {
       this.#loads.delete(key);
@@ -192,6 +192,8 @@ export class SharedCache {
     if (lock === true || lock === null) return this.#runAndKeep(key, codec, run, options, lock ? token : null);
     const handedOver = await this.#awaitHandOver(key, lock, codec, options);
     if (handedOver) return handedOver;
+    // A caller whose request ended while it waited runs nothing.
+    if (options.signal?.aborted) throw options.signal.reason;
     return this.#runAndKeep(key, codec, run, options, null);
   }
 
@@ -205,7 +207,8 @@ export class SharedCache {
     }
     const storedAt = this.#now();
     if (options.keepMs > 0 || token) {
-      // Written after the answer is on its way: the response never waits for the store.
+      // Written after the answer is on its way: the response never waits for the store. The store
+      // never rejects (a failure is a miss); an encoder that throws loses only the keeping.
       void (async () => {
         const text = this.#encode(codec, value, storedAt);
         if (text !== null && options.keepMs > 0) this.#remember(`${key}:r`, value, storedAt, text.length, options.keepMs);
@@ -216,7 +219,7 @@ export class SharedCache {
           ]);
         }
         if (token) await this.#store.deleteIfEquals(`${key}:l`, token);
-      })();
+      })().catch(() => undefined);
     }
     return { value, storedAt };
   }
@@ -249,9 +252,14 @@ export class SharedCache {
     void (async () => {
       try {
         // One refresh per key across every instance; null (the store cannot say) refreshes anyway.
-        if ((await this.#store.setIfAbsent(`${key}:f`, '1', this.#refreshLockMs)) === false) return;
-        const value = await refresh();
-        await this.#put(key, codec, value, freshness.ttlMs + freshness.staleMs, freshness.ttlMs);
+        const token = randomBytes(9).toString('base64url');
+        if ((await this.#store.setIfAbsent(`${key}:f`, token, this.#refreshLockMs)) === false) return;
+        try {
+          const value = await refresh();
+          await this.#put(key, codec, value, freshness.ttlMs + freshness.staleMs, freshness.ttlMs);
+        } finally {
+          await this.#store.deleteIfEquals(`${key}:f`, token);
+        }
       } catch {
         // The stale value stays until it expires; the next read after that loads it in the open.
       } finally {

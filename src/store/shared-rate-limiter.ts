@@ -40,9 +40,12 @@ export function sharedRequestLimiter(store: RedisStore): RequestLimiter {
   return {
     async take(key, perMinute, options = {}): Promise<Admission> {
       const failClosed = options.failClosed ?? false;
-      if (failClosed && store.state !== 'ok') return UNAVAILABLE;
       try {
-        await limiterFor(perMinute, failClosed).consume(key);
+        // Tried even while the store is degraded (it fails fast, or within the deadline): a role that
+        // fails closed must see Redis come back through its own commands. (A limiter with insurance
+        // answers from memory when Redis does not: its answers say nothing of Redis.)
+        const consume = (): Promise<unknown> => limiterFor(perMinute, failClosed).consume(key);
+        await (failClosed ? store.observe(consume, (err) => err instanceof RateLimiterRes) : consume());
         return { allowed: true };
       } catch (refused) {
         if (refused instanceof RateLimiterRes) return { allowed: false, retryAfterMs: Math.max(1, refused.msBeforeNext) };
@@ -71,12 +74,12 @@ export function sharedConcurrencyLimiter(store: RedisStore, leaseMs: number): Co
   return {
     async acquire(key, max, options = {}) {
       const failClosed = options.failClosed ?? false;
-      if (store.state !== 'ok') return failClosed ? UNAVAILABLE : local.acquire(key, max);
+      if (store.state !== 'ok' && !failClosed) return local.acquire(key, max);
       const fullKey = store.key(`cr:${key}`);
       const member = randomBytes(9).toString('base64url');
       let taken: unknown;
       try {
-        taken = await store.client.eval(TAKE_LEASE, 1, fullKey, max, leaseMs, member);
+        taken = await store.observe(() => store.client.eval(TAKE_LEASE, 1, fullKey, max, leaseMs, member));
       } catch {
         return failClosed ? UNAVAILABLE : local.acquire(key, max);
       }

@@ -113,7 +113,10 @@ export class RedisStore implements SharedStore {
     } else {
       this.#client = new Cluster([...options.cluster!], { redisOptions: { ...common, ...password }, enableOfflineQueue: false, clusterRetryStrategy: (times) => Math.min(1_000, 50 * times) });
     }
-    this.#client.on('ready', () => this.#mark('ok'));
+    this.#client.on('ready', () => {
+      this.#mark('ok');
+      this.#checkVersion();
+    });
     // Errors are reported by state, once per change; ioredis would otherwise print them unheard.
     this.#client.on('error', (err: Error) => this.#mark('degraded', err));
     // A lost connection is degraded at once, before any command fails on it.
@@ -127,6 +130,24 @@ export class RedisStore implements SharedStore {
   /** The ioredis client, for libraries that speak to Redis themselves (rate limits); it has the store's deadline. */
   get client(): Redis | Cluster {
     return this.#client;
+  }
+
+  /**
+   * Runs a command of a library that speaks to Redis itself (rate limits) as the store's own are run:
+   * its success or failure counts toward the store's state, so a role whose limits fail closed sees
+   * Redis come back as soon as one of its own commands succeeds. `isAnswer` tells a refusal that
+   * Redis answered (a limit reached) from a failure to answer.
+   */
+  async observe<T>(command: () => Promise<T>, isAnswer: (err: unknown) => boolean = () => false): Promise<T> {
+    try {
+      const result = await command();
+      this.#succeeded();
+      return result;
+    } catch (err) {
+      if (isAnswer(err)) this.#succeeded();
+      else this.#failed(err);
+      throw err;
+    }
   }
 
   /** The full key of `key`, prefix and version included: for libraries that add no prefix of their own. */
@@ -193,16 +214,37 @@ export class RedisStore implements SharedStore {
   async #attempt<T>(command: () => Promise<T>, fallback: T): Promise<T> {
     try {
       const result = await command();
-      this.#failingSince = null;
-      // A slow Redis answers again without reconnecting: an answer is what says it is back.
-      if (this.#state !== 'ok') this.#mark('ok');
+      this.#succeeded();
       return result;
     } catch (err) {
-      const now = performance.now();
-      this.#failingSince ??= now;
-      if (now - this.#failingSince >= FAILING_FOR_MS || this.#client.status !== 'ready') this.#mark('degraded', err);
+      this.#failed(err);
       return fallback;
     }
+  }
+
+  #succeeded(): void {
+    this.#failingSince = null;
+    // A slow Redis answers again without reconnecting: an answer is what says it is back.
+    if (this.#state !== 'ok') this.#mark('ok');
+  }
+
+  #failed(err: unknown): void {
+    const now = performance.now();
+    this.#failingSince ??= now;
+    if (now - this.#failingSince >= FAILING_FOR_MS || this.#client.status !== 'ready') this.#mark('degraded', err);
+  }
+
+  /** Shared runs take their lock with SET NX GET, which Redis 7 brought: an older server is named in the log, once. */
+  #versionChecked = false;
+  #checkVersion(): void {
+    if (this.#versionChecked) return;
+    this.#versionChecked = true;
+    void (this.#client as Redis).info('server').then((info) => {
+      const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+      if (version && Number(version[1]) < 7) {
+        this.#logger?.warn({ event: 'store.old-redis', version: `${version[1]}.${version[2]}` }, 'Redis 7 or later is needed: with this one, identical runs on different instances are not shared');
+      }
+    }, () => undefined);
   }
 
   #mark(state: StoreState, err?: unknown): void {

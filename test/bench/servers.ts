@@ -188,7 +188,7 @@ async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(
       const loaders = createLoaders(role.client, config.limits);
       return {
         requestId: String(++id), viewer, availableRoles: ['analyst'], noRoleReason: null, operationLimits: role.limits, trail: null, log: logger,
-        limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars }, runs: null,
+        limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars }, runs: null, runOwner: null,
         roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections),
       };
     },

@@ -9,9 +9,10 @@ import type { GatewayContext } from '../../context/context.js';
 import { BadUserInputError, NotFoundError } from '../../errors/index.js';
 import { METABASE_ROW_LIMIT } from '../../policy/policy.js';
 import type { RawJson } from '../../metabase/raw-rows.js';
-import { RunStore } from '../../metabase/stored-runs.js';
+import { RunStore, type RunFacts } from '../../metabase/stored-runs.js';
 import { describeValue } from '../common/ids.js';
-import { keepingOf, toQueryRun } from './run.mapper.js';
+import { RUN_COST } from '../../gate/cost.js';
+import { toQueryRun } from './run.mapper.js';
 import { QueryRun, QueryRunRowPage, QueryRunSource } from './run.type.js';
 
 @ArgsType()
@@ -27,18 +28,20 @@ class RowPageArgs {
 export class QueryRunResolver {
   @Query(() => QueryRun, {
     nullable: true,
+    // Reading a kept run decodes up to RUN_STORE_MAX_BYTES: it weighs as much as a run.
+    complexity: RUN_COST,
     description: 'A run made earlier by the same viewer in the same role, while it is kept (see `QueryRun.storedUntil`); NOT_FOUND for any other.',
   })
   async queryRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
     if (!RunStore.isRunId(id)) throw new BadUserInputError(`Expected \`id\` to be a run id (a UUID from QueryRun.id), received ${describeValue(id)}.`, { details: { argument: 'id' } });
-    const keeping = keepingOf(ctx);
-    const kept = keeping ? await keeping.runs.read(id, keeping.owner) : null;
-    if (!kept) {
+    const kept = ctx.runs && ctx.runOwner ? await ctx.runs.read(id, ctx.runOwner) : null;
+    // What the run read is checked again: a role narrowed since (collections, native SQL) reads no more of it.
+    if (!kept || !(await stillInReach(ctx, kept.facts.reach))) {
       throw new NotFoundError(`No run ${id} is kept for you: runs are kept for a while for the viewer who ran them, in the role they ran in.`);
     }
-    const run = toQueryRun({ result: kept.result, source: 'stored' }, null, null, id);
+    const run = toQueryRun({ result: kept.result, source: 'stored' }, ctx.role.maxRows, null, id);
     const from = Object.values(QueryRunSource).find((s) => s === kept.facts.source) ?? QueryRunSource.METABASE;
-    return { ...run, truncated: kept.facts.truncated, from, cached: run.cached || from === QueryRunSource.GATEWAY_CACHE, kept: Promise.resolve(kept.expiresAt) };
+    return { ...run, truncated: run.truncated || kept.facts.truncated, from, cached: run.cached || from === QueryRunSource.GATEWAY_CACHE, kept: Promise.resolve(kept.expiresAt) };
   }
 
   @FieldResolver(() => GraphQLJSON, { description: 'The rows, each an array of values in column order: all of them, or a page (`first`, `after`; see `rowPage` for its cursor).' })
@@ -56,6 +59,13 @@ export class QueryRunResolver {
     const until = await run.kept;
     return until === null ? null : new Date(until).toISOString();
   }
+}
+
+async function stillInReach(ctx: GatewayContext, reach: RunFacts['reach']): Promise<boolean> {
+  if (reach === 'native') return ctx.role.canRunNativeSql;
+  if (ctx.access.unrestricted) return true;
+  for (const collection of reach.collections) if (!(await ctx.access.collection(collection))) return false;
+  return true;
 }
 
 function pageOf(run: QueryRun, args: RowPageArgs): QueryRunRowPage {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Trail } from '../../audit/trail.js';
 import type { GatewayContext } from '../../context/context.js';
 import type { RunOutcome, RunSource } from '../../metabase/loaders.js';
-import type { RunOwner, RunStore } from '../../metabase/stored-runs.js';
+import type { RunFacts, RunOwner, RunStore } from '../../metabase/stored-runs.js';
 import type { QueryResult } from '../../metabase/types.js';
 import { QueryRunSource, QueryRunStatus, type QueryRun } from './run.type.js';
 
@@ -20,16 +20,16 @@ export function checkMaxRows(maxRows: number | null | undefined, roleCap: number
 
 const SOURCE: Record<RunSource, QueryRunSource> = { metabase: QueryRunSource.METABASE, cache: QueryRunSource.GATEWAY_CACHE, shared: QueryRunSource.SHARED };
 
-/** Where a run is kept for `queryRun(id)`, and whose it is. */
+/** Where a run is kept for `queryRun(id)`, whose it is, and what it read (checked again when it is read back). */
 export interface RunKeeping {
   readonly runs: RunStore;
   readonly owner: RunOwner;
+  readonly reach: RunFacts['reach'];
 }
 
-/** Where the request's runs are kept, for the viewer in the role in force. */
-export function keepingOf(ctx: Pick<GatewayContext, 'runs' | 'roleName' | 'viewer'>): RunKeeping | null {
-  if (!ctx.runs || !ctx.roleName) return null;
-  return { runs: ctx.runs, owner: { issuer: ctx.viewer.issuer, subject: ctx.viewer.subject, role: ctx.roleName } };
+/** Where the request's runs are kept, for the viewer in the role in force, with what the run read. */
+export function keepingOf(ctx: Pick<GatewayContext, 'runs' | 'runOwner'>, reach: RunFacts['reach']): RunKeeping | null {
+  return ctx.runs && ctx.runOwner ? { runs: ctx.runs, owner: ctx.runOwner, reach } : null;
 }
 
 /** A QueryRun of `result`, its rows cut to `maxRows`; kept under its id when `keeping` is given. */
@@ -41,7 +41,7 @@ export function toQueryRun(outcome: { result: QueryResult; source: RunSource | '
   const from = outcome.source === 'stored' ? QueryRunSource.METABASE : result.cached && outcome.source === 'metabase' ? QueryRunSource.METABASE_CACHE : SOURCE[outcome.source];
   const truncated = result.truncatedAt !== null || count < all.length;
   const kept = keeping && outcome.source !== 'stored'
-    ? keeping.runs.keep(id, keeping.owner, result, count, { truncated, source: from }).catch(() => null)
+    ? keeping.runs.keep(id, keeping.owner, result, count, { truncated, source: from, reach: keeping.reach }).catch(() => null)
     : Promise.resolve(null);
   return {
     id,

@@ -84,7 +84,7 @@ export class RunResolver {
     const templateTags = Object.fromEntries((parameters ?? []).map((p) => [p.name, { id: p.name, name: p.name, 'display-name': p.name, type: p.type }]));
     const sent = values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ type: parameter.type, target: parameter.target, value }));
     return runOrFailure(() => ctx.loaders.native({ databaseId: db, sql, templateTags, parameters: sent }), rows, {
-      trail: ctx.trail, keeping: keepingOf(ctx), canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
+      trail: ctx.trail, keeping: keepingOf(ctx, 'native'), canViewSql: ctx.role.canViewSql, log: ctx.log, databaseId: db, sql, parameters: values.filter((v) => v.value !== null).map(({ parameter, value }) => ({ name: parameter.id, value })),
     });
   }
 }

@@ -18,7 +18,7 @@ export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): P
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, type: parameter.type, target: parameter.target, value }));
   return runOrFailure(() => ctx.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows, {
-    trail: ctx.trail, keeping: keepingOf(ctx), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })),
+    trail: ctx.trail, keeping: keepingOf(ctx, { collections: [card.collectionId] }), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })),
   });
 }
 
@@ -38,7 +38,7 @@ export async function runDashcard(ctx: GatewayContext, dashboard: Dashboard, das
     .map(({ parameter, value }) => ({ id: parameter.id, value }));
   const key = { kind: 'dashcard' as const, dashboardId: dashboard.id, dashcardId: dashcard.id, cardId: dashcard.cardId, parameters };
   return runOrFailure(() => ctx.loaders.run.load(key), maxRows, {
-    trail: ctx.trail, keeping: keepingOf(ctx), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
+    trail: ctx.trail, keeping: keepingOf(ctx, { collections: [dashboard.collectionId, dashcard.card?.collectionId ?? null] }), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
   });
 }
 

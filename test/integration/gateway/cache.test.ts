@@ -255,4 +255,33 @@ describe('the shared cache, in one instance', () => {
     assert.ok(mb().log.every((l) => l.status !== 401), 'no call met the old key');
     await writeFile(policy, text);
   });
+
+  test('a kept run is checked again when read: a role narrowed since (collections, native SQL) reads no more of it', async () => {
+    const policy = join(dir, 'policy.yaml');
+    const text = await readFile(policy, 'utf8');
+    const question = await post<{ question: { run: { id: string } } }>(stack.tokens.analyst, '{ question(id: 17) { run(maxRows: 5) { id } } }');
+    const res = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.tokens.analyst}` },
+      body: JSON.stringify({ query: 'mutation { runNativeQuery(databaseId: 1, sql: "SELECT 1 AS ONE") { id } }' }),
+    });
+    const native = (await res.json()) as Body<{ runNativeQuery: { id: string } }>;
+    const read = (id: string) => post<{ queryRun: { rowCount: number } }>(stack.tokens.analyst, 'query($id: ID!) { queryRun(id: $id) { rowCount } }', { id });
+    assert.equal((await read(question.data!.question.run.id)).data?.queryRun.rowCount, 5);
+    assert.equal((await read(native.data!.runNativeQuery.id)).data?.queryRun.rowCount, 1);
+
+    const narrowed = text.replace(/(- name: analyst[\s\S]*?)collections: all\n    canViewSql: true\n    canRunNativeSql: true\n/, '$1collections: [root, { subtree: 2 }]\n    canViewSql: true\n    canRunNativeSql: false\n');
+    assert.notEqual(narrowed, text);
+    const version = stack.policy.current.version;
+    await writeFile(policy, narrowed);
+    try {
+      await eventually(() => stack.policy.current.version > version, 'the policy reloads', { withinMs: 5_000, everyMs: 20 });
+      for (const id of [question.data!.question.run.id, native.data!.runNativeQuery.id]) {
+        assert.deepEqual((await read(id)).errors?.map((e) => e.extensions['code']), ['NOT_FOUND'], 'question 17 lives in collection 1; ad-hoc SQL is no longer allowed');
+      }
+    } finally {
+      const v2 = stack.policy.current.version;
+      await writeFile(policy, text);
+      await eventually(() => stack.policy.current.version > v2, 'the policy reloads', { withinMs: 5_000, everyMs: 20 });
+    }
+  });
 });

@@ -150,8 +150,11 @@ describe('the shared store', () => {
         // Commands failing for a second, with no success between, are.
         await eventually(async () => (await store.get('k')) === null && store.state === 'degraded', 'the store turns degraded', { withinMs: 5_000 });
         assert.equal(logger.lines.filter((l) => l.event === 'store.degraded').length, 1, 'logged once');
+        const limiter = sharedRequestLimiter(store);
+        assert.deepEqual(await limiter.take('agent', 10, { failClosed: true }), { allowed: false, retryAfterMs: 1_000, unavailable: true }, 'a role that fails closed is refused');
         own.resume();
-        await eventually(async () => (await store.set('k', 'v', 60_000)) && store.state === 'ok', 'the store recovers', { withinMs: 5_000 });
+        // Only the limits of a role that fails closed speak to Redis now: their own answers bring the store back.
+        await eventually(async () => (await limiter.take('agent', 10, { failClosed: true })).allowed && store.state === 'ok', 'the store recovers', { withinMs: 5_000 });
       } finally {
         own.resume();
         await store.close();
