@@ -107,6 +107,16 @@ export async function sharedRedis(): Promise<{ url: string; close(): Promise<voi
   return { url: own.url, close: () => own.stop() };
 }
 
+/** Stops servers started together (SIGTERM, each waited for) and removes their directory. */
+async function stopAll(children: readonly ChildProcess[], dir: string): Promise<void> {
+  await Promise.all(children.map(async (c) => {
+    const exited = once(c, 'exit');
+    c.kill('SIGTERM');
+    await exited;
+  }));
+  await rm(dir, { recursive: true, force: true });
+}
+
 export interface OwnCluster {
   readonly nodes: { host: string; port: number }[];
   stop(): Promise<void>;
@@ -136,14 +146,7 @@ export async function startRedisCluster(): Promise<OwnCluster> {
   }
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
-    async stop() {
-      await Promise.all(children.map(async (c) => {
-        const exited = once(c, 'exit');
-        c.kill('SIGTERM');
-        await exited;
-      }));
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => stopAll(children, dir),
   };
 }
 
@@ -184,13 +187,6 @@ export async function startRedisSentinel(): Promise<OwnSentinel> {
   }
   return {
     sentinel: { host: '127.0.0.1', port: sentinelPort }, name, password,
-    async stop() {
-      await Promise.all(children.map(async (c) => {
-        const exited = once(c, 'exit');
-        c.kill('SIGTERM');
-        await exited;
-      }));
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => stopAll(children, dir),
   };
 }

@@ -10,6 +10,7 @@ import { jsonCodec, SharedCache } from '../../../src/store/shared-cache.js';
 import { RedisStore } from '../../../src/store/store.js';
 import { eventually } from '../../helpers/eventually.js';
 import { sharedRedis, testPrefix } from '../../helpers/redis.js';
+import { latch } from '../../helpers/latch.js';
 
 let redis: { url: string; close(): Promise<void> };
 let one: RedisStore;
@@ -26,16 +27,6 @@ after(async () => {
   await two.close();
   await redis.close();
 });
-
-function latch<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 const codec = jsonCodec<string>();
 const options = { keepMs: 0, waitMs: 5_000, lockMs: 10_000 };

@@ -7,16 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonCodec, SharedCache } from '../../../src/store/shared-cache.js';
 import { MemoryStore } from '../../../src/store/store.js';
-
-function latch<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { latch } from '../../helpers/latch.js';
 
 function setup(options: { maxValueBytes?: number } = {}) {
   const clock = { t: 1_000_000 };

@@ -1,13 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { latch, type Latch } from '../../helpers/latch.js';
 import { Semaphore } from '../../../src/utils/semaphore.js';
-
-/** A promise the test resolves when it chooses: tasks end in an order the test sets, with no timer. */
-function latch(): { promise: Promise<void>; open(): void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 test('runs at most `limit` tasks at once, in arrival order, and frees slots on failure', async () => {
   const s = new Semaphore(2);
@@ -29,7 +23,7 @@ test('runs at most `limit` tasks at once, in arrival order, and frees slots on f
   assert.deepEqual(order, [0, 1], 'two start, three wait');
   // Release them out of order: the waiting tasks still start in arrival order.
   for (const i of [1, 0, 3, 2, 4]) {
-    gates[i]!.open();
+    gates[i]!.resolve();
     await new Promise((r) => setImmediate(r));
   }
   const results = await settled;
@@ -49,7 +43,7 @@ test('a waiting task gives up when its signal aborts, and the slot goes to the n
   const next = s.run(async () => 'next');
   controller.abort(new Error('request ended'));
   await assert.rejects(gaveUp, /request ended/);
-  hold.open();
+  hold.resolve();
   await first;
   assert.equal(await next, 'next');
   assert.equal(s.running, 0);
@@ -58,7 +52,7 @@ test('a waiting task gives up when its signal aborts, and the slot goes to the n
 test('waiting keys are served in turn: a second key is served while the first holds a long queue', async () => {
   const s = new Semaphore(2);
   const order: string[] = [];
-  const gates = new Map<string, ReturnType<typeof latch>>();
+  const gates = new Map<string, Latch<void>>();
   const task = (key: string, i: number) => s.run(async () => {
     order.push(`${key}${i}`);
     const gate = latch();
@@ -71,12 +65,12 @@ test('waiting keys are served in turn: a second key is served while the first ho
   assert.equal(s.waiting, 11);
   // Each freed slot goes to the next key in turn, whatever a's queue holds.
   for (const done of ['a0', 'a1', 'a2', 'b0', 'c0']) {
-    gates.get(done)!.open();
+    gates.get(done)!.resolve();
     await new Promise((r) => setImmediate(r));
   }
   assert.deepEqual(order, ['a0', 'a1', 'a2', 'b0', 'c0', 'a3', 'b1']);
   for (let i = 0; i < 20 && s.waiting + s.running > 0; i++) {
-    for (const g of gates.values()) g.open();
+    for (const g of gates.values()) g.resolve();
     await new Promise((r) => setImmediate(r));
   }
   await Promise.all(all);
@@ -95,7 +89,7 @@ test('a key whose every waiter gave up leaves the turn order', async () => {
   controller.abort(new Error('request ended'));
   await assert.rejects(gaveUp, /request ended/);
   assert.equal(s.waiting, 1);
-  hold.open();
+  hold.resolve();
   await first;
   assert.equal(await next, 'next');
   assert.equal(s.running, 0);
