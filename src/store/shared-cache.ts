@@ -155,8 +155,11 @@ export class SharedCache {
    */
   async share<T>(key: string, codec: Codec<T>, run: () => Promise<T>, options: ShareOptions): Promise<{ value: T; outcome: ShareOutcome; storedAt: number }> {
     if (options.keepMs > 0) {
-      const kept = (this.#local?.get(`${key}:r`) as { value: T; storedAt: number } | undefined) ?? await this.#get(`${key}:r`, codec, options.keepMs);
-      if (kept && this.#now() - kept.storedAt < options.keepMs) return { ...kept, outcome: 'cache' };
+      const fresh = (e: { storedAt: number } | null | undefined): boolean => !!e && this.#now() - e.storedAt < options.keepMs;
+      // This instance's copy when it is fresh enough for this caller, else the store's (another instance may have a newer one).
+      const local = this.#local?.get(`${key}:r`) as { value: T; storedAt: number } | undefined;
+      const kept = fresh(local) ? local! : await this.#get(`${key}:r`, codec, options.keepMs);
+      if (kept && fresh(kept)) return { ...kept, outcome: 'cache' };
     }
     const joined = this.#flights.get(key) as Promise<{ value: T; storedAt: number }> | undefined;
     if (joined) {
