@@ -4,9 +4,10 @@
  * `server/` (and the operation gate in `gate/`), put together here in the order a request meets them:
  *
  *   onRequest    audit recording (trail, deadline, record on close) → authentication (token, role)
- *                → rate limit → vetted-only roles (all before the body is read)
+ *                → rate limit (all before the body is read)
  *   body         parsed by Fastify (size, JSON, media type)
- *   preHandler   request limits (document, variables)
+ *   preHandler   vetted operations (an id becomes its document; vetted-only roles send ids only)
+ *                → request limits (document, variables)
  *   handler      Apollo: parse, validate → operation gate → shield rules → resolvers
  *   onSend       `connection: close` while draining; response size for the record
  *   onResponse   one request log line
@@ -28,7 +29,8 @@ import { AccessChecker } from './authz/access.js';
 import { contextWithoutRole, type GatewayContext } from './context/context.js';
 import { createFormatError } from './errors/format-error.js';
 import { operationGatePlugin } from './gate/plugin.js';
-import { checkRequestLimits, refuseVettedOnly } from './gate/request-gate.js';
+import { checkRequestLimits } from './gate/request-gate.js';
+import { persistedOperations, VettedOperations } from './gate/persisted.js';
 import { buildGatewaySchema } from './graph/schema.js';
 import type { TokenVerification } from './identity/issuers.js';
 import { createLoaders } from './metabase/loaders.js';
@@ -67,6 +69,8 @@ export interface GatewayDeps {
    * Default: limits in this process, and no caches or kept runs.
    */
   readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'>;
+  /** The vetted operations. Default: schema/persisted-operations.json. */
+  readonly vetted?: VettedOperations;
 }
 
 export interface Gateway {
@@ -167,8 +171,8 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, shared.limiter), refuseVettedOnly],
-    preHandler: checkRequestLimits,
+    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, shared.limiter)],
+    preHandler: [persistedOperations(deps.vetted ?? VettedOperations.load()), checkRequestLimits],
     onSend: recorder.measure,
     // The request's loaders carry its scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.
     handler: apolloHandler,

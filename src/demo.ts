@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit.js';
 import type { Config } from './config/config.js';
+import { VettedOperations } from './gate/persisted.js';
 import { createGateway, type Gateway } from './app.js';
 import { startEmulator, type DemoCredential, type Emulator } from './emulator/server.js';
 import { startDevIssuer, type DevIssuer } from './identity/dev-issuer.js';
@@ -97,8 +98,9 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
   const issuer = await startDevIssuer({ audience: DEMO_AUDIENCE });
   const pool = createMetabasePool();
   const logger = options.logger ?? (await import('pino')).pino({ level: 'silent' });
+  const vetted = VettedOperations.load();
   const policy = await PolicyStore.open({
-    file: options.policyFile ?? config.policyFile ?? DEMO_POLICY_FILE,
+    file: options.policyFile ?? config.policyFile ?? DEMO_POLICY_FILE, vettedOperations: vetted.names,
     env: { ...process.env, ...demoSecrets(emulator) },
     metabase: metabaseSettings(config, emulator.url, pool),
     logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
@@ -110,6 +112,7 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
   const gateway = await createGateway(config, {
     policy,
     shared,
+    vetted,
     tokens: new IssuerRegistry(() => policy.current.issuers, { maxTokenBytes: config.tokens.maxBytes, verifiedTokenMaxAgeMs: config.tokens.cacheMaxAgeMs, env: process.env }),
     metabaseReady: () => policy.clients()[0]!.health(),
     logger,

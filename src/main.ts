@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createGateway } from './app.js';
+import { VettedOperations } from './gate/persisted.js';
 import { startDemo } from './demo.js';
 import { openSharedState } from './server/shared-state.js';
 import { explainToken } from './explain.js';
@@ -37,8 +38,9 @@ async function production(config: Config): Promise<Running> {
   const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'info', pretty: config.logPretty });
   const audit = auditLogOf(config);
   const pool = createMetabasePool();
+  const vetted = VettedOperations.load();
   const policy = await PolicyStore.open({
-    file: config.policyFile!, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
+    file: config.policyFile!, vettedOperations: vetted.names, env: process.env, logger, drainGraceMs: config.drainGraceMs, watchIntervalMs: config.policyWatchIntervalMs,
     metabase: metabaseSettings(config, config.metabase.url!, pool),
     ...(config.oidc ? { defaultIssuer: environmentIssuer(config.oidc), defaultIssuerExclusive: true } : {}),
   });
@@ -57,6 +59,7 @@ async function production(config: Config): Promise<Running> {
     logger,
     audit,
     shared,
+    vetted,
   });
   const url = await gateway.listen(config.port, config.host);
   return {

@@ -56,6 +56,16 @@ export class RateLimitedError extends GatewayError<'RATE_LIMITED'> {
   constructor(message: string, options?: GatewayErrorOptions) { super('RATE_LIMITED', message, options); }
 }
 
+export class PersistedQueryRequiredError extends GatewayError<'PERSISTED_QUERY_REQUIRED'> {
+  readonly code = 'PERSISTED_QUERY_REQUIRED';
+  constructor(message: string, options?: GatewayErrorOptions) { super('PERSISTED_QUERY_REQUIRED', message, options); }
+}
+
+export class PersistedQueryNotFoundError extends GatewayError<'PERSISTED_QUERY_NOT_FOUND'> {
+  readonly code = 'PERSISTED_QUERY_NOT_FOUND';
+  constructor(message: string, options?: GatewayErrorOptions) { super('PERSISTED_QUERY_NOT_FOUND', message, options); }
+}
+
 export class QueryTooComplexError extends GatewayError<'QUERY_TOO_COMPLEX'> {
   readonly code = 'QUERY_TOO_COMPLEX';
   constructor(message: string, options?: GatewayErrorOptions) { super('QUERY_TOO_COMPLEX', message, options); }
@@ -93,6 +103,8 @@ export const ERROR_CLASSES = {
   BAD_USER_INPUT: BadUserInputError,
   NOT_FOUND: NotFoundError,
   RATE_LIMITED: RateLimitedError,
+  PERSISTED_QUERY_REQUIRED: PersistedQueryRequiredError,
+  PERSISTED_QUERY_NOT_FOUND: PersistedQueryNotFoundError,
   QUERY_TOO_COMPLEX: QueryTooComplexError,
   QUERY_FAILED: QueryFailedError,
   UPSTREAM_AUTH: UpstreamAuthError,

@@ -1,23 +1,13 @@
 /**
- * The operation gate at the HTTP edge, once the caller and its role are known and before Apollo
- * parses anything: a vetted-only role is refused outright (until the vetted manifest exists, it may
- * run nothing), then the document's size, tokens and nesting and the variables' size, depth and
- * number of values are checked against the role's limits (see request-check.ts).
+ * The operation gate at the HTTP edge, once the caller and its role are known, a vetted operation's
+ * id has been replaced by its document (persisted.ts), and before Apollo parses anything: the
+ * document's size, tokens and nesting and the variables' size, depth and number of values are checked
+ * against the role's limits (see request-check.ts).
  */
 import type { FastifyRequest } from 'fastify';
-import { BadUserInputError, ForbiddenError } from '../errors/index.js';
+import { BadUserInputError } from '../errors/index.js';
 import { overLimit } from './refusal.js';
 import { checkDocument, checkVariables } from './request-check.js';
-
-/** Refuses every operation of a role marked `vettedOnly`: a promise the gateway cannot keep yet is kept by refusing. */
-export async function refuseVettedOnly(request: FastifyRequest): Promise<void> {
-  const role = request.caller?.role;
-  if (role?.vettedOnly) {
-    throw new ForbiddenError(`Role ${role.name} may run vetted operations only, and this gateway serves none yet: every operation of the role is refused.`, {
-      details: { reason: 'vetted-only' },
-    });
-  }
-}
 
 export async function checkRequestLimits(request: FastifyRequest): Promise<void> {
   const limits = request.caller?.limits;

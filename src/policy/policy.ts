@@ -108,10 +108,14 @@ export interface RolePolicy {
   /** How long the role keeps query results for its later runs, in ms (0: not kept), and whether ad-hoc SQL results too. */
   readonly resultCache: { readonly ttlMs: number; readonly nativeSql: boolean };
   /**
-   * Only vetted (persisted) operations may run in this role. Until the vetted manifest exists, such a
-   * role may run nothing: every operation is refused with FORBIDDEN reason `vetted-only`.
+   * Only vetted operations (schema/persisted-operations.json), sent by id, may run in this role; a
+   * document is refused with PERSISTED_QUERY_REQUIRED before it is parsed. `vettedOnly: log` sets
+   * `vettedOnlyMode: 'log'`: what would be refused is logged and let through, for rolling out.
    */
   readonly vettedOnly: boolean;
+  readonly vettedOnlyMode: 'enforce' | 'log';
+  /** The vetted operations (by name) a vetted-only role may run; null: every one in the manifest. */
+  readonly operations: readonly string[] | null;
   /** May use `__schema` and `__type`. Default: true, except for roles that serve only agents and services. */
   readonly canIntrospect: boolean;
   /** The operation gate's limits: the defaults, then the policy's `limits`, then the role's. */
@@ -301,7 +305,7 @@ function describe(value: unknown): string {
 
 const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'cache', 'limits', 'explainDenials', 'roles'];
 const ISSUER_KEYS = ['name', 'issuer', 'audiences', 'audienceClaim', 'algorithms', 'allowIdTokens', 'claims', 'overage'];
-const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'limits'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'operations', 'limits'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -523,7 +527,17 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
   // People explore; programs run what they were built to run.
   const servesPeople = clientKinds === null || clientKinds.includes('human');
   const servesOnlyAgents = clientKinds !== null && clientKinds.every((k) => k === 'agent');
-  const vettedOnly = node.at('vettedOnly').boolean(false);
+  const vettedNode = node.at('vettedOnly');
+  const vettedOnlyMode = vettedNode.value === 'log' ? 'log' as const : 'enforce' as const;
+  const vettedOnly = vettedNode.value === 'log' ? true : vettedNode.present && typeof vettedNode.value !== 'boolean'
+    ? (vettedNode.fail('true, false or log') ?? false) : vettedNode.boolean(false);
+  let operations: string[] | null = null;
+  const opsNode = node.at('operations');
+  if (opsNode.present) {
+    operations = opsNode.strings() ?? null;
+    if (!vettedOnly) opsNode.fail('no operations list on a role that is not vettedOnly (it may send any operation)');
+    else if (operations && !operations.every((n) => /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(n))) opsNode.fail('names of vetted operations');
+  }
   let resultCache = { ttlMs: 0, nativeSql: false };
   const rc = node.at('resultCache');
   if (rc.present && rc.object(['ttlSeconds', 'nativeSql'])) {
@@ -535,7 +549,7 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
     canViewSql: node.at('canViewSql').boolean(false),
     canRunNativeSql: node.at('canRunNativeSql').boolean(false),
     canIntrospect: node.at('canIntrospect').boolean(servesPeople),
-    vettedOnly,
+    vettedOnly, vettedOnlyMode, operations,
     limits: readLimits(node.at('limits'), baseLimits),
   };
   if (role.name === undefined || role.metabase === undefined || role.collections === undefined || role.maxRows === undefined) return undefined;

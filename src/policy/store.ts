@@ -67,6 +67,8 @@ export interface PolicyStoreOptions {
   readonly drainGraceMs: number;
   /** How often watched files are checked for changes, in ms. Default 1,000. */
   readonly watchIntervalMs?: number;
+  /** The vetted operations' names: a role's `operations` naming another is refused. Default: not checked. */
+  readonly vettedOperations?: ReadonlySet<string>;
 }
 
 interface Entry {
@@ -90,6 +92,7 @@ export class PolicyStore {
   /** Loads the policy and opens every credential; fails (naming the problem) if any is wrong. */
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const policy = options.policy ?? (await loadPolicyFile(options.file!));
+    checkOperations(policy, options);
     const issuers = await issuersOf(policy, options);
     const entries = new Map<string, Entry>();
     const roles = await activate(policy, entries, new Map(), options);
@@ -121,6 +124,7 @@ export class PolicyStore {
     const log = this.options.logger;
     try {
       const policy = this.options.file ? await loadPolicyFile(this.options.file) : this.#active.policy;
+      checkOperations(policy, this.options);
       const issuers = await issuersOf(policy, this.options);
       // Credentials kept from the old policy are read again too: a rotated key takes effect now.
       const fresh = new Map<string, Entry>();
@@ -185,6 +189,16 @@ export class PolicyStore {
     }, this.options.drainGraceMs);
     timer.unref();
     this.#retiring.add(timer);
+  }
+}
+
+/** A role's `operations` must name vetted operations: a typo would otherwise refuse everything the role sends. */
+function checkOperations(policy: Policy, options: PolicyStoreOptions): void {
+  const known = options.vettedOperations;
+  if (!known) return;
+  for (const role of policy.roles) {
+    const unknown = (role.operations ?? []).filter((name) => !known.has(name));
+    if (unknown.length) throw new Error(`role ${role.name}: operations: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a vetted operation' : 'are not vetted operations'} (the vetted operations: ${[...known].sort().join(', ')})`);
   }
 }
 

@@ -22,6 +22,7 @@ export function prefersGraphQLResponse(accept: string | undefined): boolean {
 
 export const HTTP_STATUS: Partial<Record<GatewayErrorCode, number>> = {
   UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400, NOT_FOUND: 404, RATE_LIMITED: 429, QUERY_TOO_COMPLEX: 400,
+  PERSISTED_QUERY_REQUIRED: 400, PERSISTED_QUERY_NOT_FOUND: 400,
   UPSTREAM_AUTH: 502, UPSTREAM_TIMEOUT: 504, UPSTREAM_UNAVAILABLE: 503,
 };
 

@@ -160,8 +160,8 @@ describe('the graph', () => {
       role: 'support', availableRoles: ['support'], noRoleReason: null,
     }, 'the support role comes from Keycloak\'s realm roles');
     const agent = await gql(stack, 'agent', ViewerDocument);
-    assert.equal(agent.status, 403);
-    assert.deepEqual(codes(agent), ['FORBIDDEN'], 'the demo\'s agent role is vetted-only: until vetted operations exist, it may run nothing');
+    assert.equal(agent.status, 400);
+    assert.deepEqual(codes(agent), ['PERSISTED_QUERY_REQUIRED'], 'the demo\'s agent role is vetted-only: it runs vetted operations by id, not documents');
     assert.equal(agent.errors![0]!.extensions!['reason'], 'vetted-only');
   });
 

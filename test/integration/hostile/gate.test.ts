@@ -2,7 +2,7 @@
  * The operation gate and the policy keys it enforces, end to end with a real OIDC provider: every
  * limit refuses with QUERY_TOO_COMPLEX naming itself, its value and the figure, before any Metabase
  * call (or, for runs and Metabase calls, as soon as the allowance is spent); limits are per role;
- * introspection per role; vetted-only roles run nothing yet; rate limit tiers hold per caller.
+ * introspection per role; vetted-only roles run only vetted operations, by id; rate limit tiers hold per caller.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,12 +169,12 @@ describe('the operation gate', () => {
     assert.match(typoPerson.body.errors![0]!.message, /Did you mean "role"/);
   });
 
-  test('vettedOnly: every operation of the role is refused (403 FORBIDDEN vetted-only) with no Metabase call', async () => {
+  test('vettedOnly: a document is refused (400 PERSISTED_QUERY_REQUIRED) before it is parsed, with no Metabase call', async () => {
     mb.requests.reset();
-    for (const query of ['{ collections { id } }', '{ viewer { role } }']) {
+    for (const query of ['{ collections { id } }', '{ viewer { role } }', '{ this is not GraphQL']) {
       const res = await stack.post(query, tokens['val']);
-      assert.equal(res.status, 403);
-      assert.deepEqual([ext(res.body)['code'], ext(res.body)['reason']], ['FORBIDDEN', 'vetted-only']);
+      assert.equal(res.status, 400);
+      assert.deepEqual([ext(res.body)['code'], ext(res.body)['reason']], ['PERSISTED_QUERY_REQUIRED', 'vetted-only'], query);
     }
     assert.equal(mb.requests.count(), 0);
   });

@@ -147,7 +147,7 @@ describe('two instances on one Redis', () => {
     const ana = await idp.userToken('ana-outage', { groups: ['analysts'] });
     const agent = await idp.agentToken();
     const vettedOnly = await ask(a, agent, '{ viewer { role } }');
-    assert.deepEqual([vettedOnly.status, vettedOnly.body.errors?.[0]?.extensions['reason']], [403, 'vetted-only'], 'with Redis up, the agent gets as far as its role allows');
+    assert.deepEqual([vettedOnly.status, vettedOnly.body.errors?.[0]?.extensions['code']], [400, 'PERSISTED_QUERY_REQUIRED'], 'with Redis up, the agent gets as far as its role allows');
 
     await redis.stop();
     mb.requests.reset();
@@ -176,7 +176,7 @@ describe('two instances on one Redis', () => {
       await eventually(async () => ((await (await fetch(`${gw.base}/readyz`)).json()) as { store: string }).store === 'ok', 'the instance reconnects to Redis by itself', { withinMs: 10_000, everyMs: 50 });
     }
     const back = await ask(a, agent, '{ viewer { role } }');
-    assert.deepEqual([back.status, back.body.errors?.[0]?.extensions['reason']], [403, 'vetted-only'], 'the agent role is limited by the shared count again');
+    assert.deepEqual([back.status, back.body.errors?.[0]?.extensions['code']], [400, 'PERSISTED_QUERY_REQUIRED'], 'the agent role is limited by the shared count again');
     assert.equal(a.entry.output().match(/store\.degraded/g)?.length, 1, 'the outage is logged once');
   });
 });

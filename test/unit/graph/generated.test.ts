@@ -4,6 +4,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { generate, loadCodegenConfig } from '@graphql-codegen/cli';
 import { printGatewaySchema } from '../../../scripts/emit-schema.js';
+import { createHash } from 'node:crypto';
+import { print, type DocumentNode } from 'graphql';
+import { buildManifest } from '../../../scripts/persisted-operations.js';
+import * as generated from '../../../schema/generated/graphql.js';
+import { VettedOperations } from '../../../src/gate/persisted.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 
@@ -21,5 +26,17 @@ test('schema/generated/graphql.ts matches codegen over schema/operations (run `n
     assert.equal(outputs[0]!.content, readFileSync(new URL(outputs[0]!.filename, ROOT), 'utf8'));
   } finally {
     process.chdir(cwd);
+  }
+});
+
+test('schema/persisted-operations.json matches the vetted operations (run `npm run codegen`), and its ids are the hashes of the typed documents clients send', () => {
+  const committed = readFileSync(new URL('schema/persisted-operations.json', ROOT), 'utf8');
+  assert.equal(buildManifest(), committed);
+  const vetted = VettedOperations.load(new URL('schema/persisted-operations.json', ROOT));
+  const agentDocs = Object.entries(generated).filter(([name]) => /^Agent\w+Document$/.test(name)) as [string, DocumentNode][];
+  assert.equal(agentDocs.length, vetted.all().length, 'a typed document for every vetted operation');
+  for (const [name, doc] of agentDocs) {
+    const op = vetted.get(createHash('sha256').update(print(doc)).digest('hex'));
+    assert.equal(op?.name, name.replace(/Document$/, ''), `${name}: its printed text hashes to its manifest id`);
   }
 });

@@ -154,6 +154,7 @@ test('the demo policy is valid and uses every feature', async () => {
   assert.ok(Object.values(p.rateLimitTiers).some((t) => t.runsPerMinute && t.concurrentRuns), 'run limits');
   assert.equal(p.cache.metadata.collections.ttlMs, 300_000, 'a kind kept longer');
   assert.deepEqual(p.roles.find((r) => r.vettedOnly)!.rateLimitFallback, 'refuse');
+  assert.ok(p.roles.some((r) => r.vettedOnly && r.operations?.length), 'a vetted-only role limited to some operations');
 });
 
 test('cache, results and run limits: defaults, and every bad value reported', () => {
@@ -226,4 +227,31 @@ roles:
     `limits.speed: unknown key; expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')}`,
     'roles[0].limits.upstreamBytes: expected an integer from 1 to 1099511627776, received -1',
   ].sort());
+});
+
+test('vettedOnly: true, false or log; operations only on a vetted-only role, and only vetted operations at start', async () => {
+  const role = (extra: string) => `roles: [{ name: r, match: { clientKinds: [agent] }, metabase: { apiKey: { env: K } }, collections: all${extra} }]`;
+  const logged = parsePolicy(role(', vettedOnly: log, operations: [AgentSearch]'), 'p.yaml').roles[0]!;
+  assert.deepEqual([logged.vettedOnly, logged.vettedOnlyMode, logged.operations], [true, 'log', ['AgentSearch']]);
+  const enforced = parsePolicy(role(', vettedOnly: true'), 'p.yaml').roles[0]!;
+  assert.deepEqual([enforced.vettedOnly, enforced.vettedOnlyMode, enforced.operations], [true, 'enforce', null]);
+  assert.deepEqual(problemsOf(role(', vettedOnly: sometimes')), ['roles[0].vettedOnly: expected true, false or log, received "sometimes"']);
+  assert.deepEqual(problemsOf(role(', operations: [AgentSearch]')), ['roles[0].operations: expected no operations list on a role that is not vettedOnly (it may send any operation), received ["AgentSearch"]']);
+  assert.deepEqual(problemsOf(role(', vettedOnly: true, operations: []')), ['roles[0].operations: expected a non-empty list of strings, received []']);
+
+  const { PolicyStore } = await import('../../../src/policy/store.js');
+  const { createMetabasePool } = await import('../../../src/metabase/client.js');
+  const { pino } = await import('pino');
+  const pool = createMetabasePool();
+  const open = (policyText: string) => PolicyStore.open({
+    policy: parsePolicy(policyText, 'p.yaml'), env: { K: 'mb_0123456789abcdef' }, logger: pino({ level: 'silent' }), drainGraceMs: 0,
+    metabase: { baseUrl: 'http://metabase.invalid', timeoutMs: 1_000, maxConcurrent: 1, dispatcher: pool }, vettedOperations: new Set(['AgentSearch', 'AgentReadRun']),
+    defaultIssuer: { name: 'default', issuer: 'https://idp.example.test', audiences: ['gateway'], audienceClaim: 'aud', algorithms: ['RS256'], allowIdTokens: false, overage: null },
+  });
+  try {
+    await assert.rejects(open(role(', vettedOnly: true, operations: [AgentSearch, AgentSerach]')), /role r: operations: AgentSerach is not a vetted operation \(the vetted operations: AgentReadRun, AgentSearch\)/);
+    await (await open(role(', vettedOnly: true, operations: [AgentSearch]'))).close();
+  } finally {
+    await pool.close();
+  }
 });

@@ -1,0 +1,33 @@
+/**
+ * The persisted-operations manifest of the vetted operations (schema/operations/vetted/*.graphql):
+ * `{ "<sha256 of the document>": "<document>" }`, the trusted-documents convention. Each operation
+ * is printed alone (graphql-js `print`), and its id is the SHA-256 of exactly that text, so a client
+ * that sends the generated typed document's text sends a document whose hash is its id.
+ * `npm run codegen` writes it; a test fails when the committed file differs.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Kind, parse, print } from 'graphql';
+
+const ROOT = new URL('../', import.meta.url);
+export const VETTED_DIR = new URL('schema/operations/vetted/', ROOT);
+export const MANIFEST_FILE = new URL('schema/persisted-operations.json', ROOT);
+
+/** The manifest's text, from the vetted operations' files. */
+export function buildManifest(): string {
+  const manifest: Record<string, string> = {};
+  for (const file of readdirSync(VETTED_DIR).filter((f) => f.endsWith('.graphql')).sort()) {
+    const doc = parse(readFileSync(new URL(file, VETTED_DIR), 'utf8'));
+    for (const def of doc.definitions) {
+      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) throw new Error(`${file}: every vetted definition is a named operation (no fragments)`);
+      const text = print({ kind: Kind.DOCUMENT, definitions: [def] });
+      manifest[createHash('sha256').update(text).digest('hex')] = text;
+    }
+  }
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(MANIFEST_FILE, buildManifest());
+  console.log(`${new URL(MANIFEST_FILE).pathname}: ${Object.keys(JSON.parse(buildManifest()) as object).length} operations`);
+}
