@@ -182,8 +182,6 @@ export function auditPlugin(audit: AuditLog): ApolloServerPlugin<GatewayContext>
           trail.operationName = rc.operationName ?? null;
           trail.operationType = rc.operation?.operation ?? null;
           trail.documentHash = rc.queryHash;
-          const persisted = (rc.request.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
-          trail.persistedId = typeof persisted === 'string' ? persisted.slice(0, 128) : null;
           trail.rawVariables = rc.request.variables;
           if (rc.request.variables) {
             const copied = audit.redact(rc.request.variables);

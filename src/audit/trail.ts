@@ -83,6 +83,7 @@ export class Trail {
   operationName: string | null = null;
   operationType: string | null = null;
   documentHash: string | null = null;
+  /** The vetted operation's id (its SHA-256), when the request named one instead of sending a document. */
   persistedId: string | null = null;
   /** The operation's static cost, as the gate measured it. */
   cost: number | null = null;

@@ -116,6 +116,7 @@ export function persistedOperations(vetted: VettedOperations) {
       if (Object.keys(b.extensions).length === 0) delete b.extensions;
     }
     request.persistedOperation = op;
+    if (request.trail) request.trail.persistedId = op.id;
   };
 }
 

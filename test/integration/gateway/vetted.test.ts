@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { print } from 'graphql';
 import { AgentDescribeQuestionDocument, AgentListDashboardsDocument, AgentReadRunDocument, AgentRunQuestionDocument, AgentSearchDocument } from '../../../schema/generated/graphql.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { emulator, type Emulator } from '../../helpers/emulator.js';
+import { eventually } from '../../helpers/eventually.js';
 import { startIdp, type Idp } from '../../helpers/idp.js';
 import { PRODUCTION_POLICY, startProduction, type Production } from '../../helpers/production.js';
 
@@ -31,7 +34,7 @@ before(async () => {
   assert.match(POLICY, /vettedOnly: log/);
   mb = await emulator();
   idp = await startIdp();
-  gw = await startProduction({ emulator: mb, idp, policy: POLICY, env: { LOG_LEVEL: 'warn' } });
+  gw = await startProduction({ emulator: mb, idp, policy: POLICY, env: { LOG_LEVEL: 'warn' }, auditFile: true });
   agent = await idp.agentToken();
 });
 after(async () => {
@@ -55,6 +58,13 @@ test('the agent runs vetted operations by documentId, by Apollo\'s persistedQuer
   const described = await send({ extensions: { persistedQuery: { version: 1, sha256Hash: idOf(AgentDescribeQuestionDocument) } }, variables: { id: '15' } }, agent);
   assert.equal(described.body.errors, undefined, JSON.stringify(described.body.errors));
   assert.equal((described.body.data!['question'] as { name: string }).name, 'Accounts by plan');
+
+  // The audit record names the agent and the vetted operation's id.
+  await eventually(async () => {
+    const lines = (await readFile(join(gw.dir, 'audit.log'), 'utf8')).split('\n').slice(0, -1).map((l) => JSON.parse(l) as { viewer?: { clientKind: string }; role?: string; operation?: { name: string; persistedId: string } });
+    const last = lines.at(-1);
+    return last?.operation?.persistedId === idOf(AgentDescribeQuestionDocument) && last.operation.name === 'AgentDescribeQuestion' && last.role === 'agent' && last.viewer?.clientKind === 'agent';
+  }, 'the audit record names the vetted operation by id, under the agent', { withinMs: 5_000, everyMs: 50 });
 
   const ran = await send({ documentId: idOf(AgentRunQuestionDocument), variables: { id: '15', first: 1 } }, agent);
   assert.equal(ran.body.errors, undefined, JSON.stringify(ran.body.errors));
