@@ -161,7 +161,7 @@ describe('the HTTP edge', () => {
     assert.equal(code(register), 'BAD_USER_INPUT');
     assert.equal(register.body.data, undefined, 'not executed');
     const byHash = await post({ extensions: { persistedQuery: { version: 1, sha256Hash } } });
-    assert.equal(code(byHash), 'BAD_USER_INPUT');
+    assert.equal(code(byHash), 'PERSISTED_QUERY_NOT_FOUND', 'only the reviewed manifest\'s operations run by hash');
     assert.equal(byHash.body.data, undefined);
   });
 
