@@ -18,6 +18,7 @@ import { Semaphore } from '../utils/semaphore.js';
 import { RequestEnded, type CallScope } from './call-scope.js';
 import { requestEndedError } from './transport.js';
 import { jsonCodec, type Codec, type Freshness, type SharedCache } from '../store/shared-cache.js';
+import { tagged } from '../store/store.js';
 import { decodeRun, encodeRun } from './run-codec.js';
 
 export type MetadataKind = 'cards' | 'dashboards' | 'collections' | 'databases';
@@ -119,7 +120,7 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scop
     await gate?.admit();
     if (!cache) return { result: await upstream(), source: 'metabase' };
     const digest = createHash('sha256').update(key).digest('base64url');
-    const shared = await cache.cache.share(`run:{${cache.scope}:${digest}}`, RUN_CODEC, upstream, {
+    const shared = await cache.cache.share(`run:${tagged(`${cache.scope}:${digest}`)}`, RUN_CODEC, upstream, {
       keepMs: keep ? cache.resultTtlMs : 0, waitMs: cache.shareWaitMs, lockMs: cache.shareLockMs, ...(signal ? { signal } : {}),
       shareable: (err) => err instanceof QueryFailedError || err instanceof BadUserInputError,
     });

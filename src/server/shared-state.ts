@@ -36,7 +36,7 @@ export function openSharedState(settings: Settings, logger?: StoreLogger): Share
       ...(redis.password ? { password: redis.password } : {}), prefix: redis.prefix, timeoutMs: redis.timeoutMs, ...(logger ? { logger } : {}),
     })
     : new MemoryStore({ maxBytes: settings.cache.memoryMaxBytes });
-  const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, localMaxBytes: settings.cache.localMaxBytes, ...(logger ? { logger } : {}) }) : null;
+  const cache = settings.cache.enabled ? new SharedCache(store, { maxValueBytes: settings.cache.maxValueBytes, localMaxBytes: settings.cache.localMaxBytes }) : null;
   const runs = settings.runStore.ttlMs > 0 ? new RunStore(store, { ttlMs: settings.runStore.ttlMs, maxBytes: settings.runStore.maxBytes }) : null;
   if (store instanceof RedisStore) {
     return {

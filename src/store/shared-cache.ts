@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ExpiringMap } from '../utils/expiring-map.js';
-import type { SharedStore, StoreLogger } from './store.js';
+import type { SharedStore } from './store.js';
 
 /** How a value is written to and read back from the store; `decode` throws on anything it did not write. */
 export interface Codec<T> {
@@ -71,7 +71,6 @@ export interface SharedCacheOptions {
   readonly refreshLockMs?: number;
   /** Bytes of decoded entries this instance keeps beside the store (0: none). Default 32 MiB. */
   readonly localMaxBytes?: number;
-  readonly logger?: StoreLogger;
   readonly now?: () => number;
 }
 
@@ -99,10 +98,6 @@ export class SharedCache {
     this.#now = options.now ?? Date.now;
     const localMaxBytes = options.localMaxBytes ?? 32 * 1024 * 1024;
     this.#local = localMaxBytes > 0 ? new ExpiringMap({ maxEntries: 10_000, maxBytes: localMaxBytes, now: this.#now }) : null;
-  }
-
-  get store(): SharedStore {
-    return this.#store;
   }
 
   /** Runs (and keys) sharing one result now, in this instance. */

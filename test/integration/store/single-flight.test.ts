@@ -31,15 +31,21 @@ after(async () => {
 const codec = jsonCodec<string>();
 const options = { keepMs: 0, waitMs: 5_000, lockMs: 10_000 };
 
-test('the second instance gets the first one\'s result, and runs nothing', async () => {
-  const [a, b] = [new SharedCache(one), new SharedCache(two)];
+/** Instance a takes the lock for `key` and runs until the test settles the returned latch. */
+async function leading(a: SharedCache, key: string) {
   const running = latch<string>();
   let started = false;
-  const lead = a.share('sf-1', codec, () => {
+  const lead = a.share(key, codec, () => {
     started = true;
     return running.promise;
   }, options);
   await eventually(() => started, 'the first instance holds the lock and runs');
+  return { running, lead };
+}
+
+test('the second instance gets the first one\'s result, and runs nothing', async () => {
+  const [a, b] = [new SharedCache(one), new SharedCache(two)];
+  const { running, lead } = await leading(a, 'sf-1');
   let ranOnB = false;
   const follow = b.share('sf-1', codec, async () => {
     ranOnB = true;
@@ -53,13 +59,7 @@ test('the second instance gets the first one\'s result, and runs nothing', async
 
 test('when the first instance fails for its own reasons, the second runs it as soon as the lock goes', async () => {
   const [a, b] = [new SharedCache(one), new SharedCache(two)];
-  const running = latch<string>();
-  let started = false;
-  const lead = a.share('sf-2', codec, () => {
-    started = true;
-    return running.promise;
-  }, options);
-  await eventually(() => started, 'the first instance runs');
+  const { running, lead } = await leading(a, 'sf-2');
   const follow = b.share('sf-2', codec, async () => 'b ran it', options);
   const t0 = performance.now();
   running.reject(new Error('its request ended'));
@@ -70,13 +70,7 @@ test('when the first instance fails for its own reasons, the second runs it as s
 
 test('a wait that runs out: the second instance runs it itself', async () => {
   const [a, b] = [new SharedCache(one), new SharedCache(two)];
-  const running = latch<string>();
-  let started = false;
-  const lead = a.share('sf-3', codec, () => {
-    started = true;
-    return running.promise;
-  }, options);
-  await eventually(() => started, 'the first instance runs');
+  const { running, lead } = await leading(a, 'sf-3');
   const follow = await b.share('sf-3', codec, async () => 'b did not wait longer', { ...options, waitMs: 150 });
   assert.deepEqual([follow.outcome, follow.value], ['ran', 'b did not wait longer']);
   running.resolve('a, late');
