@@ -17,6 +17,7 @@ import { createRandom } from './random.js';
 import type { RunResult } from './runner.js';
 import { accountRoutes } from './routes/account.js';
 import { contentRoutes, unknownEndpoint } from './routes/content.js';
+import { parameterRoutes } from './routes/params.js';
 import { adHocRun, cardRun, dashcardRun } from './routes/runs.js';
 import { createSampleDatabase } from './sample-data.js';
 import { METABASE_VERSION } from './serialize.js';
@@ -187,7 +188,7 @@ const RUN_ROUTES: Route<Ctx>[] = [
   route('POST', '/api/dataset', async (ctx) => runReply(ctx, await adHocRun(ctx, await ctx.body()))),
 ];
 
-const ROUTES: Route<Ctx>[] = [...accountRoutes, ...RUN_ROUTES, ...contentRoutes];
+const ROUTES: Route<Ctx>[] = [...accountRoutes, ...RUN_ROUTES, ...contentRoutes, ...parameterRoutes];
 const isRunRoute = (r: Route<Ctx>): boolean => RUN_ROUTES.includes(r);
 
 /** Marks a reply as a query run: the server may cut it mid-stream and gzips it on request. */
