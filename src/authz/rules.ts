@@ -136,7 +136,7 @@ export const RULES = {
   SearchResult: searchHitInReach,
   // Parts of an object already checked above, or objects outside collections (their Metabase
   // credential scopes them): allowed once reached.
-  DashboardCard: allow, DashboardTab: allow, CardPosition: allow, ParameterMapping: allow, Parameter: allow,
+  DashboardCard: allow, DashboardTab: allow, CardPosition: allow, ParameterMapping: allow, Parameter: allow, ParameterValues: allow, ParameterValue: allow,
   User: allow, Column: allow, Database: allow, Table: allow, Field: allow,
   QueryRun: allow, QueryRunError: allow, QueryRunRowPage: allow, PageInfo: allow,
   DashboardConnection: allow, DashboardEdge: allow, QuestionConnection: allow, QuestionEdge: allow,

@@ -16,9 +16,9 @@ import { Reader } from './decode.js';
 import { isFailedRun, queryFailure, send, toGatewayError, transportError, type QueryValue, type UpstreamRequest, type UpstreamResponse } from './transport.js';
 import {
   readArray, readCard, readCardDashboards, readCollection, readCollectionItem, readCurrentUser, readDashboard, readDatabase,
-  readGroup, readPage, readQueryResult, readSearchResult, readTreeNode,
+  readGroup, readPage, readParameterValues, readQueryResult, readSearchResult, readTreeNode,
   type Card, type CardDashboards, type Collection, type CollectionItem, type CollectionTreeNode, type CurrentUser, type Dashboard,
-  type Database, type Group, type Page, type QueryResult, type SearchResult,
+  type Database, type Group, type Page, type ParameterValues, type QueryResult, type SearchResult,
 } from './types.js';
 
 export interface MetabaseClientOptions {
@@ -264,6 +264,16 @@ export class MetabaseClient {
       }
     });
     return { data, total: r.optInt('total') ?? data.length, limit: r.optInt('limit'), offset: r.optInt('offset') };
+  }
+
+  /**
+   * The values a dashboard's filter or a question's parameter may take (by the parameter's id),
+   * those containing `search` when it is given; at most the first 1,000, as Metabase caps them.
+   */
+  async parameterValues(owner: 'dashboard' | 'card', id: number, parameterId: string, filter: { search?: string | null } = {}, options: CallOptions = {}): Promise<ParameterValues> {
+    const base = `/api/${owner}/${id}/params/${encodeURIComponent(parameterId)}`;
+    const path = filter.search ? `${base}/search/${encodeURIComponent(filter.search)}` : `${base}/values`;
+    return readParameterValues(Reader.of(await this.get(path, {}, options), 'parameter values'));
   }
 
   /** `GET /api/permissions/group`: administrators only; a per-group key gets FORBIDDEN. */

@@ -184,6 +184,14 @@ export interface SearchResult {
   readonly display: string | null;
 }
 
+/** What a filter may be set to (`GET /api/{dashboard|card}/:id/params/:key/values`, §4.15). */
+export interface ParameterValues {
+  /** Each value, with the text Metabase shows for it where the field is remapped. */
+  readonly values: readonly { readonly value: string | number | boolean; readonly label: string | null }[];
+  /** True when Metabase capped the list (at 1,000 values). */
+  readonly hasMore: boolean;
+}
+
 export interface Group { readonly id: number; readonly name: string; readonly memberCount: number | null; readonly magicGroupType: string | null }
 
 export interface CardDashboards {
@@ -340,6 +348,20 @@ export function readSearchResult(r: Reader): SearchResult {
     collectionId: collectionId === 'root' ? 'root' : typeof collectionId === 'number' ? collectionId : null,
     databaseId: r.optInt('database_id'), display: r.optStr('display'),
   };
+}
+
+export function readParameterValues(r: Reader): ParameterValues {
+  const values = r.array('values').flatMap((entry, i) => {
+    const where = `${r.path}.values[${i}]`;
+    if (!Array.isArray(entry) || entry.length < 1 || entry.length > 2) throw new ShapeError(where, '[value] or [value, display]', entry);
+    const [value, label] = entry as unknown[];
+    // A null value (an empty field) is no value a filter can take.
+    if (value === null) return [];
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw new ShapeError(`${where}[0]`, 'a string, number or boolean', value);
+    if (label !== undefined && label !== null && typeof label !== 'string') throw new ShapeError(`${where}[1]`, 'a string', label);
+    return [{ value, label: typeof label === 'string' ? label : null }];
+  });
+  return { values, hasMore: r.bool('has_more_values', false) };
 }
 
 export function readGroup(r: Reader): Group {

@@ -4,6 +4,7 @@ import type { Collection as CollectionRecord, Dashboard as DashboardRecord, Dash
 import { Connection, PageArgs, paginate } from '../common/connection.js';
 import { isIn, parseCollectionId, parseId } from '../common/ids.js';
 import { Parameter, ParameterValueInput } from '../common/parameter.type.js';
+import { parameterValues, ParameterValues, ParameterValuesArgs } from '../common/parameter-values.js';
 import { Collection } from '../collections/collection.type.js';
 import { matchesText } from '../questions/question.resolver.js';
 import { Question } from '../questions/question.type.js';
@@ -36,7 +37,7 @@ const full = (d: DashboardRecord, ctx: GatewayContext): Promise<DashboardRecord>
 @Resolver(() => Dashboard)
 export class DashboardResolver {
   @Query(() => Dashboard, { nullable: true })
-  dashboard(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<DashboardRecord> {
+  dashboard(@Arg('id', () => ID, { description: 'The dashboard\'s id.' }) id: string, @Ctx() ctx: GatewayContext): Promise<DashboardRecord> {
     return ctx.loaders.dashboard.load(parseId(id, 'a dashboard'));
   }
 
@@ -57,6 +58,11 @@ export class DashboardResolver {
   @FieldResolver(() => [Parameter])
   parameters(@Root() d: DashboardRecord): readonly ParameterRecord[] {
     return d.parameters;
+  }
+
+  @FieldResolver(() => ParameterValues, { description: 'The values one of the dashboard\'s filters may take, as Metabase lists them for the role.' })
+  async parameterValues(@Root() d: DashboardRecord, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
+    return parameterValues('dashboard', d.id, (await full(d, ctx)).parameters, args, ctx);
   }
 
   @FieldResolver(() => [DashboardTab])

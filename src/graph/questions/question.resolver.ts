@@ -5,6 +5,7 @@ import type { Card, Collection as CollectionRecord, Database as DatabaseRecord, 
 import { Connection, paginate } from '../common/connection.js';
 import { isIn, parseCollectionId, parseId } from '../common/ids.js';
 import { Column, Parameter } from '../common/parameter.type.js';
+import { parameterValues, ParameterValues, ParameterValuesArgs } from '../common/parameter-values.js';
 import { Collection } from '../collections/collection.type.js';
 import { Database } from '../databases/database.type.js';
 import { QueryRun } from '../runs/run.type.js';
@@ -22,7 +23,7 @@ export const matchesText = (text: string | null | undefined, ...fields: (string 
 @Resolver(() => Question)
 export class QuestionResolver {
   @Query(() => Question, { nullable: true, description: 'One question, model or metric by id.' })
-  question(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Card> {
+  question(@Arg('id', () => ID, { description: 'The question\'s id.' }) id: string, @Ctx() ctx: GatewayContext): Promise<Card> {
     return ctx.loaders.card.load(parseId(id, 'a question'));
   }
 
@@ -62,6 +63,11 @@ export class QuestionResolver {
   @FieldResolver(() => [Parameter])
   parameters(@Root() card: Card): readonly ParameterRecord[] {
     return card.parameters;
+  }
+
+  @FieldResolver(() => ParameterValues, { description: 'The values one of the question\'s parameters may take, as Metabase lists them for the role.' })
+  parameterValues(@Root() card: Card, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
+    return parameterValues('card', card.id, card.parameters, args, ctx);
   }
 
   @FieldResolver(() => [Column], { nullable: true, description: 'Columns of the last result Metabase saved, when it has one.' })

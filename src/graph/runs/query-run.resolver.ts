@@ -3,6 +3,7 @@
  * ran it, in the role it ran in (metabase/stored-runs.ts); `queryRun(id)` reads it back, and
  * `rows(first, after)` / `rowPage(first, after)` page through it without parsing the rows.
  */
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { Arg, Args, ArgsType, Ctx, Field, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { GatewayContext } from '../../context/context.js';
@@ -32,7 +33,7 @@ export class QueryRunResolver {
     complexity: RUN_COST,
     description: 'A run made earlier by the same viewer in the same role, while it is kept (see `QueryRun.storedUntil`); NOT_FOUND for any other.',
   })
-  async queryRun(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
+  async queryRun(@Arg('id', () => ID, { description: 'The run\'s id, as a run returned it.' }) id: string, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
     if (!RunStore.isRunId(id)) throw new BadUserInputError(`Expected \`id\` to be a run id (a UUID from QueryRun.id), received ${describeValue(id)}.`, { details: { argument: 'id' } });
     const kept = ctx.runs && ctx.runOwner ? await ctx.runs.read(id, ctx.runOwner) : null;
     // What the run read is checked again: a role narrowed since (collections, native SQL) reads no more of it.
@@ -79,15 +80,4 @@ function pageOf(run: QueryRun, args: RowPageArgs): QueryRunRowPage {
   const source = run.rowSource;
   const rows = Array.isArray(source) ? (source.slice(start, start + count) as unknown[][]) : (source as Exclude<QueryRun['rowSource'], readonly unknown[]>).json(count, start);
   return { rows, startRow: start, endCursor: count > 0 ? encodeCursor(run.id, start + count - 1) : null, hasNextPage: start + count < run.rowCount };
-}
-
-/** A cursor names one row of one run: `r:<run id>:<row index>`, encoded so clients treat it as opaque. */
-const encodeCursor = (runId: string, row: number): string => Buffer.from(`r:${runId}:${row}`).toString('base64url');
-
-function decodeCursor(cursor: string, run: QueryRun): number {
-  const m = cursor.length <= 128 ? /^r:([0-9a-f-]{36}):(\d{1,6})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
-  if (!m || m[1] !== run.id || Number(m[2]) >= run.rowCount) {
-    throw new BadUserInputError('Expected `after` to be an `endCursor` from a page of this run.', { details: { argument: 'after' } });
-  }
-  return Number(m[2]);
 }

@@ -10,9 +10,9 @@ const KNOWN_KINDS: readonly SearchKind[] = Object.values(SearchKind);
 export class SearchResolver {
   @Query(() => [SearchResult], { nullable: true, complexity: SEARCH_COST, description: 'Metabase\'s search over what the caller can read.' })
   async search(
-    @Arg('text', () => String) text: string,
-    @Arg('kinds', () => [SearchKind], { nullable: true }) kinds: SearchKind[] | null,
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('text', () => String, { description: 'Words to look for in names and descriptions.' }) text: string,
+    @Arg('kinds', () => [SearchKind], { nullable: true, description: 'Only these kinds of object (default: every kind).' }) kinds: SearchKind[] | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20, description: 'How many hits to return.' }) first: number,
     @Ctx() ctx: GatewayContext,
   ): Promise<SearchResult[]> {
     if (!Number.isInteger(first) || first < 1 || first > ctx.limits.maxPageSize) {

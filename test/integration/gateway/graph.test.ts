@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CollectionDocument, CollectionsDocument, DashboardWithRunsDocument, DashboardsDocument, DatabaseDocument, DatabasesDocument,
+  AgentSuggestFilterValuesDocument, AgentSuggestParameterValuesDocument, CollectionDocument, CollectionsDocument, DashboardWithRunsDocument, DashboardsDocument, DatabaseDocument, DatabasesDocument,
   QuestionDocument, QuestionRunDocument, QuestionsDocument, RunDashboardCardDocument, RunNativeQueryDocument, RunQuestionDocument,
   SearchDocument, ViewerDocument, type RunQuestionMutationVariables,
 } from '../../../schema/generated/graphql.js';
@@ -175,5 +175,30 @@ describe('the graph', () => {
     const denied = await gql(stack, 'support', QuestionDocument, { id: '12' });
     assert.deepEqual(codes(denied), ['FORBIDDEN']);
     assert.equal(denied.data?.question, null);
+  });
+
+  test('parameter values: a filter\'s values through the role\'s key, by slug or id, searched and bounded; a bad parameter is named; reach is the role\'s', async () => {
+    const values = async (as: 'analyst' | 'support', parameter: string, extra: { search?: string; first?: number } = {}) =>
+      gql(stack, as, AgentSuggestFilterValuesDocument, { dashboardId: '1', parameter, ...extra });
+    const states = (await values('analyst', 'state', { first: 100 })).data!.dashboard!.parameterValues;
+    assert.equal(states.values.length, 17);
+    assert.equal(states.hasMore, false);
+    assert.deepEqual(states.values.map((v) => v.value), [...states.values.map((v) => v.value)].sort());
+    const five = (await values('analyst', 'b7e8f9a0', { first: 5 })).data!.dashboard!.parameterValues;
+    assert.deepEqual([five.values.length, five.hasMore], [5, true], 'by id, cut to `first`, and said so');
+    assert.deepEqual((await values('analyst', 'category', { search: 'GIZ' })).data!.dashboard!.parameterValues.values, [{ value: 'Gizmo', label: null }]);
+    assert.deepEqual((await values('analyst', 'since')).data!.dashboard!.parameterValues, { values: [], hasMore: false }, 'a date variable has no list');
+
+    const unknown = await values('analyst', 'colour');
+    assert.deepEqual(codes(unknown), ['BAD_USER_INPUT']);
+    assert.match(unknown.errors![0]!.message, /one of Dashboard 1's parameters \(category, since, state\)/);
+    for (const first of [0, 1_001]) assert.deepEqual(codes(await values('analyst', 'state', { first })), ['BAD_USER_INPUT']);
+    assert.deepEqual(codes(await values('analyst', 'state', { search: 'x'.repeat(501) })), ['BAD_USER_INPUT']);
+    assert.deepEqual(codes(await values('support', 'state')), ['FORBIDDEN'], 'support may not read the Sales dashboard');
+
+    const text = await gql(stack, 'analyst', AgentSuggestParameterValuesDocument, { questionId: '2', parameter: 'category' });
+    assert.deepEqual(text.data!.question!.parameterValues, { values: [], hasMore: false }, 'a text variable has no list');
+    const field = await gql(stack, 'analyst', AgentSuggestParameterValuesDocument, { questionId: '16', parameter: 'category' });
+    assert.deepEqual(field.data!.question!.parameterValues.values.map((v) => v.value), ['Doohickey', 'Gadget', 'Gizmo', 'Widget']);
   });
 });
