@@ -7,11 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Kind, parse, print } from 'graphql';
+import { buildSchema, Kind, parse, print } from 'graphql';
+import { operationDescriptions, toolFor, type ToolDefinition } from '../src/mcp/tool-schema.js';
 
 const ROOT = new URL('../', import.meta.url);
 export const VETTED_DIR = new URL('schema/operations/vetted/', ROOT);
 export const MANIFEST_FILE = new URL('schema/persisted-operations.json', ROOT);
+export const TOOLS_FILE = new URL('schema/mcp-tools.json', ROOT);
+const SCHEMA_FILE = new URL('schema/schema.graphql', ROOT);
 
 /** The manifest's text, from the vetted operations' files. */
 export function buildManifest(): string {
@@ -27,7 +30,27 @@ export function buildManifest(): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
+/**
+ * The MCP tools' file: one tool per vetted operation, with its description (the `#` lines above it)
+ * and its input and output JSON Schemas, derived from the operation and schema/schema.graphql.
+ */
+export function buildTools(): string {
+  const schema = buildSchema(readFileSync(SCHEMA_FILE, 'utf8'));
+  const tools: ToolDefinition[] = [];
+  for (const file of readdirSync(VETTED_DIR).filter((f) => f.endsWith('.graphql')).sort()) {
+    const source = readFileSync(new URL(file, VETTED_DIR), 'utf8');
+    const descriptions = operationDescriptions(source);
+    for (const def of parse(source).definitions) {
+      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) continue;
+      const text = print({ kind: Kind.DOCUMENT, definitions: [def] });
+      tools.push(toolFor(schema, createHash('sha256').update(text).digest('hex'), text, descriptions.get(def.name.value)!));
+    }
+  }
+  return `${JSON.stringify(tools, null, 2)}\n`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(MANIFEST_FILE, buildManifest());
+  writeFileSync(TOOLS_FILE, buildTools());
   console.log(`${new URL(MANIFEST_FILE).pathname}: ${Object.keys(JSON.parse(buildManifest()) as object).length} operations`);
 }

@@ -7,15 +7,18 @@
  *                → rate limit (all before the body is read)
  *   body         parsed by Fastify (size, JSON, media type)
  *   preHandler   vetted operations (an id becomes its document; vetted-only roles send ids only)
- *                → request limits (document, variables)
+ *                → request limits (document, variables) → risk flags (agent traffic)
  *   handler      Apollo: parse, validate → operation gate → shield rules → resolvers
  *   onSend       `connection: close` while draining; response size for the record
  *   onResponse   one request log line
  *
  * Errors outside Apollo are shaped by server/http-errors.ts, inside it by errors/format-error.ts.
+ * /mcp (mcp/endpoint.ts) authenticates and counts its requests the same way, and runs each tool
+ * call as a request to /graphql above, in process.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { ApolloServer } from '@apollo/server';
@@ -32,6 +35,8 @@ import { operationGatePlugin } from './gate/plugin.js';
 import { checkRequestLimits } from './gate/request-gate.js';
 import { persistedOperations, VettedOperations } from './gate/persisted.js';
 import { buildGatewaySchema } from './graph/schema.js';
+import { registerMcp } from './mcp/endpoint.js';
+import { McpTools } from './mcp/tools.js';
 import type { TokenVerification } from './identity/issuers.js';
 import { createLoaders } from './metabase/loaders.js';
 import { stringifyWithRawJson } from './metabase/raw-rows.js';
@@ -44,6 +49,7 @@ import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
 import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
+import { flagRisks, RiskHistory, settleRiskFlags } from './server/risk-flags.js';
 import { runGateFor } from './server/run-gate.js';
 import type { SharedState } from './server/shared-state.js';
 import { localConcurrencyLimiter, localRequestLimiter } from './store/rate-limiter.js';
@@ -51,6 +57,8 @@ import { logCompletedRequest } from './server/request-log.js';
 import { startWatchdog } from './server/watchdog.js';
 
 export { ROLE_HEADER } from './server/authenticate.js';
+
+const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 export type { GatewayState } from './server/health.js';
 
 export interface GatewayDeps {
@@ -83,7 +91,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens' | 'cache'> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
+type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens' | 'cache'> & Partial<Pick<Config, 'publicUrl'>> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
 
 export async function createGateway(settings: Settings, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
@@ -130,7 +138,11 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   await apollo.start();
 
   installErrorHandlers(app, settings.limits.bodyLimitBytes);
-  const recorder = new AuditRecorder({ audit, logger, requestTimeoutMs: settings.requestTimeoutMs, defaultLimits: () => deps.policy.current.policy.limits });
+  const risks = new RiskHistory();
+  const recorder = new AuditRecorder({
+    audit, logger, requestTimeoutMs: settings.requestTimeoutMs, defaultLimits: () => deps.policy.current.policy.limits,
+    beforeWrite: (trail) => settleRiskFlags(risks, trail),
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     // While draining, answers close their connection, so keep-alive sockets do not hold the drain open.
     if (state === 'draining') reply.header('connection', 'close');
@@ -168,14 +180,23 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     },
   });
 
+  const vetted = deps.vetted ?? VettedOperations.load();
+  const authenticateCaller = authenticate({ policy: deps.policy, tokens: deps.tokens });
+  const limitRequests = rateLimit(deps.policy, shared.limiter);
   app.route({
     url: '/graphql',
     method: ['GET', 'POST'],
-    onRequest: [recorder.begin, authenticate({ policy: deps.policy, tokens: deps.tokens }), rateLimit(deps.policy, shared.limiter)],
-    preHandler: [persistedOperations(deps.vetted ?? VettedOperations.load()), checkRequestLimits],
+    onRequest: [recorder.begin, authenticateCaller, limitRequests],
+    preHandler: [persistedOperations(vetted), checkRequestLimits, flagRisks(risks)],
     onSend: recorder.measure,
     // The request's loaders carry its scope: Metabase calls made for it are recorded, budgeted, cancellable and correlated.
     handler: apolloHandler,
+  });
+
+  // MCP: each vetted operation a tool, run through /graphql above (mcp/endpoint.ts).
+  registerMcp(app, {
+    tools: McpTools.load(vetted), onRequest: [authenticateCaller, limitRequests],
+    issuers: () => deps.tokens.issuerUrls?.() ?? [], publicUrl: settings.publicUrl ?? null, version: GATEWAY_VERSION, audit,
   });
 
   await app.ready();

@@ -95,6 +95,7 @@ async function serve(config: Config): Promise<void> {
       },
     };
     console.log(`Gateway:          ${demo.gatewayUrl}/graphql`);
+    console.log(`MCP (for agents): ${demo.gatewayUrl}/mcp   (the agent's token below; see the README's MCP section)`);
     console.log(`Metabase (emulated): ${demo.emulator.url}`);
     console.log(`Identity issuer:  ${demo.issuer.issuer}`);
     console.log(`Policy:           ${demo.policy.current.policy.source} (edit it, or send SIGHUP, to reload)`);

@@ -86,7 +86,8 @@ export function createAuditLog(options: AuditOptions): AuditLog {
       };
       const record = {
         event: 'graphql.request', ...who, clientRequestId: trail.clientRequestId ?? undefined, askedRole: trail.askedRole ?? undefined,
-        startedAt: new Date(trail.startedAt).toISOString(), operation,
+        startedAt: new Date(trail.startedAt).toISOString(), operation, mcp: trail.mcp ?? undefined,
+        riskFlags: trail.agent ? [...trail.agent.flags].sort() : undefined,
         variables: trail.variables, status: outcome.status, refused: trail.refused ?? undefined, cut: trail.cut ?? undefined,
         errors: trail.errorCodes.length ? trail.errorCodes : undefined,
         ...(options.format === 'operation' ? { fields: trail.fields.items } : { fieldCount: trail.fields.length }),

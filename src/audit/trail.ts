@@ -104,6 +104,13 @@ export class Trail {
   clientRequestId: string | null = null;
   /** Why the request's work was cut short, when it was (its deadline, its caller gone, shutdown). */
   cut: string | null = null;
+  /** The MCP tool call this request serves, when it came through /mcp: the tool and the /mcp request's id. */
+  mcp: { readonly tool: string; readonly requestId: string } | null = null;
+  /**
+   * Agent traffic only: the risk flags set on the call (server/risk-flags.ts), whose history it is
+   * counted in, and the thresholds of its role.
+   */
+  agent: { readonly flags: Set<string>; readonly caller: string; readonly thresholds: { readonly refuse: readonly string[]; readonly distinctQuestionsPerMinute: number; readonly rowCapCutsPerMinute: number } } | null = null;
   #pending = 0;
   #idle: (() => void)[] = [];
 

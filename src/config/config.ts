@@ -140,6 +140,12 @@ export interface Config {
   readonly logPretty: boolean | null;
   /** How long in-flight requests may finish after SIGTERM before connections are cut, in ms. Default 10,000. */
   readonly drainGraceMs: number;
+  /**
+   * PUBLIC_URL: the gateway's address as callers reach it (`https://gateway.example.com`), which names
+   * the MCP resource (`<PUBLIC_URL>/mcp`) in its protected-resource metadata and WWW-Authenticate
+   * header. Unset: taken from each request's Host header and scheme (behind a proxy, set it).
+   */
+  readonly publicUrl: string | null;
 }
 
 export class ConfigError extends Error {
@@ -266,6 +272,7 @@ export function loadConfig(env: Env): Readonly<Config> {
       maxBytes: int('RUN_STORE_MAX_BYTES', 8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     },
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
+    publicUrl: url('PUBLIC_URL'),
     audit: {
       enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',
       file: env['AUDIT_LOG_FILE'] || null,

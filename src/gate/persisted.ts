@@ -116,7 +116,12 @@ export function persistedOperations(vetted: VettedOperations) {
       if (Object.keys(b.extensions).length === 0) delete b.extensions;
     }
     request.persistedOperation = op;
-    if (request.trail) request.trail.persistedId = op.id;
+    if (request.trail) {
+      request.trail.persistedId = op.id;
+      // Known before parsing: a call refused later, before Apollo names it, is still on record by name.
+      request.trail.operationName = op.name;
+      request.trail.operationType = op.type;
+    }
   };
 }
 

@@ -25,6 +25,8 @@ export interface TokenVerification {
   verify(token: string): Promise<VerifiedToken>;
   /** A viewer with Entra ID overage groups resolved where the issuer says how; see IssuerRegistry. */
   resolveOverage(viewer: Viewer, claims: JWTPayload, issuer: IssuerPolicy): Promise<Viewer>;
+  /** The issuers in force (their `iss` URLs), for metadata that names them. */
+  issuerUrls?(): readonly string[];
 }
 
 export interface IssuerRegistryOptions {
@@ -70,6 +72,10 @@ export class IssuerRegistry implements TokenVerification {
    */
   constructor(private readonly issuers: () => readonly IssuerPolicy[], private readonly options: IssuerRegistryOptions = {}) {
     this.#verified = new TokenCache({ maxAgeMs: options.verifiedTokenMaxAgeMs ?? 300_000, ...(options.now ? { now: options.now } : {}) });
+  }
+
+  issuerUrls(): readonly string[] {
+    return this.issuers().map((i) => i.issuer);
   }
 
   /**

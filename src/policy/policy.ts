@@ -118,9 +118,29 @@ export interface RolePolicy {
   readonly operations: readonly string[] | null;
   /** May use `__schema` and `__type`. Default: true, except for roles that serve only agents and services. */
   readonly canIntrospect: boolean;
+  /** The most bytes of one MCP tool result (its structured content); a larger result is cut to fit, with a note. */
+  readonly toolResultBytes: number;
+  /** Risk flags on agent traffic: when each is set, and which refuse the call (risk-flags.ts). */
+  readonly riskFlags: RiskFlagPolicy;
   /** The operation gate's limits: the defaults, then the policy's `limits`, then the role's. */
   readonly limits: OperationLimits;
 }
+
+/** The risk flags the gateway sets on agent calls (see src/server/risk-flags.ts). */
+export const RISK_FLAGS = ['question-burst', 'row-cap-repeated', 'sql-shaped-value', 'prompt-shaped-value'] as const;
+export type RiskFlag = typeof RISK_FLAGS[number];
+
+export interface RiskFlagPolicy {
+  /** Flags that refuse the call (403 FORBIDDEN, reason `risk-flagged`); the others are recorded only. */
+  readonly refuse: readonly RiskFlag[];
+  /** `question-burst`: more distinct questions and dashboard cards run than this within a minute. */
+  readonly distinctQuestionsPerMinute: number;
+  /** `row-cap-repeated`: more runs cut by the row cap than this within a minute. */
+  readonly rowCapCutsPerMinute: number;
+}
+
+export const DEFAULT_RISK_FLAGS: RiskFlagPolicy = { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 };
+export const DEFAULT_TOOL_RESULT_BYTES = 32 * 1024;
 
 export interface RateLimitTier {
   /** Requests per minute per caller; null: not limited. */
@@ -305,7 +325,7 @@ function describe(value: unknown): string {
 
 const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'cache', 'limits', 'explainDenials', 'roles'];
 const ISSUER_KEYS = ['name', 'issuer', 'audiences', 'audienceClaim', 'algorithms', 'allowIdTokens', 'claims', 'overage'];
-const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'operations', 'limits'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'operations', 'limits', 'toolResultBytes', 'riskFlags'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -543,8 +563,19 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
   if (rc.present && rc.object(['ttlSeconds', 'nativeSql'])) {
     resultCache = { ttlMs: (rc.at('ttlSeconds').integer(0, 86_400) ?? 0) * 1000, nativeSql: rc.at('nativeSql').boolean(false) };
   }
+  let riskFlags = DEFAULT_RISK_FLAGS;
+  const rf = node.at('riskFlags');
+  if (rf.present && rf.object(['refuse', 'distinctQuestionsPerMinute', 'rowCapCutsPerMinute'])) {
+    const refuse = rf.at('refuse').present ? rf.at('refuse').list()?.map((n) => n.oneOf(RISK_FLAGS)).filter((f): f is RiskFlag => f !== undefined) ?? [] : [];
+    riskFlags = {
+      refuse,
+      distinctQuestionsPerMinute: rf.at('distinctQuestionsPerMinute').present ? rf.at('distinctQuestionsPerMinute').integer(1, 10_000) ?? DEFAULT_RISK_FLAGS.distinctQuestionsPerMinute : DEFAULT_RISK_FLAGS.distinctQuestionsPerMinute,
+      rowCapCutsPerMinute: rf.at('rowCapCutsPerMinute').present ? rf.at('rowCapCutsPerMinute').integer(1, 10_000) ?? DEFAULT_RISK_FLAGS.rowCapCutsPerMinute : DEFAULT_RISK_FLAGS.rowCapCutsPerMinute,
+    };
+  }
   const role = {
-    name, description, groups, clientKinds, issuers: roleIssuers, metabase, collections, maxRows, rateLimitTier, resultCache,
+    name, description, groups, clientKinds, issuers: roleIssuers, metabase, collections, maxRows, rateLimitTier, resultCache, riskFlags,
+    toolResultBytes: node.at('toolResultBytes').present ? node.at('toolResultBytes').integer(1_024, 1_048_576) : DEFAULT_TOOL_RESULT_BYTES,
     rateLimitFallback: node.at('rateLimitFallback').present ? (node.at('rateLimitFallback').oneOf(['local', 'refuse'] as const) ?? 'refuse') : servesOnlyAgents || vettedOnly ? 'refuse' : 'local',
     canViewSql: node.at('canViewSql').boolean(false),
     canRunNativeSql: node.at('canRunNativeSql').boolean(false),

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit.js';
 import { Trail } from '../audit/trail.js';
 import type { OperationLimits } from '../config/limits.js';
+import { internalCalls } from './internal-call.js';
 import { InFlight, RequestScope } from './request-scope.js';
 
 declare module 'fastify' {
@@ -27,6 +28,8 @@ export interface AuditRecordingOptions {
   readonly requestTimeoutMs: number;
   /** The limits a request has before its role is known. */
   readonly defaultLimits: () => OperationLimits;
+  /** Called with each trail when its work has settled, just before its record is written. */
+  readonly beforeWrite?: (trail: Trail) => void;
 }
 
 export class AuditRecorder {
@@ -42,6 +45,11 @@ export class AuditRecorder {
     const trail = new Trail(String(request.id));
     const clientId = request.headers['x-request-id'];
     if (typeof clientId === 'string') trail.clientRequestId = clientId.slice(0, 128);
+    const internal = internalCalls.of(request);
+    if (internal) {
+      request.internalCall = internal;
+      trail.mcp = { tool: internal.tool, requestId: internal.requestId };
+    }
     const scope = new RequestScope(trail, this.options.requestTimeoutMs, this.options.defaultLimits());
     request.trail = trail;
     request.scope = scope;
@@ -65,13 +73,15 @@ export class AuditRecorder {
   };
 
   #finish(request: FastifyRequest, reply: FastifyReply, trail: Trail, scope: RequestScope): void {
-    const answered = reply.raw.writableFinished;
+    // An in-process request (an MCP tool call) has no socket to flush: ending it is answering it.
+    const answered = reply.raw.writableFinished || (request.internalCall !== undefined && reply.raw.writableEnded);
     // A caller that went away takes its request's work with it: Metabase calls still running stop.
     if (!answered) scope.stop('client-gone');
     const status = answered ? reply.statusCode : 499;
     const settled = trail.settled(this.#flushing ? 0 : Math.max(0, scope.deadlineAt - Date.now()) + 1_000);
     this.#waiting.add(settled.now);
     const written = settled.done.then(() => {
+      this.options.beforeWrite?.(trail);
       this.options.audit.write(trail, { status, responseBytes: request.responseBytes ?? 0 });
     }).catch((err: unknown) => {
       this.options.logger.error({ err, requestId: trail.requestId }, 'an audit record could not be written');

@@ -97,7 +97,10 @@ export function authenticate(deps: AuthenticateDeps) {
 /** The one value of a header the request must send at most once; `refuse` when it came several times. */
 function onlyOne(request: FastifyRequest, name: string, refuse: () => Error): string | undefined {
   // Node keeps only the first of duplicate Authorization headers in `headers`; `headersDistinct` has them all.
-  const all = request.raw.headersDistinct[name];
+  // (A request the gateway makes to itself, an MCP tool call, has no `headersDistinct`; its headers are the gateway's.)
+  const distinct = request.raw.headersDistinct as NodeJS.Dict<string[]> | undefined;
+  const sent = request.headers[name];
+  const all = distinct ? distinct[name] : sent === undefined ? undefined : Array.isArray(sent) ? sent : [sent];
   if (all && all.length > 1) throw refuse();
   return all?.[0];
 }

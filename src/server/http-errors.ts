@@ -81,7 +81,8 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
       // The identity provider unreachable, or anything else on the gateway's side: logged once, with its cause.
       if (status >= 500) request.log.error({ event: 'request.error', code: thrown.code, reason: extensions['reason'], err: thrown.originalError ?? thrown, detail: thrown.detail }, 'a request failed before any operation');
       if (request.trail) request.trail.refused ??= { code: thrown.code, reason: extensions['reason'] ?? extensions['limit'] };
-      if (thrown.code === 'UNAUTHENTICATED') {
+      // A route may have set its own challenge (/mcp names its protected-resource metadata).
+      if (thrown.code === 'UNAUTHENTICATED' && !reply.hasHeader('www-authenticate')) {
         reply.header('www-authenticate', status === 400 ? 'Bearer realm="metabase-gateway", error="invalid_request"' : 'Bearer realm="metabase-gateway"');
       }
       const retry = extensions['retryAfterSeconds'];

@@ -17,6 +17,8 @@ export function rateLimit(policy: PolicyStore, limiter: RequestLimiter = localRe
   return async function limitRate(request: FastifyRequest): Promise<void> {
     const role = request.caller?.role;
     if (!role?.rateLimitTier) return;
+    // An MCP tool call's own request to /graphql: the /mcp request that carries it was counted.
+    if (request.internalCall) return;
     const tier = policy.current.policy.rateLimitTiers[role.rateLimitTier];
     if (!tier?.requestsPerMinute) return;
     const { issuer, subject } = request.caller!.viewer;

@@ -10,14 +10,17 @@ import { credentialOf, groupKeys, type Emulator } from './emulator.js';
 import { startEntryPoint, type EntryPoint } from './entry.js';
 import { AUDIENCE, type Idp } from './idp.js';
 
-/** Four roles on the emulator's groups; the agent role is vetted-only. */
-export const PRODUCTION_POLICY = `
+/** How the production policies read tokens: groups from `groups`, and the IdP's agent client is of kind agent. */
+export const PRODUCTION_CLAIMS = `
 claims:
   groups: [groups]
   clientKind:
     rules:
       - { kind: agent, clientIds: [reporting-agent] }
-roles:
+`;
+
+/** Four roles on the emulator's groups; the agent role is vetted-only. */
+export const PRODUCTION_POLICY = `${PRODUCTION_CLAIMS}roles:
   - name: analyst
     match: { groups: [analysts], clientKinds: [human] }
     metabase: { apiKey: { env: ANALYSTS_KEY } }

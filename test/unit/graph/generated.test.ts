@@ -6,7 +6,8 @@ import { generate, loadCodegenConfig } from '@graphql-codegen/cli';
 import { printGatewaySchema } from '../../../scripts/emit-schema.js';
 import { createHash } from 'node:crypto';
 import { print, type DocumentNode } from 'graphql';
-import { buildManifest } from '../../../scripts/persisted-operations.js';
+import { buildManifest, buildTools } from '../../../scripts/persisted-operations.js';
+import { McpTools } from '../../../src/mcp/tools.js';
 import * as generated from '../../../schema/generated/graphql.js';
 import { VettedOperations } from '../../../src/gate/persisted.js';
 
@@ -39,4 +40,11 @@ test('schema/persisted-operations.json matches the vetted operations (run `npm r
     const op = vetted.get(createHash('sha256').update(print(doc)).digest('hex'));
     assert.equal(op?.name, name.replace(/Document$/, ''), `${name}: its printed text hashes to its manifest id`);
   }
+});
+
+test('schema/mcp-tools.json matches the vetted operations and the schema (run `npm run codegen`), one tool per operation', () => {
+  assert.equal(buildTools(), readFileSync(new URL('schema/mcp-tools.json', ROOT), 'utf8'));
+  const vetted = VettedOperations.load(new URL('schema/persisted-operations.json', ROOT));
+  const tools = McpTools.load(vetted, new URL('schema/mcp-tools.json', ROOT));
+  assert.deepEqual(tools.forRole({ operations: null }).map((t) => t.name).sort(), vetted.all().map((o) => o.name).sort());
 });

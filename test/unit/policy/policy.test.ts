@@ -255,3 +255,14 @@ test('vettedOnly: true, false or log; operations only on a vetted-only role, and
     await pool.close();
   }
 });
+
+test('toolResultBytes and riskFlags: bounded numbers, known flags, safe defaults', () => {
+  const role = (extra: string) => `roles: [{ name: r, match: { clientKinds: [agent] }, metabase: { apiKey: { env: K } }, collections: all${extra} }]`;
+  const plain = parsePolicy(role(''), 'p.yaml').roles[0]!;
+  assert.deepEqual([plain.toolResultBytes, plain.riskFlags], [32_768, { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 }]);
+  const set = parsePolicy(role(', toolResultBytes: 4096, riskFlags: { refuse: [sql-shaped-value, question-burst], distinctQuestionsPerMinute: 3 }'), 'p.yaml').roles[0]!;
+  assert.deepEqual([set.toolResultBytes, set.riskFlags], [4_096, { refuse: ['sql-shaped-value', 'question-burst'], distinctQuestionsPerMinute: 3, rowCapCutsPerMinute: 5 }]);
+  assert.deepEqual(problemsOf(role(', toolResultBytes: 10')), ['roles[0].toolResultBytes: expected an integer from 1024 to 1048576, received 10']);
+  assert.deepEqual(problemsOf(role(', riskFlags: { refuse: [sql-ish] }')), ['roles[0].riskFlags.refuse[0]: expected one of question-burst, row-cap-repeated, sql-shaped-value, prompt-shaped-value, received "sql-ish"']);
+  assert.deepEqual(problemsOf(role(', riskFlags: { burst: 3 }')), ['roles[0].riskFlags.burst: unknown key; expected one of refuse, distinctQuestionsPerMinute, rowCapCutsPerMinute']);
+});

@@ -176,7 +176,7 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     groups: ['analysts'], clientKinds: ['human'],
     metabase: { kind: 'api-key', apiKey: { env: 'METABASE_KEY_ANALYSTS' } },
     collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
-    rateLimitFallback: 'local', resultCache: { ttlMs: 300_000, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null,
+    rateLimitFallback: 'local', resultCache: { ttlMs: 300_000, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null, toolResultBytes: 32_768, riskFlags: { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 },
     canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 }, issuers: null,
   });
   assert.deepEqual(support, {
@@ -184,7 +184,7 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     metabase: { kind: 'login', username: 'gateway-support@example.com', password: { file: '/etc/gateway/secrets/support-password' } },
     collections: { all: false, ids: [4], subtrees: [9], root: true },
     canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
-    rateLimitFallback: 'local', resultCache: { ttlMs: 0, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null,
+    rateLimitFallback: 'local', resultCache: { ttlMs: 0, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null, toolResultBytes: 32_768, riskFlags: { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 },
     canIntrospect: true, limits: DEFAULT_LIMITS, issuers: null,
   }, 'an unset key takes the documented default');
   assert.deepEqual(policy.issuers, [], 'without issuers, the environment names the one issuer');
