@@ -9,6 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -88,6 +89,8 @@ const ok = (r: ToolResult): Record<string, unknown> => {
   assert.deepEqual(JSON.parse(r.content[0]!.text!), r.structuredContent, 'the text is the structured content');
   return r.structuredContent;
 };
+
+const toolsFile = (): { name: string; operationId: string }[] => JSON.parse(readFileSync(new URL('../../../schema/mcp-tools.json', import.meta.url), 'utf8')) as { name: string; operationId: string }[];
 
 const auditLines = async (): Promise<AuditLine[]> =>
   (await readFile(join(gw.dir, 'audit.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
@@ -263,6 +266,22 @@ test('a result over the role\'s byte budget is cut with a note and the run\'s id
       after = p.hasNextPage ? p.endCursor! : '';
     }
     assert.deepEqual(ids, Array.from({ length: 200 }, (_, i) => i + 1), 'the product catalog, every row once');
+  } finally {
+    await agent.close();
+  }
+});
+
+test('an agent cannot read another viewer\'s kept run, nor send SQL: the run is NOT_FOUND, and no tool takes SQL', async () => {
+  const ana = await idp.userToken('ana', { groups: ['analysts'] });
+  const res = await gw.post({ documentId: `sha256:${toolsFile().find((t) => t.name === 'AgentRunQuestion')!.operationId}`, variables: { id: '7', first: 1 } }, ana);
+  const runId = (JSON.parse(res.text) as { data: { question: { run: { id: string } } } }).data.question.run.id;
+  const agent = await connect(agentToken);
+  try {
+    const tool = (await agent.listTools()).tools.find((t) => t.name === 'AgentRunQuestion')!;
+    const r = await call(agent, 'AgentReadRun', { id: runId });
+    assert.equal(r.isError, true);
+    assert.match(r.content[0]!.text!, /^NOT_FOUND: /);
+    assert.ok(!JSON.stringify(tool.inputSchema).match(/"(sql|query|role|token|credential|apiKey)"/i), 'no tool argument is named for SQL, a role or a secret');
   } finally {
     await agent.close();
   }
