@@ -4,14 +4,16 @@
  * starting its next operation when the previous one ends, over keep-alive connections (undici), until
  * the time is up; each operation started is finished, so upstream calls per operation count exactly.
  * Reads one job as JSON from argv, prints one result as JSON.
- *   graphql: one POST per operation.
+ *   graphql: one POST per operation: a 200 without `errors`.
+ *   mcp:     one POST of a JSON-RPC `tools/call` per operation (stateless streamable HTTP, no initialize):
+ *            a 200 with a `result` that is not `isError`, has `structuredContent` and lists no `errors`.
  *   rest:    the hand-written client: GET the dashboard, then run every card (in parallel).
  */
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 
 export interface LoadJob {
-  readonly mode: 'graphql' | 'rest';
+  readonly mode: 'graphql' | 'mcp' | 'rest';
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly body?: string;
@@ -34,6 +36,8 @@ export interface LoadResult {
 
 class Failed extends Error {}
 
+interface McpResult { isError?: boolean; content?: unknown; structuredContent?: Record<string, unknown> }
+
 type Call = (method: 'GET' | 'POST', path: string, body?: string) => Promise<unknown>;
 
 function caller(job: LoadJob, dispatcher: Agent): Call {
@@ -41,16 +45,23 @@ function caller(job: LoadJob, dispatcher: Agent): Call {
     const res = await request(`${job.url}${path}`, {
       dispatcher, method, headers: { ...job.headers, ...(body ? { 'content-type': 'application/json' } : {}) }, body,
     });
-    const json = (await res.body.json()) as { errors?: unknown[] };
-    if (res.statusCode >= 300) throw new Failed(`${method} ${path}: ${res.statusCode}`);
+    const json = (await res.body.json()) as { errors?: unknown[]; error?: unknown; result?: McpResult };
+    if (job.mode === 'rest' ? res.statusCode >= 300 : res.statusCode !== 200) throw new Failed(`${method} ${path}: ${res.statusCode} ${JSON.stringify(json).slice(0, 300)}`);
     if (job.mode === 'graphql' && json.errors) throw new Failed(`${method} ${path}: ${JSON.stringify(json.errors).slice(0, 300)}`);
+    if (job.mode === 'mcp') {
+      const r = json.result;
+      if (json.error || !r) throw new Failed(`${method} ${path}: no result: ${JSON.stringify(json.error ?? json).slice(0, 300)}`);
+      if (r.isError === true) throw new Failed(`${method} ${path}: isError: ${JSON.stringify(r.content).slice(0, 300)}`);
+      if (typeof r.structuredContent !== 'object' || r.structuredContent === null) throw new Failed(`${method} ${path}: no structuredContent`);
+      if (r.structuredContent['errors']) throw new Failed(`${method} ${path}: ${JSON.stringify(r.structuredContent['errors']).slice(0, 300)}`);
+    }
     return json;
   };
 }
 
 /** One operation of the job: resolves when it is whole, throws when it failed. */
 function operation(job: LoadJob, call: Call): () => Promise<unknown> {
-  if (job.mode === 'graphql') return () => call('POST', '', job.body);
+  if (job.mode !== 'rest') return () => call('POST', '', job.body);
   const runBody = JSON.stringify({ parameters: [] });
   return async () => {
     const d = (await call('GET', `/api/dashboard/${job.dashboardId}`)) as { dashcards: { id: number; card_id: number | null; card?: { name?: string } }[] };

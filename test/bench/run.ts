@@ -27,6 +27,13 @@
  *              connection count: at least 5x the direct client's throughput, and a lower p50.
  *   audit      the dashboard query with the audit trail on and off (8 connections).
  *   memory     the gateway's peak RSS round by round: the dashboard by 50 connections, a 2,000-row run by 32.
+ *   mcp        what /mcp costs over /graphql: the vetted AgentRunQuestion (question 16, first 20) as the demo's
+ *              agent (policy.yaml's agent role: vettedOnly, resultCache), sent by id to /graphql, and as an
+ *              MCP `tools/call` to /mcp (stateless: one POST, no initialize), which runs the same operation
+ *              through /graphql in process. Both on the gateway with CACHE=on, warmed for at least 1 s, so
+ *              every measured run comes from the gateway's cache and the difference is the MCP layer's, not
+ *              Metabase's. Every answer must be a 200 without errors (on /mcp: a `result` with
+ *              `structuredContent`, not `isError`). Adds the CPU and latency MCP adds per operation.
  *
  * Two scenarios start no servers and run in this process: `gate` (the operation gate's CPU per
  * request, test/bench/gate.ts) and `codec` (a stored 2,000-row run as JSON against MessagePack,
@@ -35,6 +42,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCodecBench } from './codec.js';
@@ -202,6 +210,28 @@ interface Scenario {
 
 const everyCount = (sides: Side[], counts: number[]): Scenario['groups'] => counts.map((connections) => ({ connections, sides }));
 
+/** The `mcp` scenario's operation: a vetted one, its id as the tool file (schema/mcp-tools.json) gives it. */
+const MCP_TOOL = 'AgentRunQuestion';
+// Question 16 (Top products by revenue, 10 rows) is in the Agent toolkit (collection 7), the agent role's reach.
+const MCP_ARGUMENTS = { id: '16', first: 20 };
+
+function vettedIdOf(tool: string): string {
+  const tools = JSON.parse(readFileSync(new URL('../../schema/mcp-tools.json', import.meta.url), 'utf8')) as { name: string; operationId: string }[];
+  const found = tools.find((t) => t.name === tool);
+  if (!found) throw new Error(`schema/mcp-tools.json has no tool ${tool}`);
+  return found.operationId;
+}
+
+/** The agent's request to one of the gateway's endpoints: its token, and the body and headers of that endpoint. */
+const agentJob = (mode: 'graphql' | 'mcp', body: unknown, headers: Record<string, string> = {}) => (s: Stack, connections: number): LoadJob => {
+  const { url, agentToken } = serverOf(s, 'cachedGateway').ready;
+  if (!agentToken) throw new Error('the gateway handed back no agent token');
+  return {
+    mode, url: `${url}/${mode}`, connections, durationSeconds: seconds, body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers, authorization: `Bearer ${agentToken}` },
+  };
+};
+
 const SCENARIOS: Record<string, () => Scenario> = {
   dashboard: () => ({
     describe: 'dashboard 1 (5 question cards, about 2,070 rows) with every card\'s rows: one GraphQL query through the gateway (as the analyst), '
@@ -236,6 +266,32 @@ const SCENARIOS: Record<string, () => Scenario> = {
     const on: Side = { ...GATEWAY, name: 'audit on', setUp: (s) => serverOf(s, 'gateway').audit(true) };
     const off: Side = { ...GATEWAY, name: 'audit off', setUp: (s) => serverOf(s, 'gateway').audit(false) };
     return { describe: 'the dashboard query with the audit trail on (a record per request, every resolved field, to a file) and off', groups: everyCount([on, off], connectionCounts('8')), ratios: [[on, off]] };
+  },
+  mcp: () => {
+    // Both warmed (at least 1 s): the question's run, its metadata and the token's verification come from the gateway's caches.
+    const graphql: Side = {
+      name: 'GraphQL by id', server: 'cachedGateway', minWarmUpSeconds: 1,
+      job: agentJob('graphql', { documentId: `sha256:${vettedIdOf(MCP_TOOL)}`, variables: MCP_ARGUMENTS }),
+    };
+    const mcp: Side = {
+      name: 'MCP tools/call', server: 'cachedGateway', minWarmUpSeconds: 1,
+      job: agentJob('mcp', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: MCP_TOOL, arguments: MCP_ARGUMENTS } },
+        { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' }),
+    };
+    return {
+      describe: `the vetted ${MCP_TOOL} (question ${MCP_ARGUMENTS.id}, 10 rows, first ${MCP_ARGUMENTS.first}) as the demo's agent (vettedOnly, `
+        + 'resultCache 300 s) on the gateway with CACHE=on, warmed so every run comes from its cache: sent by id to /graphql, and as an MCP '
+        + 'tools/call to /mcp (stateless, no initialize), which runs the same operation through /graphql in process',
+      groups: everyCount([graphql, mcp], connectionCounts('1,8,32')),
+      ratios: [[mcp, graphql]],
+      columns: [{ header: 'upstream calls per 1,000 requests', value: (r) => fixed((r.upstreamCalls / Math.max(1, r.attempted)) * 1000, 2) }],
+      goals: (connections, rows) => {
+        const g = rows.get(graphql)!;
+        const m = rows.get(mcp)!;
+        const cpu = m.cpuMsPerOp !== null && g.cpuMsPerOp !== null ? `${fixed(m.cpuMsPerOp - g.cpuMsPerOp, 3)} ms CPU` : 'CPU not measured';
+        return [`${connections} conns, the MCP layer adds per operation: ${cpu} in the gateway, ${fixed(m.p50Ms - g.p50Ms, 2)} ms at p50, ${fixed(m.p99Ms - g.p99Ms, 2)} ms at p99`];
+      },
+    };
   },
   memory: () => {
     const bigRun = graphqlSide('gateway, 2,000-row run', 'gateway', BIG_RUN_QUERY);

@@ -3,6 +3,7 @@
  * run.ts with `fork` and spoken to over IPC:
  *   metabase  the emulator, with a latency per kind of call (a real Metabase is a JVM elsewhere)
  *   gateway   the demo's issuer, policy and gateway in front of that Metabase, the audit trail switchable
+ *             (it hands back the analyst's and the agent's tokens)
  *   bare      the same schema and loaders served by a bare Apollo Server on Fastify: no token, no role
  *             decision, no rules, no gate, no audit, no call scope: the cost of our layers is the difference
  * The gateway and the bare server read their settings from the environment (METABASE_MAX_CONCURRENT, ...);
@@ -58,6 +59,8 @@ export interface Ready {
   readonly metabase?: DemoMetabase;
   /** gateway: the analyst's bearer token. */
   readonly token?: string;
+  /** gateway: the agent's bearer token (the demo's reporting-agent client: policy.yaml's agent role). */
+  readonly agentToken?: string;
 }
 
 export interface ProcessStats {
@@ -152,7 +155,7 @@ async function startGateway(metabase: DemoMetabase, env: Readonly<Record<string,
   const audit = switchableAudit();
   const stack = await startDemoGateway(loadConfig({ ...process.env, ...env, PORT: '0' }), metabase, { audit: audit.audit, policyFile: BENCH_POLICY_FILE });
   return {
-    ready: { url: stack.gatewayUrl, token: stack.tokens.analyst },
+    ready: { url: stack.gatewayUrl, token: stack.tokens.analyst, agentToken: stack.tokens.agent },
     audit: audit.switch,
     async close() {
       await stack.close();
