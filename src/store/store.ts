@@ -279,6 +279,27 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
 }
 
+/** What an entry costs beside its key and value: the map's slot, the entry record, the Buffer and its ArrayBuffer. */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+/**
+ * The value's bytes in memory of their own. A small Buffer (under 4 KiB) is a slice of a shared 8 KiB
+ * pool, and a Buffer read from a larger one is a view of it: kept as they are, each entry would keep
+ * all of that memory alive while the store counts only its own bytes (measured: 8 KiB held for every
+ * 300-byte kept-run record, 280 MB under a store bounded at 8 MiB).
+ */
+function ownedBytes(value: Buffer | string): Buffer {
+  if (typeof value === 'string') {
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(value));
+    bytes.write(value);
+    return bytes;
+  }
+  if (value.byteOffset === 0 && value.buffer.byteLength === value.length) return value;
+  const bytes = Buffer.allocUnsafeSlow(value.length);
+  value.copy(bytes);
+  return bytes;
+}
+
 /** The store of one instance alone: the same interface in this process's memory, bounded. */
 export class MemoryStore implements SharedStore {
   readonly kind = 'memory' as const;
@@ -298,8 +319,8 @@ export class MemoryStore implements SharedStore {
   }
 
   async set(key: string, value: Buffer | string, ttlMs: number): Promise<boolean> {
-    const buffer = Buffer.isBuffer(value) ? value : Buffer.from(value);
-    return this.#entries.set(key, buffer, buffer.length, this.#entries.now() + ttl(ttlMs));
+    const buffer = ownedBytes(value);
+    return this.#entries.set(key, buffer, buffer.length + key.length * 2 + ENTRY_OVERHEAD_BYTES, this.#entries.now() + ttl(ttlMs));
   }
 
   async extend(key: string, ttlMs: number): Promise<boolean> {
