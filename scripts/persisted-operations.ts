@@ -16,17 +16,33 @@ export const MANIFEST_FILE = new URL('schema/persisted-operations.json', ROOT);
 export const TOOLS_FILE = new URL('schema/mcp-tools.json', ROOT);
 const SCHEMA_FILE = new URL('schema/schema.graphql', ROOT);
 
-/** The manifest's text, from the vetted operations' files. */
-export function buildManifest(): string {
-  const manifest: Record<string, string> = {};
+interface VettedOperation {
+  readonly name: string;
+  /** The operation alone, as graphql-js prints it; its id is the SHA-256 of this text. */
+  readonly text: string;
+  readonly id: string;
+  /** The `#` lines right above it. */
+  readonly description: string;
+}
+
+/** Every vetted operation, file by file in name order. */
+function vettedOperations(): VettedOperation[] {
+  const operations: VettedOperation[] = [];
   for (const file of readdirSync(VETTED_DIR).filter((f) => f.endsWith('.graphql')).sort()) {
-    const doc = parse(readFileSync(new URL(file, VETTED_DIR), 'utf8'));
-    for (const def of doc.definitions) {
+    const source = readFileSync(new URL(file, VETTED_DIR), 'utf8');
+    const descriptions = operationDescriptions(source);
+    for (const def of parse(source).definitions) {
       if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) throw new Error(`${file}: every vetted definition is a named operation (no fragments)`);
       const text = print({ kind: Kind.DOCUMENT, definitions: [def] });
-      manifest[createHash('sha256').update(text).digest('hex')] = text;
+      operations.push({ name: def.name.value, text, id: createHash('sha256').update(text).digest('hex'), description: descriptions.get(def.name.value)! });
     }
   }
+  return operations;
+}
+
+/** The manifest's text, from the vetted operations' files. */
+export function buildManifest(): string {
+  const manifest = Object.fromEntries(vettedOperations().map((op) => [op.id, op.text]));
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
@@ -36,16 +52,7 @@ export function buildManifest(): string {
  */
 export function buildTools(): string {
   const schema = buildSchema(readFileSync(SCHEMA_FILE, 'utf8'));
-  const tools: ToolDefinition[] = [];
-  for (const file of readdirSync(VETTED_DIR).filter((f) => f.endsWith('.graphql')).sort()) {
-    const source = readFileSync(new URL(file, VETTED_DIR), 'utf8');
-    const descriptions = operationDescriptions(source);
-    for (const def of parse(source).definitions) {
-      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) continue;
-      const text = print({ kind: Kind.DOCUMENT, definitions: [def] });
-      tools.push(toolFor(schema, createHash('sha256').update(text).digest('hex'), text, descriptions.get(def.name.value)!));
-    }
-  }
+  const tools: ToolDefinition[] = vettedOperations().map((op) => toolFor(schema, op.id, op.text, op.description));
   return `${JSON.stringify(tools, null, 2)}\n`;
 }
 

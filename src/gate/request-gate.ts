@@ -43,4 +43,13 @@ export async function checkRequestLimits(request: FastifyRequest): Promise<void>
   }
   if (typeof query === 'string') checkDocument(query, limits);
   checkVariables(variables, limits);
+  // Read once, as Apollo will read them: later checks of the values (risk flags) look here.
+  request.sentVariables = variables;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's variables as sent (GET or POST), once the request limits have bounded them. */
+    sentVariables?: unknown;
+  }
 }

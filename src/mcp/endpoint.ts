@@ -21,6 +21,7 @@ import type { AuditLog } from '../audit/audit.js';
 import { Trail } from '../audit/trail.js';
 import { BadUserInputError } from '../errors/index.js';
 import type { ActiveRole } from '../policy/store.js';
+import { auditViewer } from '../server/authenticate.js';
 import { internalCalls } from '../server/internal-call.js';
 import { fitToBudget } from './result.js';
 import type { McpTools } from './tools.js';
@@ -182,8 +183,7 @@ function recordRefusal(audit: AuditLog, request: FastifyRequest, call: { tool: s
   const trail = new Trail(randomUUID());
   const caller = request.caller;
   if (caller) {
-    const v = caller.viewer;
-    trail.viewer = { subject: v.subject, email: v.email, groups: v.groups, clientKind: v.clientKind, issuer: v.issuer };
+    trail.viewer = auditViewer(caller.viewer);
     trail.role = caller.role?.name ?? null;
   }
   trail.operationName = call.tool;

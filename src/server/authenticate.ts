@@ -6,6 +6,7 @@
  * Authorization headers, or a token in the URL (where proxies and logs keep it).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditViewer } from '../audit/trail.js';
 import type { OperationLimits } from '../config/limits.js';
 import { BadUserInputError, ForbiddenError, GatewayError } from '../errors/index.js';
 import type { TokenVerification } from '../identity/issuers.js';
@@ -61,7 +62,7 @@ export function authenticate(deps: AuthenticateDeps) {
         });
       }
       const decision = decideRoles(viewer, active.roles);
-      const who = { subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind, issuer: viewer.issuer };
+      const who = auditViewer(viewer);
       if (trail) trail.viewer = who;
       // Every later log line of this request carries who it is for (groups listed short) and its role:
       // one child logger, made once the role is known, or with the viewer alone when choosing it fails.
@@ -93,6 +94,10 @@ export function authenticate(deps: AuthenticateDeps) {
     }
   };
 }
+
+/** The viewer as the audit trail records it. */
+export const auditViewer = (viewer: Viewer): AuditViewer =>
+  ({ subject: viewer.subject, email: viewer.email, groups: viewer.groups, clientKind: viewer.clientKind, issuer: viewer.issuer });
 
 /** The one value of a header the request must send at most once; `refuse` when it came several times. */
 function onlyOne(request: FastifyRequest, name: string, refuse: () => Error): string | undefined {

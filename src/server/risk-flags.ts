@@ -150,19 +150,6 @@ const runKey = (r: RunRecord): string | null =>
 /** A caller's history is per role: the thresholds are the role's. */
 const callerKey = (role: string, viewer: { issuer: string; subject: string }): string => `${role}\u0000${viewer.issuer}\u0000${viewer.subject}`;
 
-function variablesOf(request: FastifyRequest): unknown {
-  if (request.method === 'GET') {
-    const raw = new URL(request.url, 'http://gateway.invalid/').searchParams.get('variables');
-    try {
-      return raw ? JSON.parse(raw) as unknown : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  const body = request.body;
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['variables'] : undefined;
-}
-
 /** Whether a request is agent traffic: a caller of kind agent, a vetted-only role, or a call through /mcp. */
 export function isAgentCall(request: FastifyRequest): boolean {
   const caller = request.caller;
@@ -178,7 +165,7 @@ export function flagRisks(history: RiskHistory) {
     if (!isAgentCall(request)) return;
     const { viewer, role } = request.caller!;
     const policy = role!.riskFlags;
-    const flags = [...valueFlags(variablesOf(request)), ...history.flags(callerKey(role!.name, viewer), policy)];
+    const flags = [...valueFlags(request.sentVariables), ...history.flags(callerKey(role!.name, viewer), policy)];
     const trail = request.trail;
     if (trail) trail.agent = { flags: new Set(flags), caller: callerKey(role!.name, viewer), thresholds: policy };
     const refused = flags.filter((f) => policy.refuse.includes(f));
