@@ -280,7 +280,7 @@ export interface MemoryStoreOptions {
 }
 
 /** What an entry costs beside its key and value: the map's slot, the entry record, the Buffer and its ArrayBuffer. */
-const ENTRY_OVERHEAD_BYTES = 200;
+export const ENTRY_OVERHEAD_BYTES = 200;
 
 /**
  * The value's bytes in memory of their own. A small Buffer (under 4 KiB) is a slice of a shared 8 KiB

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
+import { ENTRY_OVERHEAD_BYTES, MemoryStore, RedisStore, tagged, type SharedStore, type StoreLogger } from '../../../src/store/store.js';
 import { eventually } from '../../helpers/eventually.js';
 import { sharedRequestLimiter } from '../../../src/store/shared-rate-limiter.js';
 import { sharedRedis, startRedis, startRedisCluster, startRedisSentinel, testPrefix, type OwnCluster, type OwnRedis, type OwnSentinel } from '../../helpers/redis.js';
@@ -88,7 +88,10 @@ describe('the shared store', () => {
   });
 
   test('memory is bounded by entries and bytes, the least recently used going first', async () => {
-    const store = new MemoryStore({ maxEntries: 3, maxBytes: 100 });
+    // Each entry counts its value, its key (two bytes a character) and a fixed overhead: room for three one-byte entries.
+    const entryBytes = (key: string, valueBytes: number) => valueBytes + key.length * 2 + ENTRY_OVERHEAD_BYTES;
+    const maxBytes = 3 * entryBytes('a', 1) + 1;
+    const store = new MemoryStore({ maxEntries: 3, maxBytes });
     for (const k of ['a', 'b', 'c']) await store.set(k, 'x', 60_000);
     assert.deepEqual(await store.get('a'), Buffer.from('x'), 'a read keeps a hot entry');
     await store.set('d', 'x', 60_000);
@@ -98,7 +101,7 @@ describe('the shared store', () => {
     await store.set('big', 'y'.repeat(90), 60_000);
     assert.equal(await store.get('c'), null);
     assert.deepEqual(await store.get('big'), Buffer.from('y'.repeat(90)));
-    assert.equal(await store.set('huge', 'z'.repeat(101), 60_000), false, 'a value larger than the whole bound is refused');
+    assert.equal(await store.set('huge', 'z'.repeat(maxBytes), 60_000), false, 'a value larger than the whole bound is refused');
   });
 
   describe('when Redis fails', () => {

@@ -1,7 +1,7 @@
 /** The in-process store holds what it counts: each value in memory of its own, each entry with its overhead. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../../src/store/store.js';
+import { ENTRY_OVERHEAD_BYTES, MemoryStore } from '../../../src/store/store.js';
 
 test('a small Buffer (a slice of the shared pool) or a view of a larger one is kept as a copy of its own bytes', async () => {
   const store = new MemoryStore();
@@ -25,6 +25,6 @@ test('a small Buffer (a slice of the shared pool) or a view of a larger one is k
 test('entries are counted with their keys and overhead: many tiny values stay within the byte bound', async () => {
   const store = new MemoryStore({ maxBytes: 100_000, maxEntries: 1_000_000 });
   for (let i = 0; i < 10_000; i++) await store.set(`key:${i}`, 'x', 60_000);
-  assert.ok(store.size <= 100_000 / 200, `${store.size} entries held in 100,000 bytes`);
+  assert.ok(store.size <= 100_000 / ENTRY_OVERHEAD_BYTES, `${store.size} entries held in 100,000 bytes`);
   assert.equal((await store.get('key:9999'))?.toString(), 'x', 'the newest are kept');
 });
