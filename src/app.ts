@@ -37,6 +37,7 @@ import { persistedOperations, VettedOperations } from './gate/persisted.js';
 import { buildGatewaySchema } from './graph/schema.js';
 import { registerMcp } from './mcp/endpoint.js';
 import { McpTools } from './mcp/tools.js';
+import { explorerSignIn, registerExplorer } from './explorer/explorer.js';
 import type { TokenVerification } from './identity/issuers.js';
 import { createLoaders } from './metabase/loaders.js';
 import { stringifyWithRawJson } from './metabase/raw-rows.js';
@@ -79,6 +80,8 @@ export interface GatewayDeps {
   readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'>;
   /** The vetted operations. Default: schema/persisted-operations.json. */
   readonly vetted?: VettedOperations;
+  /** Demo mode: the demo users' tokens, which the explorer offers. */
+  readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
 }
 
 export interface Gateway {
@@ -91,7 +94,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens' | 'cache'> & Partial<Pick<Config, 'publicUrl'>> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
+type Settings = Pick<Config, 'limits' | 'drainGraceMs' | 'requestTimeoutMs' | 'stallWarningMs' | 'tokens' | 'cache'> & Partial<Pick<Config, 'publicUrl' | 'explorer'>> & { readonly metabase: Pick<Config['metabase'], 'timeoutMs'> };
 
 export async function createGateway(settings: Settings, deps: GatewayDeps): Promise<Gateway> {
   let state: GatewayState = 'starting';
@@ -194,10 +197,19 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   });
 
   // MCP: each vetted operation a tool, run through /graphql above (mcp/endpoint.ts).
+  const tools = McpTools.load(vetted);
   registerMcp(app, {
-    tools: McpTools.load(vetted), onRequest: [authenticateCaller, limitRequests],
+    tools, onRequest: [authenticateCaller, limitRequests],
     issuers: () => deps.tokens.issuerUrls?.() ?? [], publicUrl: settings.publicUrl ?? null, version: GATEWAY_VERSION, audit,
   });
+
+  if (settings.explorer?.enabled ?? true) {
+    await registerExplorer(app, {
+      signIn: explorerSignIn(settings.explorer, deps.policy.current.issuers),
+      ...(deps.demoUsers ? { demoUsers: deps.demoUsers } : {}),
+      operations: tools.forRole({ operations: null }).map((t) => ({ name: t.name, description: t.description, document: vetted.get(t.operationId)!.document })),
+    });
+  }
 
   await app.ready();
   const watchdog = startWatchdog(logger, settings.stallWarningMs);

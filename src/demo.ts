@@ -109,7 +109,9 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
   });
   policy.watch();
   const shared = openSharedState(config, logger);
+  let demoUsers: { name: string; token: string }[] = [];
   const gateway = await createGateway(config, {
+    demoUsers: () => demoUsers,
     policy,
     shared,
     vetted,
@@ -121,6 +123,7 @@ export async function startDemoGateway(config: Config, emulator: DemoMetabase, o
   const gatewayUrl = await gateway.listen(config.port, config.host);
   const tokens = Object.fromEntries(await Promise.all(DEMO_USERS.map(async (u) =>
     [u.user, await issuer.issue(u.subject, { ...u.claims, name: u.name, ...(u.email ? { email: u.email } : {}) })] as const))) as Record<DemoUser, string>;
+  demoUsers = Object.entries(tokens).map(([name, token]) => ({ name, token }));
   return {
     gatewayUrl, issuer, tokens, gateway, policy,
     async close() {

@@ -95,6 +95,7 @@ async function serve(config: Config): Promise<void> {
       },
     };
     console.log(`Gateway:          ${demo.gatewayUrl}/graphql`);
+    console.log(`Explorer:         ${demo.gatewayUrl}/graphiql   (open it in a browser and choose a demo user)`);
     console.log(`MCP (for agents): ${demo.gatewayUrl}/mcp   (the agent's token below; see the README's MCP section)`);
     console.log(`Metabase (emulated): ${demo.emulator.url}`);
     console.log(`Identity issuer:  ${demo.issuer.issuer}`);
@@ -106,6 +107,7 @@ async function serve(config: Config): Promise<void> {
   } else {
     running = await production(config);
     console.log(`Gateway listening on ${running.url}/graphql`);
+    if (config.explorer.enabled) console.log(`Explorer at ${running.url}/graphiql${config.explorer.clientId ? '' : ' (no EXPLORER_CLIENT_ID: sign in by pasting a token)'}`);
     // npm does not pass SIGTERM on to the process it started: in production the gateway must be
     // the process that receives it (`node dist/main.js`, or `exec` in a container's entry point).
     if (process.env['npm_lifecycle_event'] !== undefined) {

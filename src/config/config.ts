@@ -146,6 +146,19 @@ export interface Config {
    * header. Unset: taken from each request's Host header and scheme (behind a proxy, set it).
    */
   readonly publicUrl: string | null;
+  /** The explorer at /graphiql (src/explorer/). */
+  readonly explorer: {
+    /** EXPLORER=off turns it off. Default on. */
+    readonly enabled: boolean;
+    /** EXPLORER_CLIENT_ID: a public client at the issuer (authorization code with PKCE, redirect URI <gateway>/graphiql); unset, the page offers no sign-in button. */
+    readonly clientId: string | null;
+    /** EXPLORER_ISSUER: which issuer the page signs in with; needed when the policy lists several. */
+    readonly issuer: string | null;
+    /** EXPLORER_SCOPE: the scopes asked for. Default `openid`. */
+    readonly scope: string;
+    /** EXPLORER_RESOURCE: the resource indicator sent (RFC 8707). Default: the issuer's first audience. */
+    readonly resource: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -273,6 +286,13 @@ export function loadConfig(env: Env): Readonly<Config> {
     },
     drainGraceMs: int('DRAIN_GRACE_MS', 10_000, 0),
     publicUrl: url('PUBLIC_URL'),
+    explorer: {
+      enabled: oneOf('EXPLORER', ['on', 'off'], 'on') === 'on',
+      clientId: env['EXPLORER_CLIENT_ID'] || null,
+      issuer: url('EXPLORER_ISSUER'),
+      scope: env['EXPLORER_SCOPE'] || 'openid',
+      resource: env['EXPLORER_RESOURCE'] || null,
+    },
     audit: {
       enabled: oneOf('AUDIT', ['on', 'off'], 'on') === 'on',
       file: env['AUDIT_LOG_FILE'] || null,

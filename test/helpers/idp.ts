@@ -17,6 +17,10 @@ export interface Idp {
   readonly jwksFetches: number;
   /** An access token for a user, with the given extra claims (groups, roles…). */
   userToken(accountId: string, claims?: Record<string, unknown>): Promise<string>;
+  /** The extra claims of a user's next tokens, however they are issued (the login form included). */
+  setClaims(accountId: string, claims: Record<string, unknown>): void;
+  /** The explorer's public client (authorization code with PKCE; any loopback port's /graphiql). */
+  readonly explorerClientId: string;
   /** An access token from the client-credentials grant, as an agent gets one. */
   agentToken(): Promise<string>;
   /** A token signed with the IdP's own key (kid k1), with claims of the test's choosing. */
@@ -45,11 +49,17 @@ export async function startIdp(): Promise<Idp> {
     clients: [
       { client_id: agentClientId, client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
       { client_id: 'gateway-web', client_secret: crypto.randomUUID(), grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['http://127.0.0.1/cb'] },
+      // A public client, as a browser page is: no secret, PKCE; native, so a loopback redirect may use any port (RFC 8252).
+      { client_id: 'explorer', application_type: 'native', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['http://127.0.0.1/graphiql'] },
     ],
+    // The explorer's page exchanges its code from its own origin: a loopback origin on any port.
+    clientBasedCORS: (_ctx, origin, client) => client.clientId === 'explorer' && /^http:\/\/127\.0\.0\.1:\d+$/.test(origin),
+    // The login form (any login, any password) and the consent page, for tests that sign in in a browser.
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] },
     scopes: ['openid', 'metabase:read'],
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true, defaultResource: () => AUDIENCE, useGrantedResource: () => true,
@@ -64,7 +74,10 @@ export async function startIdp(): Promise<Idp> {
   handler = provider.callback();
   const web = await provider.Client.find('gateway-web');
   return {
-    issuer, agentClientId, publicPem,
+    issuer, agentClientId, publicPem, explorerClientId: 'explorer',
+    setClaims(accountId, claims) {
+      pending.set(accountId, claims);
+    },
     get jwksFetches() {
       return jwksFetches;
     },

@@ -1,0 +1,180 @@
+/**
+ * The explorer at /graphiql: GraphiQL for analysts, served entirely by the gateway. The page loads
+ * nothing from elsewhere: GraphiQL's bundled build and React 18's UMD files come from installed
+ * packages, the page's own script and style from src/explorer/public/, under a Content-Security-Policy
+ * (@fastify/helmet) that allows scripts from this origin only (no inline script, no eval) and
+ * connections to this origin and the identity provider's (for the sign-in's token exchange).
+ *
+ * Sign-in: when the gateway is given a public client id (EXPLORER_CLIENT_ID), the page runs the OIDC
+ * authorization-code flow with PKCE against the issuer; the token lives in the tab's session storage
+ * and is sent as the Authorization header. A token field remains; in demo mode the page offers the
+ * demo users' tokens. /graphiql/config.json tells the page which of these it has, and lists the
+ * vetted operations and examples it opens as tabs.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+export const EXPLORER_PATH = '/graphiql';
+
+export interface ExplorerSignIn {
+  /** The issuer the page signs in with. */
+  readonly issuer: string;
+  /** The public client id registered at the issuer for the explorer (redirect URI: <base>/graphiql). */
+  readonly clientId: string;
+  /** Scopes asked for. */
+  readonly scope: string;
+  /** The gateway's audience at the issuer, sent as the resource indicator (RFC 8707) where one is set. */
+  readonly resource: string | null;
+}
+
+/**
+ * The sign-in the explorer offers, from the configuration and the issuers in force; null when no
+ * client id is set. A client id with no issuer to pair it with is refused at start.
+ */
+export function explorerSignIn(
+  settings: { readonly clientId: string | null; readonly issuer: string | null; readonly scope: string; readonly resource: string | null } | undefined,
+  issuers: readonly { readonly issuer: string; readonly audiences: readonly string[] }[],
+): ExplorerSignIn | null {
+  if (!settings?.clientId) return null;
+  const issuer = settings.issuer ? issuers.find((i) => i.issuer.replace(/\/$/, '') === settings.issuer!.replace(/\/$/, '')) : issuers.length === 1 ? issuers[0] : undefined;
+  if (!issuer) {
+    throw new Error(settings.issuer
+      ? `EXPLORER_ISSUER ${settings.issuer} is not an issuer the gateway accepts (${issuers.map((i) => i.issuer).join(', ')})`
+      : `EXPLORER_CLIENT_ID is set and the gateway accepts ${issuers.length} issuers: name the explorer's with EXPLORER_ISSUER`);
+  }
+  return { issuer: issuer.issuer, clientId: settings.clientId, scope: settings.scope, resource: settings.resource ?? issuer.audiences[0] ?? null };
+}
+
+export interface ExplorerOptions {
+  readonly signIn: ExplorerSignIn | null;
+  /** Demo mode: the demo users and their tokens, once they are made. */
+  readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
+  /** The vetted operations, as tabs: name, description, document. */
+  readonly operations: readonly { readonly name: string; readonly description: string; readonly document: string }[];
+  /** Reads the issuer's discovery document (its authorization and token endpoints). */
+  readonly discover?: (issuer: string) => Promise<{ authorization_endpoint?: unknown; token_endpoint?: unknown; end_session_endpoint?: unknown }>;
+}
+
+const require = createRequire(import.meta.url);
+const packageDir = (name: string): string => dirname(require.resolve(`${name}/package.json`));
+const PUBLIC_DIR = new URL('./public/', import.meta.url);
+
+interface Asset { readonly type: string; readonly body: Buffer }
+
+/** The files the page loads, read once at start. */
+function loadAssets(): Map<string, Asset> {
+  const js = 'text/javascript; charset=utf-8';
+  const css = 'text/css; charset=utf-8';
+  const files: [string, string, string][] = [
+    ['react.js', join(packageDir('react'), 'umd/react.production.min.js'), js],
+    ['react-dom.js', join(packageDir('react-dom'), 'umd/react-dom.production.min.js'), js],
+    ['graphiql.js', join(packageDir('graphiql'), 'graphiql.min.js'), js],
+    ['graphiql.css', join(packageDir('graphiql'), 'graphiql.min.css'), css],
+    ['explorer.js', new URL('explorer.js', PUBLIC_DIR).pathname, js],
+    ['explorer.css', new URL('explorer.css', PUBLIC_DIR).pathname, css],
+  ];
+  return new Map(files.map(([name, path, type]) => [name, { type, body: readFileSync(path) }]));
+}
+
+/** The examples opened as tabs beside the vetted operations. */
+const EXAMPLES = [
+  { name: 'Who am I', description: 'How the gateway reads your token: your groups, your role and the roles you may switch to.', document: 'query WhoAmI {\n  viewer { subject email groups clientKind role availableRoles noRoleReason }\n}\n' },
+  { name: 'A dashboard with its rows', description: 'A dashboard, its filters, and every card\'s result.', document: 'query Dashboard($id: ID! = 1) {\n  dashboard(id: $id) {\n    name\n    parameters { slug type }\n    cards { id question { name } run { status rowCount columns { name } rows(first: 20) } }\n  }\n}\n' },
+  { name: 'Questions', description: 'The questions your role can read.', document: 'query Questions {\n  questions(first: 20) { nodes { id name kind collection { name } } totalCount }\n}\n' },
+];
+
+export async function registerExplorer(app: FastifyInstance, options: ExplorerOptions): Promise<void> {
+  const assets = loadAssets();
+  const issuerOrigin = options.signIn ? new URL(options.signIn.issuer).origin : null;
+  let endpoints: Promise<{ authorize: string; token: string; endSession: string | null }> | null = null;
+  const discover = options.discover ?? (async (issuer: string) => {
+    const res = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
+    return (await res.json()) as Record<string, unknown>;
+  });
+  const signInEndpoints = (signIn: ExplorerSignIn) => {
+    endpoints ??= discover(signIn.issuer).then((d) => {
+      const url = (v: unknown): string | null => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : null);
+      const authorize = url(d.authorization_endpoint);
+      const token = url(d.token_endpoint);
+      if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint');
+      return { authorize, token, endSession: url(d.end_session_endpoint) };
+    }).catch((err: unknown) => {
+      endpoints = null; // asked again on the next page load
+      throw err;
+    });
+    return endpoints;
+  };
+
+  await app.register(async (scope) => {
+    await scope.register(helmet, {
+      global: true,
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          // GraphiQL and CodeMirror set style attributes as they lay out the editors.
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'", ...(issuerOrigin ? [issuerOrigin] : [])],
+          formAction: ["'self'", ...(issuerOrigin ? [issuerOrigin] : [])],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+        },
+      },
+      // The sign-in returns here from the identity provider: a referrer would carry the code to the page's requests.
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginEmbedderPolicy: false,
+    });
+    const send = (reply: FastifyReply, asset: Asset) => reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
+    scope.get(EXPLORER_PATH, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(PAGE));
+    scope.get(`${EXPLORER_PATH}/assets/:name`, async (request, reply) => {
+      const asset = assets.get((request.params as { name: string }).name);
+      if (!asset) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
+      return send(reply, asset);
+    });
+    scope.get(`${EXPLORER_PATH}/config.json`, async (request, reply) => {
+      let signIn: Record<string, unknown> | null = null;
+      if (options.signIn) {
+        try {
+          const e = await signInEndpoints(options.signIn);
+          signIn = { issuer: options.signIn.issuer, clientId: options.signIn.clientId, scope: options.signIn.scope, resource: options.signIn.resource, authorizationEndpoint: e.authorize, tokenEndpoint: e.token, endSessionEndpoint: e.endSession };
+        } catch (err) {
+          request.log.warn({ event: 'explorer.discovery-failed', issuer: options.signIn.issuer, err }, 'the explorer could not read the issuer\'s discovery document; sign-in is off until it can');
+        }
+      }
+      return reply.header('cache-control', 'no-store').send({
+        signIn,
+        demoUsers: options.demoUsers?.() ?? null,
+        tabs: [...EXAMPLES, ...options.operations],
+      });
+    });
+  });
+}
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Metabase gateway explorer</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${EXPLORER_PATH}/assets/graphiql.css">
+<link rel="stylesheet" href="${EXPLORER_PATH}/assets/explorer.css">
+</head>
+<body>
+<header id="bar"></header>
+<main id="graphiql"><p class="loading">Loading the explorer…</p></main>
+<script src="${EXPLORER_PATH}/assets/react.js"></script>
+<script src="${EXPLORER_PATH}/assets/react-dom.js"></script>
+<script src="${EXPLORER_PATH}/assets/graphiql.js"></script>
+<script src="${EXPLORER_PATH}/assets/explorer.js"></script>
+</body>
+</html>
+`;
