@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { discoveryDocument } from '../identity/verifier.js';
 
 export const EXPLORER_PATH = '/graphiql';
 
@@ -54,8 +55,6 @@ export interface ExplorerOptions {
   readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
   /** The vetted operations, as tabs: name, description, document. */
   readonly operations: readonly { readonly name: string; readonly description: string; readonly document: string }[];
-  /** Reads the issuer's discovery document (its authorization and token endpoints). */
-  readonly discover?: (issuer: string) => Promise<{ authorization_endpoint?: unknown; token_endpoint?: unknown; end_session_endpoint?: unknown }>;
 }
 
 const require = createRequire(import.meta.url);
@@ -89,19 +88,15 @@ const EXAMPLES = [
 export async function registerExplorer(app: FastifyInstance, options: ExplorerOptions): Promise<void> {
   const assets = loadAssets();
   const issuerOrigin = options.signIn ? new URL(options.signIn.issuer).origin : null;
-  let endpoints: Promise<{ authorize: string; token: string; endSession: string | null }> | null = null;
-  const discover = options.discover ?? (async (issuer: string) => {
-    const res = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
-    return (await res.json()) as Record<string, unknown>;
-  });
+  let endpoints: Promise<{ authorize: string; token: string }> | null = null;
   const signInEndpoints = (signIn: ExplorerSignIn) => {
-    endpoints ??= discover(signIn.issuer).then((d) => {
+    // The issuer's discovery document, read as token verification reads it (bounded, checked).
+    endpoints ??= discoveryDocument(signIn.issuer, 5_000).then((d) => {
       const url = (v: unknown): string | null => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : null);
-      const authorize = url(d.authorization_endpoint);
-      const token = url(d.token_endpoint);
+      const authorize = url(d['authorization_endpoint']);
+      const token = url(d['token_endpoint']);
       if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint');
-      return { authorize, token, endSession: url(d.end_session_endpoint) };
+      return { authorize, token };
     }).catch((err: unknown) => {
       endpoints = null; // asked again on the next page load
       throw err;
@@ -144,7 +139,7 @@ export async function registerExplorer(app: FastifyInstance, options: ExplorerOp
       if (options.signIn) {
         try {
           const e = await signInEndpoints(options.signIn);
-          signIn = { issuer: options.signIn.issuer, clientId: options.signIn.clientId, scope: options.signIn.scope, resource: options.signIn.resource, authorizationEndpoint: e.authorize, tokenEndpoint: e.token, endSessionEndpoint: e.endSession };
+          signIn = { issuer: options.signIn.issuer, clientId: options.signIn.clientId, scope: options.signIn.scope, resource: options.signIn.resource, authorizationEndpoint: e.authorize, tokenEndpoint: e.token };
         } catch (err) {
           request.log.warn({ event: 'explorer.discovery-failed', issuer: options.signIn.issuer, err }, 'the explorer could not read the issuer\'s discovery document; sign-in is off until it can');
         }

@@ -192,13 +192,20 @@ function headerOf(token: string): Record<string, unknown> | undefined {
 /** Largest discovery document read. */
 const MAX_DISCOVERY_BYTES = 256 * 1024;
 
-async function discover(issuer: string, timeoutMs: number): Promise<URL> {
+/** An issuer's OIDC discovery document, bounded in size and time, checked to name that issuer. */
+export async function discoveryDocument(issuer: string, timeoutMs: number): Promise<Readonly<Record<string, unknown>>> {
   const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
   if (!res.ok) throw new Error(`OIDC discovery at ${url.href} answered ${res.status}`);
-  const doc = (await readJson(res, MAX_DISCOVERY_BYTES, `OIDC discovery at ${url.href}`)) as { issuer?: unknown; jwks_uri?: unknown } | null;
-  if (doc === null || typeof doc !== 'object') throw new Error(`OIDC discovery at ${url.href} is not a JSON object`);
-  if (doc.issuer !== issuer) throw new Error(`OIDC discovery names issuer ${String(doc.issuer)}, expected ${issuer}`);
+  const doc = await readJson(res, MAX_DISCOVERY_BYTES, `OIDC discovery at ${url.href}`);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`OIDC discovery at ${url.href} is not a JSON object`);
+  const named = (doc as Record<string, unknown>)['issuer'];
+  if (named !== issuer) throw new Error(`OIDC discovery names issuer ${String(named)}, expected ${issuer}`);
+  return doc as Record<string, unknown>;
+}
+
+async function discover(issuer: string, timeoutMs: number): Promise<URL> {
+  const doc = (await discoveryDocument(issuer, timeoutMs)) as { jwks_uri?: unknown };
   if (typeof doc.jwks_uri !== 'string') throw new Error('OIDC discovery has no jwks_uri');
   // Keys fetched in clear could be swapped on the way, and every token with them.
   if (!SECURE_URL.test(doc.jwks_uri)) throw new Error(`OIDC discovery names a key set URL that is neither https nor on this machine: ${doc.jwks_uri.slice(0, 200)}`);

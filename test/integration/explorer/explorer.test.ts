@@ -108,9 +108,10 @@ describe('signed in through the identity provider', () => {
     assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
     assert.doesNotMatch(await page.text(), /<script>|https?:\/\//, 'no inline script, no absolute URL');
     const config = (await (await fetch(`${gw.base}/graphiql/config.json`)).json()) as { signIn: Record<string, unknown>; demoUsers: unknown; tabs: { name: string }[] };
-    assert.deepEqual({ ...config.signIn, authorizationEndpoint: undefined, tokenEndpoint: undefined, endSessionEndpoint: undefined },
-      { issuer: idp.issuer, clientId: idp.explorerClientId, scope: 'openid metabase:read', resource: 'https://gateway.test', authorizationEndpoint: undefined, tokenEndpoint: undefined, endSessionEndpoint: undefined });
+    assert.deepEqual({ ...config.signIn, authorizationEndpoint: undefined, tokenEndpoint: undefined },
+      { issuer: idp.issuer, clientId: idp.explorerClientId, scope: 'openid metabase:read', resource: 'https://gateway.test', authorizationEndpoint: undefined, tokenEndpoint: undefined });
     assert.ok(String(config.signIn['authorizationEndpoint']).startsWith(idp.issuer));
+    assert.ok(String(config.signIn['tokenEndpoint']).startsWith(idp.issuer));
     assert.equal(config.demoUsers, null, 'no demo users outside the demo');
     assert.ok(config.tabs.some((t) => t.name === 'AgentRunQuestion'), 'the vetted operations are offered as tabs');
     assert.equal((await fetch(`${gw.base}/graphiql/assets/secret.js`)).status, 404);
