@@ -50,7 +50,7 @@ import { graphqlOverHttpPlugin } from './server/graphql-over-http.js';
 import { registerHealth, type GatewayState } from './server/health.js';
 import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
-import { flagRisks, RiskHistory, settleRiskFlags } from './server/risk-flags.js';
+import { flagRisks, LocalRiskHistory, settleRiskFlags } from './server/risk-flags.js';
 import { runGateFor } from './server/run-gate.js';
 import type { SharedState } from './server/shared-state.js';
 import { localConcurrencyLimiter, localRequestLimiter } from './store/rate-limiter.js';
@@ -77,7 +77,7 @@ export interface GatewayDeps {
    * Limits, caches and kept runs, shared through Redis or held in this process (server/shared-state.ts).
    * Default: limits in this process, and no caches or kept runs.
    */
-  readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'>;
+  readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'> & Partial<Pick<SharedState, 'risks'>>;
   /** The vetted operations. Default: schema/persisted-operations.json. */
   readonly vetted?: VettedOperations;
   /** Demo mode: the demo users' tokens, which the explorer offers. */
@@ -141,7 +141,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   await apollo.start();
 
   installErrorHandlers(app, settings.limits.bodyLimitBytes);
-  const risks = new RiskHistory();
+  const risks = deps.shared?.risks ?? new LocalRiskHistory();
   const recorder = new AuditRecorder({
     audit, logger, requestTimeoutMs: settings.requestTimeoutMs, defaultLimits: () => deps.policy.current.policy.limits,
     beforeWrite: (trail) => settleRiskFlags(risks, trail),

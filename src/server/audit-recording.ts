@@ -29,7 +29,7 @@ export interface AuditRecordingOptions {
   /** The limits a request has before its role is known. */
   readonly defaultLimits: () => OperationLimits;
   /** Called with each trail when its work has settled, just before its record is written. */
-  readonly beforeWrite?: (trail: Trail) => void;
+  readonly beforeWrite?: (trail: Trail) => void | Promise<void>;
 }
 
 export class AuditRecorder {
@@ -80,8 +80,9 @@ export class AuditRecorder {
     const status = answered ? reply.statusCode : 499;
     const settled = trail.settled(this.#flushing ? 0 : Math.max(0, scope.deadlineAt - Date.now()) + 1_000);
     this.#waiting.add(settled.now);
-    const written = settled.done.then(() => {
-      this.options.beforeWrite?.(trail);
+    const written = settled.done.then(async () => {
+      // Bounded: what runs here (the risk flags' shared count) answers within the store's deadline.
+      await this.options.beforeWrite?.(trail);
       this.options.audit.write(trail, { status, responseBytes: request.responseBytes ?? 0 });
     }).catch((err: unknown) => {
       this.options.logger.error({ err, requestId: trail.requestId }, 'an audit record could not be written');

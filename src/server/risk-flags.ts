@@ -13,15 +13,17 @@
  *
  * The value flags are read from the request's variables (already bounded by the request limits) by
  * an iterative walk with a cap on nodes and characters. The two history flags count what each
- * caller ran in the last minute in each role, in this instance (bounded by callers and by events
- * per caller).
+ * caller ran in the last minute in each role: across every instance through Redis when the gateway
+ * has it (each instance alone while Redis does not answer), else in this instance.
  * A refusal is decided before the operation runs, from the values and the caller's history; the
  * record written afterwards counts the call's own runs too, so the call that makes a burst is flagged.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { RunRecord, Trail } from '../audit/trail.js';
 import { ForbiddenError } from '../errors/index.js';
 import type { RiskFlag, RiskFlagPolicy } from '../policy/policy.js';
+import type { RedisStore } from '../store/store.js';
 import { ExpiringMap } from '../utils/expiring-map.js';
 
 const WINDOW_MS = 60_000;
@@ -85,15 +87,30 @@ interface History {
 /** At most this many events per caller are kept (enough to exceed any threshold the policy allows). */
 const MAX_EVENTS = 10_001;
 
-export class RiskHistory {
+type Thresholds = Pick<RiskFlagPolicy, 'distinctQuestionsPerMinute' | 'rowCapCutsPerMinute'>;
+
+/** What each caller ran in the last minute: in this process, or shared by every instance through Redis. */
+export interface RiskHistory {
+  /** The history flags of a caller, counting `runs` (the call's own) too when given. */
+  flags(caller: string, policy: Thresholds, runs?: readonly RunRecord[]): Promise<RiskFlag[]>;
+  /** Counts a finished call's runs in its caller's history. */
+  record(caller: string, runs: readonly RunRecord[]): Promise<void>;
+}
+
+const flagsOf = (distinct: number, cuts: number, policy: Thresholds): RiskFlag[] => [
+  ...(distinct > policy.distinctQuestionsPerMinute ? ['question-burst' as const] : []),
+  ...(cuts > policy.rowCapCutsPerMinute ? ['row-cap-repeated' as const] : []),
+];
+
+/** The history of this instance's callers (bounded by callers and by events per caller). */
+export class LocalRiskHistory implements RiskHistory {
   readonly #callers: ExpiringMap<History>;
 
   constructor(private readonly now: () => number = Date.now) {
     this.#callers = new ExpiringMap<History>({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, touchOnRead: true, now });
   }
 
-  /** The history flags of a caller, counting `runs` (the call's own) too when given. */
-  flags(caller: string, policy: Pick<RiskFlagPolicy, 'distinctQuestionsPerMinute' | 'rowCapCutsPerMinute'>, runs: readonly RunRecord[] = []): RiskFlag[] {
+  async flags(caller: string, policy: Thresholds, runs: readonly RunRecord[] = []): Promise<RiskFlag[]> {
     const h = this.#prune(caller);
     const since = this.now() - WINDOW_MS;
     const distinct = new Set<string>();
@@ -104,14 +121,10 @@ export class RiskHistory {
       if (key) distinct.add(key);
       if (r.truncated) cuts += 1;
     }
-    const flags: RiskFlag[] = [];
-    if (distinct.size > policy.distinctQuestionsPerMinute) flags.push('question-burst');
-    if (cuts > policy.rowCapCutsPerMinute) flags.push('row-cap-repeated');
-    return flags;
+    return flagsOf(distinct.size, cuts, policy);
   }
 
-  /** Counts a finished call's runs in its caller's history. */
-  record(caller: string, runs: readonly RunRecord[]): void {
+  async record(caller: string, runs: readonly RunRecord[]): Promise<void> {
     if (runs.length === 0) return;
     const now = this.now();
     const h = this.#prune(caller) ?? { questions: new Map<string, number>(), cuts: [] };
@@ -144,6 +157,74 @@ export class RiskHistory {
   }
 }
 
+/**
+ * Two sorted sets per caller, in one hash slot: the questions run (member: the question's key,
+ * score: when last run) and the cuts (member: a random id, score: when). Old entries go as they are
+ * read; the sets lapse a minute after the caller's last run.
+ */
+const COUNT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ${WINDOW_MS})
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ${WINDOW_MS})
+local distinct = redis.call('ZCARD', KEYS[1])
+for i = 2, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then distinct = distinct + 1 end
+end
+return { distinct, redis.call('ZCARD', KEYS[2]) + tonumber(ARGV[1]) }`;
+
+const RECORD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cuts = tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+for i = 1, cuts do redis.call('ZADD', KEYS[2], now, ARGV[1] .. ':' .. i .. ':' .. t[2] .. ':' .. math.random(1000000000)) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ${WINDOW_MS})
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ${WINDOW_MS})
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -${MAX_EVENTS + 1})
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -${MAX_EVENTS + 1})
+redis.call('PEXPIRE', KEYS[1], ${WINDOW_MS})
+redis.call('PEXPIRE', KEYS[2], ${WINDOW_MS})
+return 1`;
+
+/** Run keys sent to Redis per call, at most (a record keeps at most 200 runs). */
+const MAX_KEYS = 500;
+
+/**
+ * The history shared by every instance through Redis, so a burst spread over instances behind a load
+ * balancer is still one burst. While Redis does not answer, each instance counts on its own.
+ */
+export class SharedRiskHistory implements RiskHistory {
+  readonly #local = new LocalRiskHistory();
+
+  constructor(private readonly store: RedisStore) {}
+
+  #keys(caller: string): [string, string] {
+    const tag = createHash('sha256').update(caller).digest('hex').slice(0, 24);
+    return [this.store.key(`rk:{${tag}}:q`), this.store.key(`rk:{${tag}}:c`)];
+  }
+
+  async flags(caller: string, policy: Thresholds, runs: readonly RunRecord[] = []): Promise<RiskFlag[]> {
+    if (this.store.state !== 'ok') return this.#local.flags(caller, policy, runs);
+    const keys = [...new Set(runs.map(runKey).filter((k): k is string => k !== null))].slice(0, MAX_KEYS);
+    const cuts = runs.filter((r) => r.truncated).length;
+    try {
+      const [distinct, cutCount] = (await this.store.observe(() => this.store.client.eval(COUNT, 2, ...this.#keys(caller), cuts, ...keys))) as [number, number];
+      return flagsOf(Number(distinct), Number(cutCount), policy);
+    } catch {
+      return this.#local.flags(caller, policy, runs);
+    }
+  }
+
+  async record(caller: string, runs: readonly RunRecord[]): Promise<void> {
+    await this.#local.record(caller, runs);
+    if (runs.length === 0 || this.store.state !== 'ok') return;
+    const keys = [...new Set(runs.map(runKey).filter((k): k is string => k !== null))].slice(0, MAX_KEYS);
+    const cuts = Math.min(runs.filter((r) => r.truncated).length, MAX_KEYS);
+    await this.store.observe(() => this.store.client.eval(RECORD, 2, ...this.#keys(caller), cuts, ...keys)).catch(() => undefined);
+  }
+}
+
 const runKey = (r: RunRecord): string | null =>
   r.dashboardCardId !== null ? `d:${r.dashboardId}:${r.dashboardCardId}:${r.questionId}` : r.questionId !== null ? `q:${r.questionId}` : r.sql !== undefined ? `sql:${r.sql.slice(0, 200)}` : null;
 
@@ -165,7 +246,7 @@ export function flagRisks(history: RiskHistory) {
     if (!isAgentCall(request)) return;
     const { viewer, role } = request.caller!;
     const policy = role!.riskFlags;
-    const flags = [...valueFlags(request.sentVariables), ...history.flags(callerKey(role!.name, viewer), policy)];
+    const flags = [...valueFlags(request.sentVariables), ...await history.flags(callerKey(role!.name, viewer), policy)];
     const trail = request.trail;
     if (trail) trail.agent = { flags: new Set(flags), caller: callerKey(role!.name, viewer), thresholds: policy };
     const refused = flags.filter((f) => policy.refuse.includes(f));
@@ -178,9 +259,9 @@ export function flagRisks(history: RiskHistory) {
 }
 
 /** Before an agent call's record is written: counts its runs, and adds the history flags they set. */
-export function settleRiskFlags(history: RiskHistory, trail: Trail): void {
+export async function settleRiskFlags(history: RiskHistory, trail: Trail): Promise<void> {
   const agent = trail.agent;
   if (!agent) return;
-  for (const f of history.flags(agent.caller, agent.thresholds, trail.runs.items)) agent.flags.add(f);
-  history.record(agent.caller, trail.runs.items);
+  for (const f of await history.flags(agent.caller, agent.thresholds, trail.runs.items)) agent.flags.add(f);
+  await history.record(agent.caller, trail.runs.items);
 }

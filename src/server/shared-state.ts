@@ -2,7 +2,8 @@
  * What the gateway's instances share, from the configuration. With Redis (REDIS_URL or
  * REDIS_CLUSTER_NODES): request and run limits counted across every instance, caches and kept runs
  * every instance reads, identical runs shared across instances, and a store whose state /readyz
- * reports. Without it, the same in this process's memory, for this instance alone.
+ * reports, and agents' recent runs for the risk flags. Without it, the same in this process's memory,
+ * for this instance alone.
  */
 import type { Config } from '../config/config.js';
 import { RunStore } from '../metabase/stored-runs.js';
@@ -10,6 +11,7 @@ import { localConcurrencyLimiter, localRequestLimiter, type ConcurrencyLimiter, 
 import { SharedCache } from '../store/shared-cache.js';
 import { sharedConcurrencyLimiter, sharedRequestLimiter } from '../store/shared-rate-limiter.js';
 import { MemoryStore, RedisStore, type SharedStore, type StoreLogger, type StoreState } from '../store/store.js';
+import { LocalRiskHistory, SharedRiskHistory, type RiskHistory } from './risk-flags.js';
 
 export interface SharedState {
   readonly store: SharedStore;
@@ -19,6 +21,8 @@ export interface SharedState {
   readonly cache: SharedCache | null;
   /** Runs kept for `queryRun(id)`; null when RUN_STORE_TTL_MS=0. */
   readonly runs: RunStore | null;
+  /** What agent callers ran in the last minute, for the risk flags. */
+  readonly risks: RiskHistory;
   /** The Redis store's state; absent without Redis. */
   readonly storeState?: () => StoreState;
   close(): Promise<void>;
@@ -41,9 +45,9 @@ export function openSharedState(settings: Settings, logger?: StoreLogger): Share
   if (store instanceof RedisStore) {
     return {
       store, cache, runs,
-      limiter: sharedRequestLimiter(store), concurrency: sharedConcurrencyLimiter(store, leaseMs),
+      limiter: sharedRequestLimiter(store), concurrency: sharedConcurrencyLimiter(store, leaseMs), risks: new SharedRiskHistory(store),
       storeState: () => store.state, close: () => store.close(),
     };
   }
-  return { store, cache, runs, limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), close: () => store.close() };
+  return { store, cache, runs, limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), risks: new LocalRiskHistory(), close: () => store.close() };
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunRecord } from '../../../src/audit/trail.js';
-import { RiskHistory, valueFlags } from '../../../src/server/risk-flags.js';
+import { LocalRiskHistory, valueFlags } from '../../../src/server/risk-flags.js';
 
 test('SQL-shaped values are flagged; words that merely sound like SQL are not', () => {
   for (const text of ["x' OR 1=1 --", 'SELECT * FROM PEOPLE', 'select name from people where id = 1', 'UPDATE users SET role = 1', '1; DROP TABLE ORDERS', 'a UNION ALL SELECT password', "Gizmo')--", 'pg_sleep(10)']) {
@@ -41,34 +41,34 @@ const run = (questionId: number, truncated = false, dashboardCardId: number | nu
   rowCount: 1, truncated, cached: false, from: 'metabase', runId: `r${questionId}`,
 });
 
-test('a burst of distinct questions within a minute is flagged, counting the call\'s own runs; it passes with the minute', () => {
+test('a burst of distinct questions within a minute is flagged, counting the call\'s own runs; it passes with the minute', async () => {
   let now = 1_000_000;
-  const history = new RiskHistory(() => now);
+  const history = new LocalRiskHistory(() => now);
   const policy = { distinctQuestionsPerMinute: 2, rowCapCutsPerMinute: 5 };
-  history.record('a', [run(1)]);
-  history.record('a', [run(1), run(2)]);
-  assert.deepEqual(history.flags('a', policy), [], 'two distinct, repeats not counted');
-  assert.deepEqual(history.flags('a', policy, [run(3)]), ['question-burst'], 'the call that makes the burst');
-  history.record('a', [run(3)]);
-  assert.deepEqual(history.flags('a', policy), ['question-burst']);
-  assert.deepEqual(history.flags('b', policy), [], 'another caller has its own history');
-  assert.deepEqual(history.flags('a', policy, [run(9, false, 40)]), ['question-burst']);
+  await history.record('a', [run(1)]);
+  await history.record('a', [run(1), run(2)]);
+  assert.deepEqual(await history.flags('a', policy), [], 'two distinct, repeats not counted');
+  assert.deepEqual(await history.flags('a', policy, [run(3)]), ['question-burst'], 'the call that makes the burst');
+  await history.record('a', [run(3)]);
+  assert.deepEqual(await history.flags('a', policy), ['question-burst']);
+  assert.deepEqual(await history.flags('b', policy), [], 'another caller has its own history');
+  assert.deepEqual(await history.flags('a', policy, [run(9, false, 40)]), ['question-burst']);
   now += 60_001;
-  assert.deepEqual(history.flags('a', policy), [], 'a minute later');
+  assert.deepEqual(await history.flags('a', policy), [], 'a minute later');
 });
 
-test('runs cut by the row cap again and again are flagged', () => {
+test('runs cut by the row cap again and again are flagged', async () => {
   let now = 5_000_000;
-  const history = new RiskHistory(() => now);
+  const history = new LocalRiskHistory(() => now);
   const policy = { distinctQuestionsPerMinute: 100, rowCapCutsPerMinute: 2 };
-  history.record('a', [run(1, true), run(2, true)]);
-  assert.deepEqual(history.flags('a', policy), []);
-  assert.deepEqual(history.flags('a', policy, [run(1, true)]), ['row-cap-repeated']);
-  history.record('a', [run(1, false)]);
-  assert.deepEqual(history.flags('a', policy), [], 'an uncut run is no cut');
+  await history.record('a', [run(1, true), run(2, true)]);
+  assert.deepEqual(await history.flags('a', policy), []);
+  assert.deepEqual(await history.flags('a', policy, [run(1, true)]), ['row-cap-repeated']);
+  await history.record('a', [run(1, false)]);
+  assert.deepEqual(await history.flags('a', policy), [], 'an uncut run is no cut');
   now += 30_000;
-  history.record('a', [run(3, true)]);
-  assert.deepEqual(history.flags('a', policy), ['row-cap-repeated']);
+  await history.record('a', [run(3, true)]);
+  assert.deepEqual(await history.flags('a', policy), ['row-cap-repeated']);
   now += 30_001;
-  assert.deepEqual(history.flags('a', policy), [], 'the first two cuts are older than a minute');
+  assert.deepEqual(await history.flags('a', policy), [], 'the first two cuts are older than a minute');
 });
