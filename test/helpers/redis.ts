@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 
 import { eventually } from './eventually.js';
+import { RedisStore } from '../../src/store/store.js';
 
 const exec = promisify(execFile);
 
@@ -105,6 +106,26 @@ export async function sharedRedis(): Promise<{ url: string; close(): Promise<voi
   if (await answersPing(6379)) return { url: 'redis://127.0.0.1:6379', close: async () => undefined };
   const own = await startRedis();
   return { url: own.url, close: () => own.stop() };
+}
+
+/**
+ * Two instances' stores on the machine's Redis (or one of our own), under one prefix of this run:
+ * what one writes, the other reads.
+ */
+export async function twoInstanceStores(): Promise<{ one: RedisStore; two: RedisStore; close(): Promise<void> }> {
+  const redis = await sharedRedis();
+  const prefix = testPrefix();
+  const one = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
+  const two = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
+  await Promise.all([one.whenState('ok'), two.whenState('ok')]);
+  return {
+    one, two,
+    async close() {
+      await one.close();
+      await two.close();
+      await redis.close();
+    },
+  };
 }
 
 /** Stops servers started together (SIGTERM, each waited for) and removes their directory. */

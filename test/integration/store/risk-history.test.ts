@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { RunRecord } from '../../../src/audit/trail.js';
 import { SharedRiskHistory } from '../../../src/server/risk-flags.js';
 import { RedisStore } from '../../../src/store/store.js';
-import { sharedRedis, startRedis, testPrefix } from '../../helpers/redis.js';
+import { startRedis, testPrefix, twoInstanceStores } from '../../helpers/redis.js';
 
 const run = (questionId: number, truncated = false): RunRecord => ({
   questionId, dashboardId: null, dashboardCardId: null, databaseId: 1, parameters: [], status: 'completed',
@@ -15,21 +15,14 @@ const run = (questionId: number, truncated = false): RunRecord => ({
 });
 const policy = { distinctQuestionsPerMinute: 2, rowCapCutsPerMinute: 2 };
 
-let redis: { url: string; close(): Promise<void> };
+let stores: Awaited<ReturnType<typeof twoInstanceStores>>;
 let one: RedisStore;
 let two: RedisStore;
 before(async () => {
-  redis = await sharedRedis();
-  const prefix = testPrefix();
-  one = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  two = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  await Promise.all([one.whenState('ok'), two.whenState('ok')]);
+  stores = await twoInstanceStores();
+  ({ one, two } = stores);
 });
-after(async () => {
-  await one.close();
-  await two.close();
-  await redis.close();
-});
+after(() => stores.close());
 
 test('a burst spread over two instances is one burst, for that caller only', async () => {
   const a = new SharedRiskHistory(one);

@@ -9,24 +9,17 @@ import assert from 'node:assert/strict';
 import { jsonCodec, SharedCache } from '../../../src/store/shared-cache.js';
 import { RedisStore } from '../../../src/store/store.js';
 import { eventually } from '../../helpers/eventually.js';
-import { sharedRedis, testPrefix } from '../../helpers/redis.js';
+import { twoInstanceStores } from '../../helpers/redis.js';
 import { latch } from '../../helpers/latch.js';
 
-let redis: { url: string; close(): Promise<void> };
+let stores: Awaited<ReturnType<typeof twoInstanceStores>>;
 let one: RedisStore;
 let two: RedisStore;
 before(async () => {
-  redis = await sharedRedis();
-  const prefix = testPrefix();
-  one = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  two = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  await Promise.all([one.whenState('ok'), two.whenState('ok')]);
+  stores = await twoInstanceStores();
+  ({ one, two } = stores);
 });
-after(async () => {
-  await one.close();
-  await two.close();
-  await redis.close();
-});
+after(() => stores.close());
 
 const codec = jsonCodec<string>();
 const options = { keepMs: 0, waitMs: 5_000, lockMs: 10_000 };
