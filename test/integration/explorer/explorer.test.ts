@@ -115,6 +115,16 @@ describe('signed in through the identity provider', () => {
     assert.equal(config.demoUsers, null, 'no demo users outside the demo');
     assert.ok(config.tabs.some((t) => t.name === 'AgentRunQuestion'), 'the vetted operations are offered as tabs');
     assert.equal((await fetch(`${gw.base}/graphiql/assets/secret.js`)).status, 404);
+
+    // Assets are compressed for clients that accept it, and revalidated by their hash.
+    const script = await fetch(`${gw.base}/graphiql/assets/graphiql.js`, { headers: { 'accept-encoding': 'gzip, br' } });
+    assert.equal(script.headers.get('content-encoding'), 'br');
+    const etag = script.headers.get('etag')!;
+    assert.match(etag, /^"[\w-]{43}"$/);
+    assert.match(await script.text(), /GraphiQL/, 'it decodes to the script');
+    assert.equal((await fetch(`${gw.base}/graphiql/assets/graphiql.js`, { headers: { 'accept-encoding': 'gzip' } })).headers.get('content-encoding'), 'gzip');
+    const again = await fetch(`${gw.base}/graphiql/assets/graphiql.js`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
   });
 
   test('sign in with the login form, see a dashboard\'s rows as a table, switch role and see fewer', async () => {
