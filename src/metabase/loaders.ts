@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { BadUserInputError, NotFoundError, QueryFailedError } from '../errors/index.js';
 import type { CallOptions, MetabaseClient, RunParameter } from './client.js';
-import type { Card, Collection, Dashboard, Database, QueryResult } from './types.js';
+import type { Card, Collection, Dashboard, Database, ParameterValues, QueryResult } from './types.js';
 import { Semaphore } from '../utils/semaphore.js';
 import { RequestEnded, type CallScope } from './call-scope.js';
 import { requestEndedError } from './transport.js';
@@ -86,6 +86,11 @@ export interface Loaders {
   readonly run: DataLoader<RunKey, RunOutcome, string>;
   /** Ad-hoc native SQL, under the same limits and sharing as saved questions. */
   native(run: NativeRun): Promise<RunOutcome>;
+  /**
+   * The values a dashboard filter or a question parameter may take (those containing `search`), through
+   * the metadata cache of the dashboard's or the card's kind: an agent asking again is answered from it.
+   */
+  parameterValues(owner: 'dashboard' | 'card', id: number, parameterId: string, search: string | null): Promise<ParameterValues>;
   /** The request's call options (its scope), for the calls resolvers make themselves (search, native SQL). */
   readonly call: CallOptions;
 }
@@ -184,6 +189,8 @@ export function createLoaders(client: MetabaseClient, limits: LoaderLimits, scop
     run,
     native,
     call: options,
+    parameterValues: (owner, id, parameterId, search) => cached(owner === 'card' ? 'cards' : 'dashboards',
+      `pv:${canonical({ owner, id, parameterId, search })}`, (o) => client.parameterValues(owner, id, parameterId, { search }, o), PARAMETER_VALUES),
     cardList,
     dashboardList: once(() => cached('dashboards', 'dashboards', (o) => client.listDashboards({}, o), DASHBOARDS)),
     collections: once(async () => new Map((await cached('collections', 'collections', (o) => client.listCollections({}, o), COLLECTIONS)).map((c) => [c.id, c]))),
@@ -211,6 +218,7 @@ const DASHBOARDS = jsonCodec<Dashboard[]>();
 const COLLECTIONS = jsonCodec<Collection[]>();
 const DATABASE = jsonCodec<Database>();
 const DATABASES = jsonCodec<Database[]>();
+const PARAMETER_VALUES = jsonCodec<ParameterValues>();
 const RUN_CODEC: Codec<QueryResult> = {
   encode: (result, storedAt) => encodeRun(result, storedAt),
   decode: (text) => {

@@ -1,7 +1,8 @@
 /**
  * The values a dashboard filter or a question parameter may take, read from Metabase's parameter
- * values endpoints (§4.15) with the role's credential, so they respect what the role may see. An
- * agent fills a request template with them instead of guessing; they are data, returned as data.
+ * values endpoints (§4.15) with the role's credential, so they respect what the role may see, and
+ * kept in the metadata cache of the credential's scope. An agent fills a request template with them
+ * instead of guessing; they are data, returned as data.
  */
 import { ArgsType, Field, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
@@ -63,6 +64,6 @@ export async function parameterValues(owner: 'dashboard' | 'card', id: number, p
     throw new BadUserInputError(`Expected \`search\` to be at most ${ctx.limits.maxSearchChars} characters, received ${search.length}.`, { details: { argument: 'search' } });
   }
   const declared = declaredParameter(parameters, args.parameter, `${owner === 'card' ? 'Question' : 'Dashboard'} ${id}`);
-  const all = await ctx.role.client.parameterValues(owner, id, declared.id, { search: search || null }, ctx.loaders.call);
+  const all = await ctx.loaders.parameterValues(owner, id, declared.id, search || null);
   return { values: all.values.slice(0, first), hasMore: all.hasMore || all.values.length > first };
 }

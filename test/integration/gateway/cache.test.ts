@@ -73,6 +73,23 @@ describe('the shared cache, in one instance', () => {
     assert.equal(new Set(users).size, 2, `two Metabase users made the calls: ${users.join(', ')}`);
   });
 
+  test('parameter values are kept per credential like metadata: a repeat makes no call; another search or another key does', async () => {
+    const query = 'query($p: String!, $s: String) { dashboard(id: 1) { parameterValues(parameter: $p, search: $s) { values { value } hasMore } } }';
+    const route = 'GET /api/dashboard/:id/params/:param-key/values';
+    mb().reset();
+    const first = await post(stack.tokens.analyst, query, { p: 'category' });
+    assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+    assert.equal(mb().count(route), 1);
+    assert.deepEqual(await post(stack.tokens.analyst, query, { p: 'category' }), first, 'the same answer');
+    assert.deepEqual(await post(stack.tokens.analyst, query, { p: '6f1c2d3e' }), first, 'by id, the same entry');
+    assert.equal(mb().count(route), 1, 'from the cache: no second call');
+    await post(stack.tokens.analyst, query, { p: 'category', s: 'giz' });
+    assert.equal(mb().count('GET /api/dashboard/:id/params/:param-key/search/:query'), 1, 'a search is its own entry');
+    await post(stack.tokens.sales, query, { p: 'category' });
+    assert.equal(mb().count(route), 2, 'sales\'s credential made its own call');
+    assert.equal(new Set(usersOf(route)).size, 2);
+  });
+
   test('results are kept for a role that says so: cached, from GATEWAY_CACHE, for any viewer of the credential; other roles run their own', async () => {
     const query = '{ question(id: 3) { run { id rowCount cached from rows } } }';
     mb().reset();
