@@ -204,8 +204,19 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   });
 
   if (settings.explorer?.enabled ?? true) {
+    // Checked at start (a client id with no issuer to pair it with is refused), then read on each page
+    // load so that it follows policy reloads; a reload that leaves it unpaired turns sign-in off, logged.
+    explorerSignIn(settings.explorer, deps.policy.current.issuers);
+    const signIn = () => {
+      try {
+        return explorerSignIn(settings.explorer, deps.policy.current.issuers);
+      } catch (err) {
+        logger.warn({ event: 'explorer.sign-in-off', problem: (err as Error).message }, 'the explorer offers no sign-in under the policy in force');
+        return null;
+      }
+    };
     await registerExplorer(app, {
-      signIn: explorerSignIn(settings.explorer, deps.policy.current.issuers),
+      signIn,
       ...(deps.demoUsers ? { demoUsers: deps.demoUsers } : {}),
       operations: tools.forRole({ operations: null }).map((t) => ({ name: t.name, description: t.description, document: vetted.get(t.operationId)!.document })),
     });

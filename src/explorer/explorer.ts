@@ -54,7 +54,8 @@ export function explorerSignIn(
 }
 
 export interface ExplorerOptions {
-  readonly signIn: ExplorerSignIn | null;
+  /** The sign-in in force (read on each page load: it follows policy reloads), or null for none. */
+  readonly signIn: () => ExplorerSignIn | null;
   /** Demo mode: the demo users and their tokens, once they are made. */
   readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
   /** The vetted operations, as tabs: name, description, document. */
@@ -119,21 +120,29 @@ const EXAMPLES = [
 
 export async function registerExplorer(app: FastifyInstance, options: ExplorerOptions): Promise<void> {
   const assets = loadAssets();
-  const issuerOrigin = options.signIn ? new URL(options.signIn.issuer).origin : null;
-  let endpoints: Promise<{ authorize: string; token: string }> | null = null;
+  // The sign-in's issuer may change with a policy reload: the CSP names the one in force.
+  const issuerOrigin = (): string => {
+    const signIn = options.signIn();
+    return signIn ? new URL(signIn.issuer).origin : "'self'";
+  };
+  // Each issuer's endpoints, from its discovery document read as token verification reads it (bounded, checked).
+  const endpoints = new Map<string, Promise<{ authorize: string; token: string }>>();
   const signInEndpoints = (signIn: ExplorerSignIn) => {
-    // The issuer's discovery document, read as token verification reads it (bounded, checked).
-    endpoints ??= discoveryDocument(signIn.issuer, 5_000).then((d) => {
-      const url = (v: unknown): string | null => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : null);
-      const authorize = url(d['authorization_endpoint']);
-      const token = url(d['token_endpoint']);
-      if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint');
-      return { authorize, token };
-    }).catch((err: unknown) => {
-      endpoints = null; // asked again on the next page load
-      throw err;
-    });
-    return endpoints;
+    let found = endpoints.get(signIn.issuer);
+    if (!found) {
+      found = discoveryDocument(signIn.issuer, 5_000).then((d) => {
+        const url = (v: unknown): string | null => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : null);
+        const authorize = url(d['authorization_endpoint']);
+        const token = url(d['token_endpoint']);
+        if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint');
+        return { authorize, token };
+      });
+      // A failure is asked again on the next page load; the issuers in force are few.
+      found.catch(() => endpoints.delete(signIn.issuer));
+      if (endpoints.size >= 16) endpoints.clear();
+      endpoints.set(signIn.issuer, found);
+    }
+    return found;
   };
 
   await app.register(async (scope) => {
@@ -148,8 +157,8 @@ export async function registerExplorer(app: FastifyInstance, options: ExplorerOp
           styleSrc: ["'self'", "'unsafe-inline'"],
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'", ...(issuerOrigin ? [issuerOrigin] : [])],
-          formAction: ["'self'", ...(issuerOrigin ? [issuerOrigin] : [])],
+          connectSrc: ["'self'", issuerOrigin],
+          formAction: ["'self'", issuerOrigin],
           frameAncestors: ["'none'"],
           baseUri: ["'none'"],
           objectSrc: ["'none'"],
@@ -175,12 +184,13 @@ export async function registerExplorer(app: FastifyInstance, options: ExplorerOp
     });
     scope.get(`${EXPLORER_PATH}/config.json`, async (request, reply) => {
       let signIn: Record<string, unknown> | null = null;
-      if (options.signIn) {
+      const inForce = options.signIn();
+      if (inForce) {
         try {
-          const e = await signInEndpoints(options.signIn);
-          signIn = { issuer: options.signIn.issuer, clientId: options.signIn.clientId, scope: options.signIn.scope, resource: options.signIn.resource, authorizationEndpoint: e.authorize, tokenEndpoint: e.token };
+          const e = await signInEndpoints(inForce);
+          signIn = { issuer: inForce.issuer, clientId: inForce.clientId, scope: inForce.scope, resource: inForce.resource, authorizationEndpoint: e.authorize, tokenEndpoint: e.token };
         } catch (err) {
-          request.log.warn({ event: 'explorer.discovery-failed', issuer: options.signIn.issuer, err }, 'the explorer could not read the issuer\'s discovery document; sign-in is off until it can');
+          request.log.warn({ event: 'explorer.discovery-failed', issuer: inForce.issuer, err }, 'the explorer could not read the issuer\'s discovery document; sign-in is off until it can');
         }
       }
       return reply.header('cache-control', 'no-store').send({
