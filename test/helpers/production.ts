@@ -6,9 +6,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentialOf, groupKeys, type Emulator } from './emulator.js';
+import { credentialOf, emulator, groupKeys, type Emulator } from './emulator.js';
 import { startEntryPoint, type EntryPoint } from './entry.js';
-import { AUDIENCE, type Idp } from './idp.js';
+import { AUDIENCE, startIdp, type Idp } from './idp.js';
 
 /** How the production policies read tokens: groups from `groups`, and the IdP's agent client is of kind agent. */
 export const PRODUCTION_CLAIMS = `
@@ -92,3 +92,32 @@ export async function startProduction(options: { emulator: Emulator; idp: Idp; p
     },
   };
 }
+
+export interface ProductionStack {
+  readonly mb: Emulator;
+  readonly idp: Idp;
+  readonly gw: Production;
+  /** Stops the gateway, then the issuer, then the emulator. */
+  close(): Promise<void>;
+}
+
+/**
+ * The emulator, the real OIDC test issuer and the production gateway in its own process, started
+ * in that order; `beforeGateway` runs once the issuer is up (to set claims for its login form).
+ */
+export async function startProductionStack(options: Omit<Parameters<typeof startProduction>[0], 'emulator' | 'idp'> & { beforeGateway?: (idp: Idp) => void } = {}): Promise<ProductionStack> {
+  const { beforeGateway, ...rest } = options;
+  const mb = await emulator();
+  const idp = await startIdp();
+  beforeGateway?.(idp);
+  const gw = await startProduction({ emulator: mb, idp, ...rest });
+  return {
+    mb, idp, gw,
+    async close() {
+      await gw.close();
+      await idp.close();
+      await mb.close();
+    },
+  };
+}
+

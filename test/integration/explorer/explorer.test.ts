@@ -8,10 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { emulator, type Emulator } from '../../helpers/emulator.js';
 import { startStack, type DemoStack } from '../../helpers/gateway.js';
-import { startIdp, type Idp } from '../../helpers/idp.js';
-import { PRODUCTION_CLAIMS, startProduction, type Production } from '../../helpers/production.js';
+import type { Idp } from '../../helpers/idp.js';
+import { PRODUCTION_CLAIMS, startProductionStack, type Production, type ProductionStack } from '../../helpers/production.js';
 
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url);
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
@@ -81,20 +80,18 @@ async function runTab(page: Page, tab: string): Promise<number[]> {
 }
 
 describe('signed in through the identity provider', () => {
-  let mb: Emulator;
+  let stack: ProductionStack;
   let idp: Idp;
   let gw: Production;
   before(async () => {
-    mb = await emulator();
-    idp = await startIdp();
-    idp.setClaims('ana', { groups: ['analysts'], email: 'ana@example.test' });
-    gw = await startProduction({ emulator: mb, idp, policy: POLICY, env: { EXPLORER_CLIENT_ID: idp.explorerClientId, EXPLORER_SCOPE: 'openid metabase:read' } });
+    stack = await startProductionStack({
+      policy: POLICY, env: { EXPLORER_CLIENT_ID: 'explorer', EXPLORER_SCOPE: 'openid metabase:read' },
+      beforeGateway: (issuer) => issuer.setClaims('ana', { groups: ['analysts'], email: 'ana@example.test' }),
+    });
+    ({ idp, gw } = stack);
+    assert.equal(idp.explorerClientId, 'explorer');
   });
-  after(async () => {
-    await gw.close();
-    await idp.close();
-    await mb.close();
-  });
+  after(() => stack.close());
 
   test('the page and its files come with a strict Content-Security-Policy, and the sign-in is the issuer\'s', async () => {
     const page = await fetch(`${gw.base}/graphiql`);

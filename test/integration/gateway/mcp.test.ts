@@ -14,10 +14,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { credentialOf, emulator, groupKeys, raw, type Emulator } from '../../helpers/emulator.js';
+import { credentialOf, groupKeys, raw, type Emulator } from '../../helpers/emulator.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startIdp, type Idp } from '../../helpers/idp.js';
-import { PRODUCTION_CLAIMS, startProduction, type Production } from '../../helpers/production.js';
+import type { Idp } from '../../helpers/idp.js';
+import { PRODUCTION_CLAIMS, startProductionStack, type Production, type ProductionStack } from '../../helpers/production.js';
 
 const AGENT_TOOLS = ['AgentSearch', 'AgentDescribeQuestion', 'AgentSuggestParameterValues', 'AgentRunQuestion', 'AgentReadRun'];
 const DASHBOARD_TOOLS = ['AgentListDashboards', 'AgentDescribeDashboard', 'AgentSuggestFilterValues', 'AgentRunDashboardCard', 'AgentReadRun'];
@@ -47,6 +47,7 @@ const POLICY = `${PRODUCTION_CLAIMS}roles:
 interface AuditLine { requestId: string; refused?: { code: string; reason: string }; metabase?: unknown[]; role?: string; viewer?: { clientKind: string; subject: string }; operation?: { name: string; persistedId: string }; mcp?: { tool: string; requestId: string }; riskFlags?: string[]; status: number }
 interface ToolResult { isError?: boolean; structuredContent?: Record<string, unknown>; content: { type: string; text?: string }[] }
 
+let stack: ProductionStack;
 let mb: Emulator;
 let idp: Idp;
 let gw: Production;
@@ -55,9 +56,8 @@ let agentUser: string;
 let salesUser: string;
 
 before(async () => {
-  mb = await emulator();
-  idp = await startIdp();
-  gw = await startProduction({ emulator: mb, idp, policy: POLICY, auditFile: true });
+  stack = await startProductionStack({ policy: POLICY, auditFile: true });
+  ({ mb, idp, gw } = stack);
   agentToken = await idp.agentToken();
   const userOf = async (key: string) => ((await raw(mb, 'GET', '/api/user/current', { headers: { 'x-api-key': key } })).json as { email: string }).email;
   agentUser = await userOf(groupKeys(mb).agents);
@@ -65,10 +65,7 @@ before(async () => {
   assert.ok(credentialOf(mb, 'Agents').apiKey);
 });
 after(async () => {
-  if (process.env['MCP_DEBUG']) console.log(gw.entry.output());
-  await gw.close();
-  await idp.close();
-  await mb.close();
+  await stack.close();
 });
 
 async function connect(token: string | null, headers: Record<string, string> = {}): Promise<Client> {

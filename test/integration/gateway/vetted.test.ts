@@ -12,10 +12,10 @@ import { print } from 'graphql';
 import { AgentDescribeQuestionDocument, AgentListDashboardsDocument, AgentReadRunDocument, AgentRunQuestionDocument, AgentSearchDocument } from '../../../schema/generated/graphql.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { emulator, type Emulator } from '../../helpers/emulator.js';
+import type { Emulator } from '../../helpers/emulator.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startIdp, type Idp } from '../../helpers/idp.js';
-import { PRODUCTION_POLICY, startProduction, type Production } from '../../helpers/production.js';
+import type { Idp } from '../../helpers/idp.js';
+import { PRODUCTION_POLICY, startProductionStack, type Production, type ProductionStack } from '../../helpers/production.js';
 
 const POLICY = PRODUCTION_POLICY
   .replace('    vettedOnly: true\n', '    vettedOnly: true\n    operations: [AgentSearch, AgentDescribeQuestion, AgentRunQuestion, AgentReadRun]\n')
@@ -28,20 +28,16 @@ interface Body { data?: Record<string, unknown> | null; errors?: { message: stri
 let mb: Emulator;
 let idp: Idp;
 let gw: Production;
+let stack: ProductionStack;
 let agent: string;
 before(async () => {
   assert.match(POLICY, /operations: \[AgentSearch/);
   assert.match(POLICY, /vettedOnly: log/);
-  mb = await emulator();
-  idp = await startIdp();
-  gw = await startProduction({ emulator: mb, idp, policy: POLICY, env: { LOG_LEVEL: 'warn' }, auditFile: true });
+  stack = await startProductionStack({ policy: POLICY, env: { LOG_LEVEL: 'warn' }, auditFile: true });
+  ({ mb, idp, gw } = stack);
   agent = await idp.agentToken();
 });
-after(async () => {
-  await gw.close();
-  await idp.close();
-  await mb.close();
-});
+after(() => stack.close());
 
 const send = async (body: unknown, token: string): Promise<{ status: number; body: Body }> => {
   const res = await gw.post(body, token);

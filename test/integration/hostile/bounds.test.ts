@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { emulator, type Emulator } from '../../helpers/emulator.js';
-import { startIdp, type Idp } from '../../helpers/idp.js';
-import { startProduction, type Production } from '../../helpers/production.js';
+import type { Emulator } from '../../helpers/emulator.js';
+import type { Idp } from '../../helpers/idp.js';
+import { startProductionStack, type Production, type ProductionStack } from '../../helpers/production.js';
 
 interface Body { data?: Record<string, unknown> | null; errors?: { message: string; path?: (string | number)[]; extensions: Record<string, unknown> }[] }
 
@@ -27,17 +27,13 @@ describe('bounded memory and time', () => {
   let gw: Production;
   let token: string;
 
+  let stack: ProductionStack;
   before(async () => {
-    mb = await emulator();
-    idp = await startIdp();
-    gw = await startProduction({ emulator: mb, idp, env: { REQUEST_TIMEOUT_MS: '2000', METABASE_ACCEPT_GZIP: 'on' } });
+    stack = await startProductionStack({ env: { REQUEST_TIMEOUT_MS: '2000', METABASE_ACCEPT_GZIP: 'on' } });
+    ({ mb, idp, gw } = stack);
     token = await idp.userToken('ana', { groups: ['analysts'] });
   });
-  after(async () => {
-    await gw.close();
-    await idp.close();
-    await mb.close();
-  });
+  after(() => stack.close());
 
   test('a 300 MB answer from Metabase, declared, chunked or gzipped: UPSTREAM_UNAVAILABLE too-large, and the process stays under 400 MB', async (t) => {
     const cases = [
