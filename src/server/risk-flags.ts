@@ -12,7 +12,8 @@
  *                        instructions, role markers, chat-template tokens)
  *
  * The value flags are read from the request's variables (already bounded by the request limits) by
- * an iterative walk with a cap on nodes and characters. The two history flags count what each
+ * an iterative walk with a cap on nodes and characters, with patterns that cannot backtrack
+ * catastrophically (tested with crafted strings). The two history flags count what each
  * caller ran in the last minute in each role: across every instance through Redis when the gateway
  * has it (each instance alone while Redis does not answer), else in this instance.
  * A refusal is decided before the operation runs, from the values and the caller's history; the
@@ -27,13 +28,16 @@ import type { RedisStore } from '../store/store.js';
 import { ExpiringMap } from '../utils/expiring-map.js';
 
 const WINDOW_MS = 60_000;
-/** Values and characters of a request's variables that are looked at. */
+/** Values and characters of a request's variables that are looked at: per string, and in all. */
 const MAX_NODES = 2_000;
 const MAX_CHARS = 4_000;
+const MAX_TOTAL_CHARS = 16_000;
 
 /** SQL statements and injection tricks; a sentence that says "select" and "from" is not enough. */
 const SQL_SHAPES: readonly RegExp[] = [
-  /\bselect\b[\s\S]{0,200}?\bfrom\b\s*[\w"`[]+[\s\S]{0,200}?(?:\bwhere\b|\bjoin\b|\bunion\b|\blimit\b|\border\s+by\b|\bgroup\s+by\b|;|--|=)/i,
+  // The table name is taken whole (a lookahead and a backreference: an atomic group), so the engine
+  // never tries its splits against the window after it (a crafted 4,000-character string took 9 s).
+  /\bselect\b[\s\S]{0,200}?\bfrom\b\s*(?=([\w"`[]+))\1[\s\S]{0,200}?(?:\bwhere\b|\bjoin\b|\bunion\b|\blimit\b|\border\s+by\b|\bgroup\s+by\b|;|--|=)/i,
   /\bselect\s+(?:\*|count\s*\(|distinct\b)[\s\S]{0,200}?\bfrom\b/i,
   /\b(?:insert\s+into|delete\s+from|drop\s+(?:table|database|schema|view|index)|alter\s+table|truncate\s+table|create\s+(?:table|user|role|function)|grant\s+\w+\s+on)\b/i,
   /\bupdate\s+[\w"`[\].]+\s+set\s+[\w"`]+\s*=/i,
@@ -50,19 +54,21 @@ const PROMPT_SHAPES: readonly RegExp[] = [
   /\b(?:system\s+prompt|developer\s+mode|jailbreak|you\s+are\s+now|new\s+instructions?|act\s+as\s+(?:an?\s+)?(?:admin|administrator|system|root))\b/i,
   /<\|?\s*(?:im_start|im_end|system|endoftext|assistant)\s*\|?>/i,
   /\[\/?(?:INST|SYS)\]|<<\/?SYS>>/,
-  /(?:^|\n)\s*(?:system|assistant|developer)\s*:/i,
+  /(?:^|\n)[ \t]*(?:system|assistant|developer)[ \t]*:/i,
 ];
 
-/** The value flags of a request's variables: strings looked at up to MAX_CHARS each, MAX_NODES values in all. */
+/** The value flags of a request's variables: strings looked at up to MAX_CHARS each and MAX_TOTAL_CHARS in all, MAX_NODES values in all. */
 export function valueFlags(variables: unknown): RiskFlag[] {
   const flags = new Set<RiskFlag>();
   const stack: unknown[] = [variables];
   let seen = 0;
-  while (stack.length > 0 && seen < MAX_NODES && flags.size < 2) {
+  let budget = MAX_TOTAL_CHARS;
+  while (stack.length > 0 && seen < MAX_NODES && flags.size < 2 && budget > 0) {
     const v = stack.pop();
     seen += 1;
     if (typeof v === 'string') {
-      const text = v.length > MAX_CHARS ? v.slice(0, MAX_CHARS) : v;
+      const text = v.slice(0, Math.min(MAX_CHARS, budget));
+      budget -= text.length;
       if (SQL_SHAPES.some((re) => re.test(text))) flags.add('sql-shaped-value');
       if (PROMPT_SHAPES.some((re) => re.test(text))) flags.add('prompt-shaped-value');
     } else if (Array.isArray(v)) {
