@@ -62,7 +62,8 @@ export class DashboardResolver {
 
   @FieldResolver(() => ParameterValues, { description: 'The values one of the dashboard\'s filters may take, as Metabase lists them for the role.' })
   async parameterValues(@Root() d: DashboardRecord, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
-    return parameterValues('dashboard', d.id, (await full(d, ctx)).parameters, args, ctx);
+    const dashboard = await full(d, ctx);
+    return parameterValues('dashboard', d.id, dashboard.parameters, args, ctx, dashboard);
   }
 
   @FieldResolver(() => [DashboardTab])

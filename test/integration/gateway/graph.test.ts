@@ -178,7 +178,7 @@ describe('the graph', () => {
   });
 
   test('parameter values: a filter\'s values through the role\'s key, by slug or id, searched and bounded; a bad parameter is named; reach is the role\'s', async () => {
-    const values = async (as: 'analyst' | 'support', parameter: string, extra: { search?: string; first?: number } = {}) =>
+    const values = async (as: 'analyst' | 'support' | 'sales', parameter: string, extra: { search?: string; first?: number } = {}) =>
       gql(stack, as, AgentSuggestFilterValuesDocument, { dashboardId: '1', parameter, ...extra });
     const states = (await values('analyst', 'state', { first: 100 })).data!.dashboard!.parameterValues;
     assert.equal(states.values.length, 17);
@@ -195,6 +195,10 @@ describe('the graph', () => {
     for (const first of [0, 1_001]) assert.deepEqual(codes(await values('analyst', 'state', { first })), ['BAD_USER_INPUT']);
     assert.deepEqual(codes(await values('analyst', 'state', { search: 'x'.repeat(501) })), ['BAD_USER_INPUT']);
     assert.deepEqual(codes(await values('support', 'state')), ['FORBIDDEN'], 'support may not read the Sales dashboard');
+    // Sales reads dashboard 1, but its category filter also draws on questions in Examples, outside sales's reach.
+    const hidden = await values('sales', 'category');
+    assert.deepEqual([codes(hidden), hidden.errors?.[0]?.extensions?.['reason']], [['FORBIDDEN'], 'collection']);
+    assert.equal((await values('sales', 'state')).data!.dashboard!.parameterValues.values.length, 17, 'the state filter draws on Regional only');
 
     const text = await gql(stack, 'analyst', AgentSuggestParameterValuesDocument, { questionId: '2', parameter: 'category' });
     assert.deepEqual(text.data!.question!.parameterValues, { values: [], hasMore: false }, 'a text variable has no list');

@@ -187,8 +187,15 @@ test('the dashboard agent\'s tools run with valid arguments through the Sales ke
     assert.ok((listed['dashboards'] as { nodes: { name: string }[] }).nodes.some((d) => d.name === 'Sales overview'));
     const described = ok(await call(dash, 'AgentDescribeDashboard', { id: '1' }));
     assert.deepEqual((described['dashboard'] as { parameters: { slug: string }[] }).parameters.map((p) => p.slug), ['category', 'since', 'state']);
-    const values = ok(await call(dash, 'AgentSuggestFilterValues', { dashboardId: '1', parameter: 'category', search: 'giz' }));
-    assert.deepEqual((values['dashboard'] as { parameterValues: { values: { value: string }[]; hasMore: boolean } }).parameterValues, { values: [{ value: 'Gizmo', label: null }], hasMore: false });
+    // The state filter draws on a question in Regional (in reach); the category filter also on Examples (not).
+    const values = ok(await call(dash, 'AgentSuggestFilterValues', { dashboardId: '1', parameter: 'state' }));
+    const states = (values['dashboard'] as { parameterValues: { values: { value: string }[]; hasMore: boolean } }).parameterValues;
+    assert.deepEqual([states.values.length, states.hasMore], [17, false]);
+    const narrowed = ok(await call(dash, 'AgentSuggestFilterValues', { dashboardId: '1', parameter: 'state', search: states.values[0]!.value }));
+    assert.deepEqual((narrowed['dashboard'] as { parameterValues: { values: { value: string }[] } }).parameterValues.values.map((v) => v.value)[0], states.values[0]!.value);
+    const hidden = await call(dash, 'AgentSuggestFilterValues', { dashboardId: '1', parameter: 'category' });
+    assert.equal(hidden.isError, true);
+    assert.match(hidden.content[0]!.text!, /^FORBIDDEN: The values of this filter come from questions your role may not read/);
     const ran = ok(await call(dash, 'AgentRunDashboardCard', { dashboardId: '1', dashboardCardId: '22', parameters: [{ slug: 'category', value: 'Gizmo' }], first: 5 }));
     const run = ran['runDashboardCard'] as { id: string; status: string; rowPage: { rows: unknown[] } };
     assert.equal(run.status, 'COMPLETED');
