@@ -206,14 +206,20 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   if (settings.explorer?.enabled ?? true) {
     // Checked at start (a client id with no issuer to pair it with is refused), then read on each page
     // load so that it follows policy reloads; a reload that leaves it unpaired turns sign-in off, logged.
-    explorerSignIn(settings.explorer, deps.policy.current.issuers);
+    let inForce = { policy: deps.policy.current as object, signIn: explorerSignIn(settings.explorer, deps.policy.current.issuers) };
+    // Worked out once per policy (and logged once when a reload leaves it unpaired), not per request.
     const signIn = () => {
-      try {
-        return explorerSignIn(settings.explorer, deps.policy.current.issuers);
-      } catch (err) {
-        logger.warn({ event: 'explorer.sign-in-off', problem: (err as Error).message }, 'the explorer offers no sign-in under the policy in force');
-        return null;
+      const policy = deps.policy.current;
+      if (inForce.policy !== policy) {
+        let next = null;
+        try {
+          next = explorerSignIn(settings.explorer, policy.issuers);
+        } catch (err) {
+          logger.warn({ event: 'explorer.sign-in-off', problem: (err as Error).message }, 'the explorer offers no sign-in under the policy in force');
+        }
+        inForce = { policy, signIn: next };
       }
+      return inForce.signIn;
     };
     await registerExplorer(app, {
       signIn,

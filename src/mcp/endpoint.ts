@@ -19,7 +19,8 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } fr
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit.js';
 import { Trail } from '../audit/trail.js';
-import { BadUserInputError } from '../errors/index.js';
+import { BadUserInputError, GatewayError } from '../errors/index.js';
+import { statusOf } from '../server/http-errors.js';
 import type { ActiveRole } from '../policy/store.js';
 import { auditViewer } from '../server/authenticate.js';
 import { internalCalls } from '../server/internal-call.js';
@@ -69,16 +70,18 @@ export function registerMcp(app: FastifyInstance, options: McpEndpointOptions): 
   app.route({
     url: MCP_PATH,
     method: 'POST',
-    onRequest: [
-      async (request, reply) => {
-        // A refused token is told where to learn how to get one (MCP authorization, RFC 9728).
-        reply.header('www-authenticate', `Bearer realm="metabase-gateway", resource_metadata="${baseUrl(request, options.publicUrl)}${RESOURCE_METADATA_PATH}${MCP_PATH}"`);
-      },
-      ...options.onRequest,
-      async (_request, reply) => {
-        reply.removeHeader('www-authenticate');
-      },
-    ],
+    onRequest: options.onRequest.map((hook) => async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        await hook(request, reply);
+      } catch (err) {
+        // A refused token is told where to learn how to get one (MCP authorization, RFC 9728); a
+        // malformed request keeps the edge's own `invalid_request` challenge.
+        if (err instanceof GatewayError && err.code === 'UNAUTHENTICATED' && statusOf(err).status === 401) {
+          reply.header('www-authenticate', `Bearer realm="metabase-gateway", resource_metadata="${baseUrl(request, options.publicUrl)}${RESOURCE_METADATA_PATH}${MCP_PATH}"`);
+        }
+        throw err;
+      }
+    }),
     handler: async (request, reply) => {
       if (Array.isArray(request.body)) throw new BadUserInputError('Send one JSON-RPC message per request (MCP over streamable HTTP has no batches).', { details: { reason: 'batched' } });
       const server = mcpServer(app, request, options);

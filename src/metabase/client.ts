@@ -271,6 +271,10 @@ export class MetabaseClient {
    * those containing `search` when it is given; at most the first 1,000, as Metabase caps them.
    */
   async parameterValues(owner: 'dashboard' | 'card', id: number, parameterId: string, filter: { search?: string | null } = {}, options: CallOptions = {}): Promise<ParameterValues> {
+    // A path segment of `.` or `..` is resolved away by every URL parser, encoded or not: it cannot be sent.
+    for (const [argument, value] of [['parameter', parameterId], ['search', filter.search ?? '']] as const) {
+      if (value === '.' || value === '..') throw new BadUserInputError(`Expected \`${argument}\` to be something other than "${value}", which cannot be sent to Metabase in a URL path.`, { details: { argument } });
+    }
     const base = `/api/${owner}/${id}/params/${encodeURIComponent(parameterId)}`;
     const path = filter.search ? `${base}/search/${encodeURIComponent(filter.search)}` : `${base}/values`;
     return readParameterValues(Reader.of(await this.get(path, {}, options), 'parameter values'));

@@ -81,8 +81,13 @@ export class AuditRecorder {
     const settled = trail.settled(this.#flushing ? 0 : Math.max(0, scope.deadlineAt - Date.now()) + 1_000);
     this.#waiting.add(settled.now);
     const written = settled.done.then(async () => {
-      // Bounded: what runs here (the risk flags' shared count) answers within the store's deadline.
-      await this.options.beforeWrite?.(trail);
+      // Bounded: what runs here (the risk flags' shared count) answers within the store's deadline;
+      // whatever it does, the record is written.
+      try {
+        await this.options.beforeWrite?.(trail);
+      } catch (err) {
+        this.options.logger.error({ err, requestId: trail.requestId }, 'completing an audit record failed; it is written as it is');
+      }
       this.options.audit.write(trail, { status, responseBytes: request.responseBytes ?? 0 });
     }).catch((err: unknown) => {
       this.options.logger.error({ err, requestId: trail.requestId }, 'an audit record could not be written');

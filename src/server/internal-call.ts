@@ -40,10 +40,13 @@ class InternalCalls {
     }
   }
 
-  /** The call a request is, if its header names a live one. */
+  /** The call a request is, if its header names a live one; an id serves one request only. */
   of(request: FastifyRequest): InternalCall | undefined {
     const id = request.headers[INTERNAL_CALL_HEADER];
-    return typeof id === 'string' && id.length === 64 ? this.#live.get(id) : undefined;
+    if (typeof id !== 'string' || id.length !== 64) return undefined;
+    const call = this.#live.get(id);
+    this.#live.delete(id);
+    return call;
   }
 }
 

@@ -19,7 +19,8 @@
  * A refusal is decided before the operation runs, from the values and the caller's history; the
  * record written afterwards counts the call's own runs too, so the call that makes a burst is flagged.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { ReplyError } from 'ioredis';
 import type { FastifyRequest } from 'fastify';
 import type { RunRecord, Trail } from '../audit/trail.js';
 import { ForbiddenError } from '../errors/index.js';
@@ -146,7 +147,9 @@ export class LocalRiskHistory implements RiskHistory {
         if (h.cuts.length > MAX_EVENTS) h.cuts.shift();
       }
     }
-    this.#callers.set(caller, h, 64 + h.questions.size * 48 + h.cuts.length * 8, now + WINDOW_MS);
+    let bytes = 64 + caller.length * 2 + h.cuts.length * 8;
+    for (const key of h.questions.keys()) bytes += 48 + key.length * 2;
+    this.#callers.set(caller, h, bytes, now + WINDOW_MS);
   }
 
   #prune(caller: string): History | undefined {
@@ -183,8 +186,8 @@ const RECORD = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cuts = tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
-for i = 1, cuts do redis.call('ZADD', KEYS[2], now, ARGV[1] .. ':' .. i .. ':' .. t[2] .. ':' .. math.random(1000000000)) end
+for i = 2, #ARGV - 1 do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+for i = 1, cuts do redis.call('ZADD', KEYS[2], now, ARGV[#ARGV] .. ':' .. i) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ${WINDOW_MS})
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ${WINDOW_MS})
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -${MAX_EVENTS + 1})
@@ -192,6 +195,9 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -${MAX_EVENTS + 1})
 redis.call('PEXPIRE', KEYS[1], ${WINDOW_MS})
 redis.call('PEXPIRE', KEYS[2], ${WINDOW_MS})
 return 1`;
+
+/** An error Redis answered with (a script error, OOM, an ACL refusal) says Redis is there. */
+const isReply = (err: unknown): boolean => err instanceof ReplyError;
 
 /** Run keys sent to Redis per call, at most (a record keeps at most 200 runs). */
 const MAX_KEYS = 500;
@@ -215,7 +221,7 @@ export class SharedRiskHistory implements RiskHistory {
     const keys = [...new Set(runs.map(runKey).filter((k): k is string => k !== null))].slice(0, MAX_KEYS);
     const cuts = runs.filter((r) => r.truncated).length;
     try {
-      const [distinct, cutCount] = (await this.store.observe(() => this.store.client.eval(COUNT, 2, ...this.#keys(caller), cuts, ...keys))) as [number, number];
+      const [distinct, cutCount] = (await this.store.observe(() => this.store.client.eval(COUNT, 2, ...this.#keys(caller), cuts, ...keys), isReply)) as [number, number];
       return flagsOf(Number(distinct), Number(cutCount), policy);
     } catch {
       return this.#local.flags(caller, policy, runs);
@@ -227,7 +233,8 @@ export class SharedRiskHistory implements RiskHistory {
     if (runs.length === 0 || this.store.state !== 'ok') return;
     const keys = [...new Set(runs.map(runKey).filter((k): k is string => k !== null))].slice(0, MAX_KEYS);
     const cuts = Math.min(runs.filter((r) => r.truncated).length, MAX_KEYS);
-    await this.store.observe(() => this.store.client.eval(RECORD, 2, ...this.#keys(caller), cuts, ...keys)).catch(() => undefined);
+    // The last argument names this call's cuts (unique across instances).
+    await this.store.observe(() => this.store.client.eval(RECORD, 2, ...this.#keys(caller), cuts, ...keys, randomBytes(12).toString('base64url')), isReply).catch(() => undefined);
   }
 }
 

@@ -57,7 +57,10 @@
     var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
     var state = base64url(crypto.getRandomValues(new Uint8Array(16)));
     return crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
-      sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state }));
+      // Everything the return needs is kept with the verifier: the code goes back to the issuer that issued it.
+      sessionStorage.setItem(PKCE_KEY, JSON.stringify({
+        verifier: verifier, state: state, issuer: signIn.issuer, tokenEndpoint: signIn.tokenEndpoint, clientId: signIn.clientId, resource: signIn.resource || null,
+      }));
       var url = new URL(signIn.authorizationEndpoint);
       var params = { response_type: 'code', client_id: signIn.clientId, redirect_uri: REDIRECT_URI, scope: signIn.scope, state: state, code_challenge: base64url(digest), code_challenge_method: 'S256' };
       if (signIn.resource) params.resource = signIn.resource;
@@ -66,24 +69,31 @@
     });
   }
 
-  /** On the way back from the identity provider: the code for a token; null when this is no return. */
-  function finishSignIn(signIn) {
+  /** The answer of the identity provider in the address bar, if any; taken out of the address bar (and history) at once. */
+  function takeReturn() {
     var params = new URLSearchParams(location.search);
-    if (!params.has('code') && !params.has('error')) return Promise.resolve(null);
-    // The code and state leave the address bar (and the history) at once.
+    if (!params.has('code') && !params.has('error')) return null;
     history.replaceState(null, '', location.pathname);
+    return params;
+  }
+
+  /** The code for a token, with what this tab kept when it started the sign-in; null when this is no return. */
+  function finishSignIn(params) {
+    if (!params) return Promise.resolve(null);
     var pending = null;
     try { pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || 'null'); } catch (e) { pending = null; }
     sessionStorage.removeItem(PKCE_KEY);
-    if (params.has('error')) return Promise.reject(new Error('Sign-in failed: ' + (params.get('error_description') || params.get('error'))));
-    if (!signIn) return Promise.reject(new Error('Sign-in is not set up on this gateway.'));
-    if (!pending || params.get('state') !== pending.state) return Promise.reject(new Error('Sign-in failed: the answer does not belong to this tab\'s sign-in (state). Sign in again.'));
-    var body = { grant_type: 'authorization_code', code: params.get('code'), redirect_uri: REDIRECT_URI, client_id: signIn.clientId, code_verifier: pending.verifier };
-    if (signIn.resource) body.resource = signIn.resource;
-    return fetch(signIn.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString() })
+    // Nothing from the address bar is shown or used unless it answers this tab's own sign-in.
+    if (!pending || params.get('state') !== pending.state) return Promise.reject(new Error('Sign-in failed: the answer does not belong to this tab\'s sign-in. Sign in again.'));
+    if (params.has('error')) return Promise.reject(new Error('Sign-in failed at the identity provider (' + String(params.get('error')).slice(0, 64) + '). Sign in again.'));
+    // RFC 9207: an answer that names its issuer must name the one asked.
+    if (params.has('iss') && params.get('iss') !== pending.issuer) return Promise.reject(new Error('Sign-in failed: the answer came from another issuer.'));
+    var body = { grant_type: 'authorization_code', code: params.get('code'), redirect_uri: REDIRECT_URI, client_id: pending.clientId, code_verifier: pending.verifier };
+    if (pending.resource) body.resource = pending.resource;
+    return fetch(pending.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString() })
       .then(function (res) {
         return res.json().then(function (json) {
-          if (!res.ok || typeof json.access_token !== 'string') throw new Error('Sign-in failed: ' + (json.error_description || json.error || ('status ' + res.status)));
+          if (!res.ok || typeof json.access_token !== 'string') throw new Error('Sign-in failed: the identity provider did not give a token (' + String(json.error || ('status ' + res.status)).slice(0, 64) + ').');
           return saveSession(json.access_token, json.expires_in, 'sign-in');
         });
       });
@@ -215,17 +225,23 @@
     var message = React.useState('');
 
     React.useEffect(function () {
+      var returned = takeReturn();
+      finishSignIn(returned).then(function (s) { if (s) session[1](s); }).catch(function (err) { message[1](err.message); });
       fetch(new URL('/graphiql/config.json', location.href).href).then(function (r) { return r.json(); }).then(function (cfg) {
         config[1](cfg);
-        return finishSignIn(cfg.signIn).then(function (s) { if (s) session[1](s); });
-      }).catch(function (err) { message[1](err.message); });
+      }).catch(function (err) { message[1]('The explorer\'s settings could not be read: ' + err.message); });
     }, []);
 
     // Signed out when the token expires.
     React.useEffect(function () {
       var s = session[0];
       if (!s || !s.expiresAt) return undefined;
-      var timer = setTimeout(function () { signOut('Your session expired: sign in again.'); }, Math.max(0, s.expiresAt - Date.now()));
+      // setTimeout fires at once past 2^31 - 1 ms (about 24.8 days): a longer wait is taken in steps.
+      var wait = Math.max(0, s.expiresAt - Date.now());
+      var timer = setTimeout(function () {
+        if (Date.now() >= s.expiresAt) signOut('Your session expired: sign in again.');
+        else session[1](Object.assign({}, s));
+      }, Math.min(wait, 2147483647));
       return function () { clearTimeout(timer); };
     }, [session[0]]);
 

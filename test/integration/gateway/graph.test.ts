@@ -188,6 +188,12 @@ describe('the graph', () => {
     assert.deepEqual([five.values.length, five.hasMore], [5, true], 'by id, cut to `first`, and said so');
     assert.deepEqual((await values('analyst', 'category', { search: 'GIZ' })).data!.dashboard!.parameterValues.values, [{ value: 'Gizmo', label: null }]);
     assert.deepEqual((await values('analyst', 'since')).data!.dashboard!.parameterValues, { values: [], hasMore: false }, 'a date variable has no list');
+    // A search of `..` would be resolved away as a path segment (another Metabase URL): it is refused, and nothing is called.
+    stack.emulator.requests.reset();
+    const dots = await values('analyst', 'category', { search: '..' });
+    assert.deepEqual(codes(dots), ['BAD_USER_INPUT']);
+    assert.equal(stack.emulator.requests.log.filter((l) => l.route.includes('/params/')).length, 0);
+    assert.deepEqual((await values('analyst', 'category', { search: 'a.b' })).data!.dashboard!.parameterValues.values, [], 'other dots are a search like any');
 
     const unknown = await values('analyst', 'colour');
     assert.deepEqual(codes(unknown), ['BAD_USER_INPUT']);

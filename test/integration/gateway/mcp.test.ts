@@ -113,6 +113,13 @@ test('no token, or a bad one, is 401 with a WWW-Authenticate header that names t
 
   await assert.rejects(connect(null), /401|Unauthorized|invalid_token|UNAUTHENTICATED/i, 'the SDK client cannot connect without a token');
   await assert.rejects(connect('garbage'), /401|Unauthorized|invalid_token|UNAUTHENTICATED/i);
+  // Only a refused token gets the challenge: a role the token does not allow is 403 without one.
+  const wrongRole = await fetch(`${gw.base}/mcp`, {
+    method: 'POST', body: JSON.stringify(init),
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${agentToken}`, 'x-gateway-role': 'analyst' },
+  });
+  assert.equal(wrongRole.status, 403);
+  assert.equal(wrongRole.headers.get('www-authenticate'), null);
   // Stateless: no stream to open.
   assert.equal((await fetch(`${gw.base}/mcp`, { headers: { authorization: `Bearer ${agentToken}`, accept: 'text/event-stream' } })).status, 405);
 });
