@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Negotiator from 'negotiator';
+import { SECURE_URL } from '../config/config.js';
 import { discoveryDocument } from '../identity/verifier.js';
 
 export const EXPLORER_PATH = '/graphiql';
@@ -120,26 +121,36 @@ const EXAMPLES = [
 
 export async function registerExplorer(app: FastifyInstance, options: ExplorerOptions): Promise<void> {
   const assets = loadAssets();
-  // The sign-in's issuer may change with a policy reload: the CSP names the one in force.
-  const issuerOrigin = (): string => {
-    const signIn = options.signIn();
-    return signIn ? new URL(signIn.issuer).origin : "'self'";
-  };
   // Each issuer's endpoints, from its discovery document read as token verification reads it (bounded, checked).
   const endpoints = new Map<string, Promise<{ authorize: string; token: string }>>();
+  /** Token endpoints found so far, by issuer: the page posts its code there, which may be another origin (Google's is). */
+  const tokenOrigins = new Map<string, string>();
+  // The sign-in's issuer may change with a policy reload: the CSP names the one in force, and its token endpoint's origin.
+  const issuerOrigins = (): string => {
+    const signIn = options.signIn();
+    if (!signIn) return "'self'";
+    const issuer = new URL(signIn.issuer).origin;
+    const token = tokenOrigins.get(signIn.issuer);
+    return token && token !== issuer ? `${issuer} ${token}` : issuer;
+  };
   const signInEndpoints = (signIn: ExplorerSignIn) => {
     let found = endpoints.get(signIn.issuer);
     if (!found) {
       found = discoveryDocument(signIn.issuer, 5_000).then((d) => {
-        const url = (v: unknown): string | null => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : null);
+        // The code and verifier travel to these: https, or this machine, as for the key set.
+        const url = (v: unknown): string | null => (typeof v === 'string' && SECURE_URL.test(v) ? v : null);
         const authorize = url(d['authorization_endpoint']);
         const token = url(d['token_endpoint']);
-        if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint');
+        if (!authorize || !token) throw new Error('the issuer\'s discovery document names no authorization or token endpoint that is https or on this machine');
+        tokenOrigins.set(signIn.issuer, new URL(token).origin);
         return { authorize, token };
       });
       // A failure is asked again on the next page load; the issuers in force are few.
       found.catch(() => endpoints.delete(signIn.issuer));
-      if (endpoints.size >= 16) endpoints.clear();
+      if (endpoints.size >= 16) {
+        endpoints.clear();
+        tokenOrigins.clear();
+      }
       endpoints.set(signIn.issuer, found);
     }
     return found;
@@ -157,8 +168,8 @@ export async function registerExplorer(app: FastifyInstance, options: ExplorerOp
           styleSrc: ["'self'", "'unsafe-inline'"],
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'", issuerOrigin],
-          formAction: ["'self'", issuerOrigin],
+          connectSrc: ["'self'", issuerOrigins],
+          formAction: ["'self'", issuerOrigins],
           frameAncestors: ["'none'"],
           baseUri: ["'none'"],
           objectSrc: ["'none'"],

@@ -174,11 +174,21 @@ async function runTool(app: FastifyInstance, request: FastifyRequest, role: Acti
     return failure(first ? errors.map((e) => `${e.code}: ${e.message}`).join('\n') : 'The operation returned nothing.', first?.code ?? 'NOT_FOUND');
   }
   const budget = role.toolResultBytes;
-  // The structured content and its text rendering are the same JSON: each gets half the budget.
-  const fitted = fitToBudget(data, Math.floor(budget / 2) - (errors.length ? JSON.stringify(errors).length : 0));
-  if (!fitted) return failure(`The result is larger than your role's budget of ${budget} bytes even with every list emptied; ask for less.`, 'BAD_USER_INPUT');
-  const structured: Record<string, unknown> = { ...fitted.data, ...(errors.length ? { errors: errors.map(({ retryAfterMs: _, ...e }) => e) } : {}), ...(fitted.cut ? { cut: fitted.cut } : {}) };
-  return { structuredContent: structured, content: [{ type: 'text', text: JSON.stringify(structured) }] };
+  const shownErrors = errors.map(({ retryAfterMs: _, ...e }) => e);
+  // The structured content and its text rendering are the same JSON: each gets half the budget. The
+  // data is fitted first with room for the errors; the whole (note included) is then measured, and
+  // fitted again with less room if the note made it larger than the half (a few rounds at most).
+  let room = Math.floor(budget / 2) - (shownErrors.length ? Buffer.byteLength(JSON.stringify(shownErrors)) : 0);
+  for (let round = 0; round < 4 && room > 0; round++) {
+    const fitted = fitToBudget(structuredClone(data), room);
+    if (!fitted) break;
+    const structured: Record<string, unknown> = { ...fitted.data, ...(shownErrors.length ? { errors: shownErrors } : {}), ...(fitted.cut ? { cut: fitted.cut } : {}) };
+    const text = JSON.stringify(structured);
+    const over = 2 * Buffer.byteLength(text) - budget;
+    if (over <= 0) return { structuredContent: structured, content: [{ type: 'text', text }] };
+    room -= Math.ceil(over / 2) + 64;
+  }
+  return failure(`The result does not fit your role's budget of ${budget} bytes even with every list emptied; ask for less (fewer fields, a smaller \`first\`).`, 'BAD_USER_INPUT');
 }
 
 /** A tool call refused before it became a GraphQL request still leaves one audit record, under the caller. */
