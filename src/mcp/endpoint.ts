@@ -84,7 +84,12 @@ export function registerMcp(app: FastifyInstance, options: McpEndpointOptions): 
     }),
     handler: async (request, reply) => {
       if (Array.isArray(request.body)) throw new BadUserInputError('Send one JSON-RPC message per request (MCP over streamable HTTP has no batches).', { details: { reason: 'batched' } });
-      const server = mcpServer(app, request, options);
+      // A caller that goes away before its answer takes its tool call's work with it.
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
+      const server = mcpServer(app, request, options, gone.signal);
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       try {
         await server.connect(transport);
@@ -107,7 +112,7 @@ export function registerMcp(app: FastifyInstance, options: McpEndpointOptions): 
   });
 }
 
-function mcpServer(app: FastifyInstance, request: FastifyRequest, options: McpEndpointOptions): Server {
+function mcpServer(app: FastifyInstance, request: FastifyRequest, options: McpEndpointOptions, gone: AbortSignal): Server {
   const server = new Server({ name: 'metabase-gateway', version: options.version }, {
     capabilities: { tools: { listChanged: false } },
     // One validator for every request's server: the SDK would otherwise build an Ajv instance per request (10% of the CPU of a tool call).
@@ -135,12 +140,12 @@ function mcpServer(app: FastifyInstance, request: FastifyRequest, options: McpEn
     const args = call.params.arguments ?? {};
     const problem = options.tools.check(name, args);
     if (problem) return refuse(`The arguments do not fit ${name}: ${problem}. Its input schema is in tools/list.`, 'BAD_USER_INPUT', 'tool-arguments', tool.operationId);
-    return runTool(app, request, role, tool.name, tool.operationId, args);
+    return runTool(app, request, role, tool.name, tool.operationId, args, gone);
   });
   return server;
 }
 
-async function runTool(app: FastifyInstance, request: FastifyRequest, role: ActiveRole, tool: string, operationId: string, variables: unknown): Promise<CallToolResult> {
+async function runTool(app: FastifyInstance, request: FastifyRequest, role: ActiveRole, tool: string, operationId: string, variables: unknown, gone: AbortSignal): Promise<CallToolResult> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   for (const name of ['authorization', 'x-gateway-role', 'user-agent']) {
     const value = request.headers[name];
@@ -148,7 +153,7 @@ async function runTool(app: FastifyInstance, request: FastifyRequest, role: Acti
   }
   let res: Awaited<ReturnType<FastifyInstance['inject']>>;
   try {
-    res = await internalCalls.run({ via: 'mcp', tool, requestId: String(request.id) }, (marker) => app.inject({
+    res = await internalCalls.run({ via: 'mcp', tool, requestId: String(request.id), signal: gone }, (marker) => app.inject({
       method: 'POST', url: '/graphql', headers: { ...headers, ...marker }, remoteAddress: request.ip,
       payload: JSON.stringify({ documentId: `sha256:${operationId}`, variables }),
     }));

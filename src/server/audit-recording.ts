@@ -45,12 +45,15 @@ export class AuditRecorder {
     const trail = new Trail(String(request.id));
     const clientId = request.headers['x-request-id'];
     if (typeof clientId === 'string') trail.clientRequestId = clientId.slice(0, 128);
+    const scope = new RequestScope(trail, this.options.requestTimeoutMs, this.options.defaultLimits());
     const internal = internalCalls.of(request);
     if (internal) {
       request.internalCall = internal;
       trail.mcp = { tool: internal.tool, requestId: internal.requestId };
+      // The outer caller gone is this request's caller gone: its Metabase calls stop.
+      if (internal.signal?.aborted) scope.stop('client-gone');
+      else internal.signal?.addEventListener('abort', () => scope.stop('client-gone'), { once: true });
     }
-    const scope = new RequestScope(trail, this.options.requestTimeoutMs, this.options.defaultLimits());
     request.trail = trail;
     request.scope = scope;
     this.inFlight.add(scope);

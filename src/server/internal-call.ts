@@ -17,6 +17,8 @@ export interface InternalCall {
   readonly tool: string;
   /** The id of the /mcp request that made the call. */
   readonly requestId: string;
+  /** Aborts when the caller of the /mcp request went away: the inner request's work stops with it. */
+  readonly signal?: AbortSignal;
 }
 
 declare module 'fastify' {

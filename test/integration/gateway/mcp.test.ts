@@ -298,6 +298,26 @@ test('an agent cannot read another viewer\'s kept run, nor send SQL: the run is 
   }
 });
 
+test('a caller that goes away mid-call takes the tool call\'s Metabase work with it', async () => {
+  mb.requests.reset();
+  mb.knobs.runLatencyMs = 60_000;
+  try {
+    const controller = new AbortController();
+    const sent = fetch(`${gw.base}/mcp`, {
+      method: 'POST', signal: controller.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${agentToken}`, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'AgentRunQuestion', arguments: { id: '15', parameters: [{ slug: 'active', value: false }] } } }),
+    });
+    await mb.requests.until(() => mb.requests.delayed >= 1);
+    controller.abort();
+    await assert.rejects(sent);
+    await mb.requests.until(() => mb.requests.inFlight === 0, 5_000);
+    assert.equal(mb.requests.aborted, 1, 'the held run was cancelled');
+  } finally {
+    mb.knobs.runLatencyMs = 0;
+  }
+});
+
 test('risk flags: SQL- and prompt-shaped values are refused where the role says so; a burst of distinct questions is flagged, then refused', async () => {
   const agent = await connect(agentToken);
   const dash = await connect(agentToken, { 'x-gateway-role': 'dashboard-agent' });
