@@ -64,6 +64,7 @@ export function fitToBudget(data: Record<string, unknown>, budget: number): { da
   const target = Math.max(0, budget - NOTE_BYTES);
   const lists: CutList[] = [];
   let runId: string | undefined;
+  let notKept = false;
   for (const found of listsIn(data)) {
     if (total <= target) break;
     // A list inside an item already cut away is gone with it.
@@ -79,13 +80,17 @@ export function fitToBudget(data: Record<string, unknown>, budget: number): { da
     const of = list.length;
     const isPage = found.path.endsWith('rowPage.rows');
     list.length = keep;
-    if (isPage) runId = movePageEnd(found, keep) ?? runId;
+    if (isPage) {
+      // A run that says it was not kept (storedUntil: null) cannot be read again: its page is not moved there.
+      if (found.above?.['storedUntil'] === null) notKept = true;
+      else runId = movePageEnd(found, keep) ?? runId;
+    }
     total = bytesOf(data);
     // The moved cursor is longer than the one it replaced: a row or two more may have to go.
     while (total > target && keep > 0) {
       keep -= 1;
       list.length = keep;
-      if (isPage) movePageEnd(found, keep);
+      if (isPage && found.above?.['storedUntil'] !== null) movePageEnd(found, keep);
       total = bytesOf(data);
     }
     lists.push({ path: found.path, kept: keep, of });
@@ -93,7 +98,9 @@ export function fitToBudget(data: Record<string, unknown>, budget: number): { da
   if (bytesOf(data) > target) return null;
   const shown = lists.map((l) => `${l.path}: ${l.kept} of ${l.of}`).join(', ');
   const note = `The result was larger than your role's budget of ${budget} bytes, so lists were cut from the end (${shown}).`
-    + (runId ? ` Read the rest of run ${runId} with AgentReadRun (id: "${runId}", after: the page's endCursor).` : ' Ask for fewer items (`first`) or narrow the request.');
+    + (runId ? ` Read the rest of run ${runId} with AgentReadRun (id: "${runId}", after: the page's endCursor).`
+      : notKept ? ' The run was not kept, so its rest cannot be read later: run it again asking for fewer rows (`first`, `maxRows`).'
+        : ' Ask for fewer items (`first`) or narrow the request.');
   return { data, cut: { note, budgetBytes: budget, lists, ...(runId ? { runId } : {}) } };
 }
 

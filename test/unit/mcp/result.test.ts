@@ -51,3 +51,16 @@ test('other lists are cut longest first, rows inside a list are never cut themse
   assert.match(fitted.cut!.note, /fewer items/);
   assert.equal(fitToBudget({ description: 'x'.repeat(10_000), list: [1] }, 3_000), null);
 });
+
+test('a cut run that was not kept (storedUntil: null) is not pointed at: the note says to ask for fewer rows', () => {
+  const data = runResult(200);
+  (data.question.run as Record<string, unknown>)['storedUntil'] = null;
+  const fitted = fitToBudget(data, 4_000)!;
+  assert.equal(fitted.cut!.runId, undefined);
+  assert.match(fitted.cut!.note, /was not kept/);
+  assert.doesNotMatch(fitted.cut!.note, /AgentReadRun/);
+  assert.equal((fitted.data['question'] as { run: { rowPage: { endCursor: string } } }).run.rowPage.endCursor, 'x', 'its page is left as it was');
+  const kept = runResult(200);
+  (kept.question.run as Record<string, unknown>)['storedUntil'] = '2026-11-29T18:00:00.000Z';
+  assert.equal(fitToBudget(kept, 4_000)!.cut!.runId, RUN_ID);
+});
