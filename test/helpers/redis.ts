@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 
 import { eventually } from './eventually.js';
+import { after, before } from 'node:test';
 import { RedisStore } from '../../src/store/store.js';
 
 const exec = promisify(execFile);
@@ -110,22 +111,29 @@ export async function sharedRedis(): Promise<{ url: string; close(): Promise<voi
 
 /**
  * Two instances' stores on the machine's Redis (or one of our own), under one prefix of this run:
- * what one writes, the other reads.
+ * what one writes, the other reads. Opened before the file's tests and closed after them; read
+ * `one` and `two` inside the tests.
  */
-export async function twoInstanceStores(): Promise<{ one: RedisStore; two: RedisStore; close(): Promise<void> }> {
-  const redis = await sharedRedis();
-  const prefix = testPrefix();
-  const one = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  const two = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
-  await Promise.all([one.whenState('ok'), two.whenState('ok')]);
-  return {
-    one, two,
-    async close() {
-      await one.close();
-      await two.close();
-      await redis.close();
-    },
+export function twoInstanceStores(): { readonly one: RedisStore; readonly two: RedisStore } {
+  let opened: { one: RedisStore; two: RedisStore; redis: { close(): Promise<void> } } | undefined;
+  before(async () => {
+    const redis = await sharedRedis();
+    const prefix = testPrefix();
+    const one = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
+    const two = new RedisStore({ url: redis.url, prefix, timeoutMs: 1_000 });
+    await Promise.all([one.whenState('ok'), two.whenState('ok')]);
+    opened = { one, two, redis };
+  });
+  after(async () => {
+    await opened?.one.close();
+    await opened?.two.close();
+    await opened?.redis.close();
+  });
+  const get = (): NonNullable<typeof opened> => {
+    if (!opened) throw new Error('twoInstanceStores: read the stores inside a test');
+    return opened;
   };
+  return { get one() { return get().one; }, get two() { return get().two; } };
 }
 
 /** Stops servers started together (SIGTERM, each waited for) and removes their directory. */

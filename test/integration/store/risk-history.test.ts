@@ -2,7 +2,7 @@
  * The risk flags' history shared through Redis: a burst or a run of cut results spread over two
  * instances is counted once, per caller; and while Redis does not answer, each instance counts alone.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunRecord } from '../../../src/audit/trail.js';
 import { SharedRiskHistory } from '../../../src/server/risk-flags.js';
@@ -15,18 +15,11 @@ const run = (questionId: number, truncated = false): RunRecord => ({
 });
 const policy = { distinctQuestionsPerMinute: 2, rowCapCutsPerMinute: 2 };
 
-let stores: Awaited<ReturnType<typeof twoInstanceStores>>;
-let one: RedisStore;
-let two: RedisStore;
-before(async () => {
-  stores = await twoInstanceStores();
-  ({ one, two } = stores);
-});
-after(() => stores.close());
+const stores = twoInstanceStores();
 
 test('a burst spread over two instances is one burst, for that caller only', async () => {
-  const a = new SharedRiskHistory(one);
-  const b = new SharedRiskHistory(two);
+  const a = new SharedRiskHistory(stores.one);
+  const b = new SharedRiskHistory(stores.two);
   await a.record('caller-1', [run(1)]);
   await b.record('caller-1', [run(2), run(1)]);
   assert.deepEqual(await a.flags('caller-1', policy), [], 'two distinct questions, the repeat counted once');
@@ -38,8 +31,8 @@ test('a burst spread over two instances is one burst, for that caller only', asy
 });
 
 test('cut results are counted across instances, each cut once', async () => {
-  const a = new SharedRiskHistory(one);
-  const b = new SharedRiskHistory(two);
+  const a = new SharedRiskHistory(stores.one);
+  const b = new SharedRiskHistory(stores.two);
   await a.record('caller-3', [run(1, true)]);
   await b.record('caller-3', [run(1, true)]);
   assert.deepEqual(await a.flags('caller-3', policy), []);

@@ -4,22 +4,14 @@
  * for its own reasons (the lock goes without a result) or takes longer than the wait, the second runs
  * it itself. Latches order the two; the store is the machine's Redis, under a prefix of this run.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonCodec, SharedCache } from '../../../src/store/shared-cache.js';
-import { RedisStore } from '../../../src/store/store.js';
 import { eventually } from '../../helpers/eventually.js';
 import { twoInstanceStores } from '../../helpers/redis.js';
 import { latch } from '../../helpers/latch.js';
 
-let stores: Awaited<ReturnType<typeof twoInstanceStores>>;
-let one: RedisStore;
-let two: RedisStore;
-before(async () => {
-  stores = await twoInstanceStores();
-  ({ one, two } = stores);
-});
-after(() => stores.close());
+const stores = twoInstanceStores();
 
 const codec = jsonCodec<string>();
 const options = { keepMs: 0, waitMs: 5_000, lockMs: 10_000 };
@@ -37,7 +29,7 @@ async function leading(a: SharedCache, key: string) {
 }
 
 test('the second instance gets the first one\'s result, and runs nothing', async () => {
-  const [a, b] = [new SharedCache(one), new SharedCache(two)];
+  const [a, b] = [new SharedCache(stores.one), new SharedCache(stores.two)];
   const { running, lead } = await leading(a, 'sf-1');
   let ranOnB = false;
   const follow = b.share('sf-1', codec, async () => {
@@ -51,7 +43,7 @@ test('the second instance gets the first one\'s result, and runs nothing', async
 });
 
 test('when the first instance fails for its own reasons, the second runs it as soon as the lock goes', async () => {
-  const [a, b] = [new SharedCache(one), new SharedCache(two)];
+  const [a, b] = [new SharedCache(stores.one), new SharedCache(stores.two)];
   const { running, lead } = await leading(a, 'sf-2');
   const follow = b.share('sf-2', codec, async () => 'b ran it', options);
   const t0 = performance.now();
@@ -62,7 +54,7 @@ test('when the first instance fails for its own reasons, the second runs it as s
 });
 
 test('a wait that runs out: the second instance runs it itself', async () => {
-  const [a, b] = [new SharedCache(one), new SharedCache(two)];
+  const [a, b] = [new SharedCache(stores.one), new SharedCache(stores.two)];
   const { running, lead } = await leading(a, 'sf-3');
   const follow = await b.share('sf-3', codec, async () => 'b did not wait longer', { ...options, waitMs: 150 });
   assert.deepEqual([follow.outcome, follow.value], ['ran', 'b did not wait longer']);
