@@ -29,6 +29,11 @@ import type { Config } from './config/config.js';
 import { auditPlugin, NO_AUDIT, type AuditLog } from './audit/audit.js';
 import { protect } from './authz/rules.js';
 import { AccessChecker } from './authz/access.js';
+import { locator, ownReach, RequestReaches } from './authz/reach.js';
+import { MemoryAccessStore, type AccessStore } from './access/records.js';
+import { createAccessRequests, forCaller } from './access/service.js';
+import type { WebhookOptions } from './access/webhook.js';
+import type { ActiveRole } from './policy/store.js';
 import { contextWithoutRole, type GatewayContext } from './context/context.js';
 import { createFormatError } from './errors/format-error.js';
 import { operationGatePlugin } from './gate/plugin.js';
@@ -77,9 +82,14 @@ export interface GatewayDeps {
    * Limits, caches and kept runs, shared through Redis or held in this process (server/shared-state.ts).
    * Default: limits in this process, and no caches or kept runs.
    */
-  readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'> & Partial<Pick<SharedState, 'risks'>>;
+  readonly shared?: Pick<SharedState, 'limiter' | 'concurrency' | 'cache' | 'runs' | 'storeState'> & Partial<Pick<SharedState, 'risks' | 'access'>>;
   /** The vetted operations. Default: schema/persisted-operations.json. */
   readonly vetted?: VettedOperations;
+  /**
+   * Just-in-time access: where requests and grants are kept (default: the shared state's store, else
+   * this process's memory), the clock they expire by, and the webhook's retry timing.
+   */
+  readonly access?: { readonly store?: AccessStore; readonly clock?: () => number; readonly webhook?: Pick<WebhookOptions, 'attempts' | 'baseDelayMs' | 'timeoutMs'> };
   /** Demo mode: the demo users' tokens, which the explorer offers. */
   readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
 }
@@ -161,25 +171,41 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
   const shared = deps.shared ?? { limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), cache: null, runs: null };
   registerHealth(app, { state: () => state, metabaseReady: deps.metabaseReady, ...(shared.storeState ? { storeState: shared.storeState } : {}) });
 
+  const accessRequests = createAccessRequests({
+    store: deps.access?.store ?? deps.shared?.access ?? new MemoryAccessStore(), policy: deps.policy, audit, logger,
+    ...(deps.access?.clock ? { clock: deps.access.clock } : {}), ...(deps.access?.webhook ? { webhook: deps.access.webhook } : {}),
+  });
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request): Promise<GatewayContext> => {
       const { viewer, role, availableRoles, noRoleReason, limits } = request.caller!;
+      const active = deps.policy.current;
+      const policy = active.policy;
+      const requestId = String(request.id);
+      const gate = role ? runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency) : null;
+      // Loaders through one role's credential: the caller's own role, a grant's, or one that offers access.
+      const loadersFor = async (through: ActiveRole) => {
+        const scope = shared.cache || shared.runs ? await through.client.cacheScope() : null;
+        const cache = shared.cache && scope !== null ? {
+          cache: shared.cache, scope, metadata: policy.cache.metadata,
+          resultTtlMs: through.resultCache.ttlMs, nativeResults: through.resultCache.nativeSql,
+          shareWaitMs: settings.cache.shareWaitMs, shareLockMs: settings.metabase.timeoutMs + 5_000,
+        } : null;
+        return { loaders: createLoaders(through.client, settings.limits, request.scope, { cache, gate }), scope };
+      };
+      const roles = () => active.roles;
+      const locate = locator(roles, loadersFor);
       const base = {
-        requestId: String(request.id), viewer, availableRoles, noRoleReason, operationLimits: limits, trail: request.trail ?? null, log: request.log,
+        requestId, viewer, availableRoles, noRoleReason, operationLimits: limits, trail: request.trail ?? null, log: request.log,
         limits: { maxPageSize: settings.limits.maxPageSize, maxSearchChars: settings.limits.searchTextChars }, runs: shared.runs,
+        accessRequests: forCaller(accessRequests, { viewer, availableRoles, roleName: role?.name ?? null, requestId }, locate),
       };
       if (!role) return contextWithoutRole(base);
-      const policy = deps.policy.current.policy;
-      const gate = runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency);
-      const scope = shared.cache || shared.runs ? await role.client.cacheScope() : null;
-      const cache = shared.cache && scope !== null ? {
-        cache: shared.cache, scope, metadata: policy.cache.metadata,
-        resultTtlMs: role.resultCache.ttlMs, nativeResults: role.resultCache.nativeSql,
-        shareWaitMs: settings.cache.shareWaitMs, shareLockMs: settings.metabase.timeoutMs + 5_000,
-      } : null;
-      const loaders = createLoaders(role.client, settings.limits, request.scope, { cache, gate });
+      const { loaders, scope } = await loadersFor(role);
       const runOwner = shared.runs && scope ? { issuer: viewer.issuer, subject: viewer.subject, role: role.name, scope } : null;
-      return { ...base, roleName: role.name, role, loaders, runOwner, access: new AccessChecker(role.collections, loaders.collections) };
+      const access = new AccessChecker(role.collections, loaders.collections);
+      const own = ownReach(role, loaders, access, runOwner);
+      const reaches = new RequestReaches({ viewer, requestId, roleName: role.name, own, roles, loadersFor, locate, service: accessRequests });
+      return { ...base, roleName: role.name, role, loaders, runOwner, access, reaches };
     },
   });
 
@@ -245,6 +271,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
       try {
         await drain(app, recorder, settings.drainGraceMs);
         await apollo.stop().catch(() => undefined);
+        await accessRequests.close();
       } finally {
         watchdog.stop();
         state = 'stopped';

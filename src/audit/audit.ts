@@ -36,6 +36,8 @@ export interface AuditLog {
   /** Whether field records are collected at all (off: the plugin does nothing per field). */
   readonly enabled: boolean;
   write(trail: Trail, outcome: { status: number; responseBytes: number }): void;
+  /** An event that is not one request (an access request's decision, a grant's expiry), on the same stream. */
+  event(name: string, fields: Readonly<Record<string, unknown>>): void;
   /** Variables as the record shows them: redacted and bounded. */
   redact(variables: unknown): { value: unknown; truncated: boolean };
   /** Writes out everything buffered; call on shutdown. */
@@ -44,7 +46,7 @@ export interface AuditLog {
 
 /** The audit trail switched off: nothing is collected or written. */
 export const NO_AUDIT: AuditLog = {
-  format: 'operation', enabled: false, write: () => undefined, redact: (v) => ({ value: v, truncated: false }), close: async () => undefined,
+  format: 'operation', enabled: false, write: () => undefined, event: () => undefined, redact: (v) => ({ value: v, truncated: false }), close: async () => undefined,
 };
 
 export function createAuditLog(options: AuditOptions): AuditLog {
@@ -67,6 +69,9 @@ export function createAuditLog(options: AuditOptions): AuditLog {
     format: options.format,
     enabled: true,
     redact: (variables) => boundedCopy(variables, rules),
+    event(name, fields) {
+      if (!closed) logger.info({ ...fields, event: name, at: new Date().toISOString() }, name);
+    },
     write(trail, outcome) {
       if (closed) return;
       const who = { requestId: trail.requestId, viewer: trail.viewer, role: trail.role };

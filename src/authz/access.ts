@@ -55,6 +55,6 @@ export class AccessChecker {
 }
 
 /** Ids above a collection, from its location (`/1/3/` → 1, 3). */
-function ancestors(c: Collection): number[] {
+export function ancestors(c: Collection): number[] {
   return (c.location ?? '/').split('/').filter(Boolean).map(Number);
 }

@@ -22,7 +22,7 @@ type ShieldRule = Parameters<typeof and>[number];
 type RuleTree = Record<string, ShieldRule | Record<string, ShieldRule>>;
 import type { GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
-import { noRoleReasonCode, type GatewayContext } from '../context/context.js';
+import { noRoleReasonCode, type GatewayContext, type ReachKind } from '../context/context.js';
 import { ForbiddenError, GatewayError } from '../errors/index.js';
 import { parseCollectionId, parseId } from '../graph/common/ids.js';
 import type { Card, Collection, Dashboard } from '../metabase/types.js';
@@ -37,9 +37,10 @@ const noRole = (ctx: GatewayContext): ForbiddenError => deny(noRoleReasonCode(ct
 const hasRole = (name: string): ShieldRule => rule(name, { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) =>
   ctx.roleName !== null || noRole(ctx));
 
-const canViewSql = rule('can-view-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
+/** Per object: SQL shows only where the reach the question came through allows it (a grant: its own role's and the granting role's). */
+const canViewSql = rule('can-view-sql', { cache: 'no_cache' })((parent: object, _args, ctx: GatewayContext) => {
   if (ctx.roleName === null) return noRole(ctx);
-  return ctx.role.canViewSql || deny('sql-hidden', `Role ${ctx.roleName} may not see questions' SQL (canViewSql is off).`);
+  return ctx.reaches.of(parent).canViewSql || deny('sql-hidden', `Role ${ctx.roleName} may not see questions' SQL (canViewSql is off).`);
 });
 
 const canRunNativeSql = rule('can-run-native-sql', { cache: 'contextual' })((_parent, _args, ctx: GatewayContext) => {
@@ -47,63 +48,55 @@ const canRunNativeSql = rule('can-run-native-sql', { cache: 'contextual' })((_pa
   return ctx.role.canRunNativeSql || deny('native-sql', `Role ${ctx.roleName} may not run native SQL (canRunNativeSql is off).`);
 });
 
-const outside = (ctx: GatewayContext, what: string): ForbiddenError =>
-  deny('collection', `${what} is in a collection role ${ctx.roleName} may not read.`);
-
-/** Per object: its parent is the object, so never `contextual` (that would give every list item the first one's answer). */
-function objectRule<P extends object>(name: string, collectionOf: (parent: P) => number | 'root' | null | undefined, what: (parent: P) => string): ShieldRule {
+/**
+ * Per object: its parent is the object, so never `contextual` (that would give every list item the
+ * first one's answer). The object is checked in the reach it was loaded through: the role's own, or a grant's.
+ */
+function objectRule<P extends object>(name: string, kind: ReachKind | null, collectionOf: (parent: P) => number | 'root' | null | undefined, idOf: (parent: P) => number | 'root', what: (parent: P) => string): ShieldRule {
   return rule(name, { cache: 'no_cache' })(async (parent: P, _args, ctx: GatewayContext) => {
     if (ctx.roleName === null) return noRole(ctx);
-    return (await ctx.access.object(parent, collectionOf(parent))) || outside(ctx, what(parent));
+    const where = collectionOf(parent);
+    if (kind === null || where === undefined) return (await ctx.access.object(parent, where)) || deny('collection', `${what(parent)} is in a collection role ${ctx.roleName} may not read.`);
+    return (await ctx.reaches.of(parent).allows(kind, parent, idOf(parent), where)) || ctx.reaches.denial(kind, idOf(parent), what(parent));
   });
 }
 
-const dashboardInReach = objectRule('dashboard-in-reach', (d: Dashboard) => d.collectionId, (d: Dashboard) => `Dashboard ${d.id}`);
-const questionInReach = objectRule('question-in-reach', (c: Card) => c.collectionId, (c: Card) => `Question ${c.id}`);
+const dashboardInReach = objectRule('dashboard-in-reach', 'dashboard', (d: Dashboard) => d.collectionId, (d) => d.id, (d: Dashboard) => `Dashboard ${d.id}`);
+const questionInReach = objectRule('question-in-reach', 'card', (c: Card) => c.collectionId, (c) => c.id, (c: Card) => `Question ${c.id}`);
 /** A collection is readable when items directly in it are. */
-const collectionInReach = objectRule('collection-in-reach', (c: Collection) => c.id, (c: Collection) => `Collection ${c.id}`);
-/** A search hit: collections by their own id, dashboards and questions by the collection they are in; databases and tables live outside collections. */
+const collectionInReach = objectRule('collection-in-reach', 'collection', (c: Collection) => c.id, (c) => c.id, (c: Collection) => `Collection ${c.id}`);
+/** A search hit (the role's own search): collections by their own id, dashboards and questions by the collection they are in; databases and tables live outside collections. */
 const searchHitInReach = objectRule(
-  'search-hit-in-reach',
+  'search-hit-in-reach', null,
   (r: { kind: string; id: number; collectionId: number | 'root' | null }) => (r.kind === 'collection' ? r.id : r.kind === 'database' || r.kind === 'table' ? undefined : r.collectionId),
+  (r) => r.id,
   (r: { kind: string; id: number }) => `Search result ${r.kind} ${r.id}`,
 );
 
 /**
- * A root field that takes an object's id: the object is loaded (through the request's loader, so the
- * resolver's load is free) and its collection checked, giving one clear denial at the root field.
- * When the object cannot be loaded the rule fails closed: it answers with the load's own error
- * (NOT_FOUND, a bad id, Metabase unreachable), the same the resolver would give, and the resolver
- * never runs; anything else is a denial.
+ * A root field that takes an object's id: the object is found (through the request's reaches, so the
+ * resolver's own lookup is free) in the role's own reach or a grant's, giving one clear denial at the
+ * root field. When it cannot be found the rule fails closed: it answers with the lookup's own error
+ * (NOT_FOUND, a bad id, Metabase unreachable, the denial saying whether access can be requested),
+ * the same the resolver would give, and the resolver never runs; anything else is a denial.
  */
-function byIdRule(name: string, load: (args: Record<string, unknown>, ctx: GatewayContext) => Promise<{ collectionId: number | 'root' | null; what: string }>): ShieldRule {
-  // No cache: a root field's rule runs once per field asked (the loaders dedupe what it loads), and
+function byIdRule(name: string, find: (args: Record<string, unknown>, ctx: GatewayContext, field: string) => Promise<unknown>): ShieldRule {
+  // No cache: a root field's rule runs once per field asked (the reaches memoize what they find), and
   // graphql-shield's 'strict' cache hashed the arguments with object-hash on every request.
-  return rule(name, { cache: 'no_cache' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext) => {
+  return rule(name, { cache: 'no_cache' })(async (_parent, args: Record<string, unknown>, ctx: GatewayContext, info: { fieldName: string }) => {
     if (ctx.roleName === null) return noRole(ctx);
-    if (ctx.access.unrestricted) return true;
-    let target: { collectionId: number | 'root' | null; what: string };
     try {
-      target = await load(args, ctx);
+      await find(args, ctx, info.fieldName);
+      return true;
     } catch (err) {
       return err instanceof GatewayError ? err : deny('unverified', 'The object\'s collection could not be checked.');
     }
-    return (await ctx.access.collection(target.collectionId)) || outside(ctx, target.what);
   });
 }
 
-const dashboardArg = (key: string) => async (args: Record<string, unknown>, ctx: GatewayContext) => {
-  const d = await ctx.loaders.dashboard.load(parseId(String(args[key]), 'a dashboard'));
-  return { collectionId: d.collectionId, what: `Dashboard ${d.id}` };
-};
-const questionArg = async (args: Record<string, unknown>, ctx: GatewayContext) => {
-  const c = await ctx.loaders.card.load(parseId(String(args['id']), 'a question'));
-  return { collectionId: c.collectionId, what: `Question ${c.id}` };
-};
-const collectionArg = async (args: Record<string, unknown>) => {
-  const id = parseCollectionId(String(args['id']));
-  return { collectionId: id, what: `Collection ${id}` };
-};
+const dashboardArg = (key: string) => (args: Record<string, unknown>, ctx: GatewayContext, field: string) => ctx.reaches.dashboard(parseId(String(args[key]), 'a dashboard'), field);
+const questionArg = (args: Record<string, unknown>, ctx: GatewayContext, field: string) => ctx.reaches.card(parseId(String(args['id']), 'a question'), field);
+const collectionArg = (args: Record<string, unknown>, ctx: GatewayContext, field: string) => ctx.reaches.collection(parseCollectionId(String(args['id'])), field);
 
 /** The rule tree. Every object type of the schema appears; a test checks that against the schema. */
 export const RULES = {
@@ -122,13 +115,21 @@ export const RULES = {
     search: hasRole('search-with-role'),
     // Kept runs are read only by the viewer who ran them, in the role they ran in (stored-runs.ts).
     queryRun: hasRole('query-run-with-role'),
+    // Just-in-time access: any signed-in caller may ask and look; the access service decides who may
+    // ask for what, who answers (never the requester) and who revokes.
+    accessRequests: allow,
   },
   Mutation: {
     runQuestion: byIdRule('run-question-by-id', questionArg),
     runDashboardCard: byIdRule('run-dashboard-card-by-id', dashboardArg('dashboardId')),
     runNativeQuery: canRunNativeSql,
+    requestAccess: allow,
+    approveAccessRequest: allow,
+    denyAccessRequest: allow,
+    revokeGrant: allow,
   },
   Viewer: allow,
+  AccessRequest: allow, AccessTarget: allow, Person: allow,
   ClaimReading: allow,
   Dashboard: dashboardInReach,
   Question: { '*': questionInReach, nativeSql: and(questionInReach, canViewSql) },

@@ -14,6 +14,8 @@ import type { Viewer } from '../identity/viewer.js';
 import type { MetabaseClient } from '../metabase/client.js';
 import type { Loaders } from '../metabase/loaders.js';
 import type { RunOwner, RunStore } from '../metabase/stored-runs.js';
+import type { Card, Collection, Dashboard } from '../metabase/types.js';
+import type { AccessRecord, AccessState, AccessTargetKind } from '../access/records.js';
 
 /** The request's logger (a pino child logger). */
 export type RequestLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -42,6 +44,59 @@ export interface CollectionAccessCheck {
   filter<T>(items: readonly T[], collectionOf: (item: T) => number | 'root' | null): Promise<T[]>;
 }
 
+export type ReachKind = 'dashboard' | 'card' | 'collection';
+
+/**
+ * What a request reaches Metabase's objects through: its role's own credential and collections, or a
+ * grant of just-in-time access (one target, through the granting role's credential). Every object a
+ * resolver returns belongs to the reach it was loaded through (`Reaches.of`); its fields are loaded,
+ * checked and run through that same reach, so a grant never lends anything beyond its target.
+ */
+export interface Reach {
+  /** The grant, or null for the role's own reach. */
+  readonly grant: AccessRecord | null;
+  readonly loaders: Loaders;
+  /** Which collections' items this reach lists (a grant of a dashboard or question: none). */
+  readonly access: CollectionAccessCheck;
+  readonly maxRows: number;
+  readonly canViewSql: boolean;
+  /** Whose runs made through this reach are (null: not kept). */
+  readonly runOwner: RunOwner | null;
+  /** May this reach show this object (`collectionId`: where it lives; for a collection, its own id)? */
+  allows(kind: ReachKind, record: object, id: number | 'root', collectionId: number | 'root' | null): Promise<boolean>;
+  /** Says the reach served `field` (a grant's use is written to the audit trail, once per request). */
+  use(field: string): void;
+}
+
+export interface Reaches {
+  readonly own: Reach;
+  /** The reach an object was loaded through (the role's own unless a grant's loaded it). */
+  of(record: object): Reach;
+  mark<T extends object>(reach: Reach, record: T): T;
+  /** The object by id through the first reach that may show it: the role's own, then the caller's grants; the denial otherwise. */
+  dashboard(id: number, field: string): Promise<Dashboard>;
+  card(id: number, field: string): Promise<Card>;
+  collection(id: number | 'root', field: string): Promise<Collection>;
+  /** The caller's grants in force, as reaches (read once per request). */
+  grants(): Promise<readonly Reach[]>;
+  /** FORBIDDEN (reason `collection`) for an object outside the role's collections, saying whether and for how long access can be requested. */
+  denial(kind: ReachKind, id: number | 'root', what: string): Promise<ForbiddenError>;
+}
+
+/** Just-in-time access, for the caller of this request (src/access). */
+export interface CallerAccessRequests {
+  request(kind: AccessTargetKind, id: number, reason: string, durationMinutes: number): Promise<{ record: AccessRecord; merged: boolean }>;
+  list(state: AccessState | null, mine: boolean | null, first: number): Promise<AccessRecord[]>;
+  decide(id: string, approve: boolean, note: string | null): Promise<AccessRecord>;
+  revoke(id: string): Promise<AccessRecord>;
+  /** The caller's grants in force. */
+  grants(): Promise<AccessRecord[]>;
+  /** The role through which the caller may answer this request, or null. */
+  decidingRole(record: AccessRecord): string | null;
+  /** The time requests and grants are measured by (ms since the epoch). */
+  now(): number;
+}
+
 export interface GatewayContext {
   readonly requestId: string;
   readonly viewer: Viewer;
@@ -54,6 +109,10 @@ export interface GatewayContext {
   readonly role: RequestRole;
   readonly loaders: Loaders;
   readonly access: CollectionAccessCheck;
+  /** The role's own reach and the caller's grants (see Reach). */
+  readonly reaches: Reaches;
+  /** Asking for, answering and revoking just-in-time access. */
+  readonly accessRequests: CallerAccessRequests;
   readonly limits: {
     readonly maxPageSize: number;
     /** Longest `search` text, in characters. */
@@ -71,7 +130,7 @@ export interface GatewayContext {
   readonly log: RequestLogger;
 }
 
-export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'runs' | 'log'>;
+export type ContextBase = Pick<GatewayContext, 'requestId' | 'viewer' | 'availableRoles' | 'noRoleReason' | 'limits' | 'operationLimits' | 'trail' | 'runs' | 'log' | 'accessRequests'>;
 
 /** The FORBIDDEN reason for a caller no role fits: `groups-overage` when its token's groups overflowed (Entra ID), else `no-role`. */
 export function noRoleReasonCode(ctx: Pick<GatewayContext, 'viewer'>): 'no-role' | 'groups-overage' {
@@ -86,5 +145,6 @@ export function contextWithoutRole(base: ContextBase): GatewayContext {
     role: { get: deny, enumerable: false },
     loaders: { get: deny, enumerable: false },
     access: { get: deny, enumerable: false },
+    reaches: { get: deny, enumerable: false },
   }) as GatewayContext;
 }

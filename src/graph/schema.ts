@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
+import { AccessRequestResolver, ViewerGrantsResolver } from './access/access.resolver.js';
 import { CollectionResolver } from './collections/collection.resolver.js';
 import { DashboardCardResolver, DashboardResolver } from './dashboards/dashboard.resolver.js';
 import { DatabaseResolver, TableFieldResolver, TableResolver } from './databases/database.resolver.js';
@@ -14,7 +15,7 @@ import { ViewerResolver } from './viewer/viewer.resolver.js';
 export const RESOLVERS = [
   ViewerResolver, DashboardResolver, DashboardCardResolver, QuestionResolver, CollectionResolver,
   DatabaseResolver, TableResolver, TableFieldResolver, SearchResolver, RunResolver,
-  QueryRunResolver,
+  QueryRunResolver, AccessRequestResolver, ViewerGrantsResolver,
 ] as const;
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {

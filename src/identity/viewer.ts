@@ -211,6 +211,11 @@ function matcherFor(patterns: readonly string[], caseInsensitive: boolean): Grou
   return caseInsensitive ? both.caseInsensitive : both.exact;
 }
 
+/** Whether any of the viewer's groups matches one of `patterns` (a role's `match.groups`, a grant's `to`). */
+export function viewerInGroups(viewer: Pick<Viewer, 'groups' | 'caseInsensitiveGroups'>, patterns: readonly string[]): boolean {
+  return matcherFor(patterns, viewer.caseInsensitiveGroups).firstMatch(viewer.groups) !== undefined;
+}
+
 /** Whether a role's group pattern matches one of the token's groups; see the module's comment. */
 export function groupMatches(pattern: string, group: string, caseInsensitive: boolean): boolean {
   return new GroupMatcher([pattern], caseInsensitive).matches(group);

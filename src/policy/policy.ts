@@ -124,7 +124,40 @@ export interface RolePolicy {
   readonly riskFlags: RiskFlagPolicy;
   /** The operation gate's limits: the defaults, then the policy's `limits`, then the role's. */
   readonly limits: OperationLimits;
+  /** What of this role's reach may be granted for a while, to whom, approved by whom (just-in-time access). */
+  readonly grantable: readonly GrantRule[];
 }
+
+/**
+ * One `grantable` entry of a role: targets its credential reaches that members of `to` may ask for,
+ * for at most `maxMinutes`, approved by a member of one of the `approvers` roles. A grant lets its
+ * holder reach that target alone (a dashboard with its cards, a question, or a collection's items),
+ * through this role's credential.
+ */
+export interface GrantRule {
+  readonly dashboards: readonly number[];
+  readonly questions: readonly number[];
+  /** Collections granted alone (their own items), and collections granted with everything below them. */
+  readonly collections: readonly number[];
+  readonly subtrees: readonly number[];
+  /** IdP groups whose members may ask (the same patterns as a role's `match.groups`). */
+  readonly to: readonly string[];
+  /** Roles whose members may approve or deny. */
+  readonly approvers: readonly string[];
+  readonly maxMinutes: number;
+}
+
+/** `accessRequests:`: how long a request waits for an answer, and where approvers are told. */
+export interface AccessRequestPolicy {
+  /** An unanswered request expires after this long. */
+  readonly pendingMinutes: number;
+  /** Slack-compatible JSON POSTed on each new request and decision, signed with HMAC-SHA256; null: none. */
+  readonly webhook: { readonly url: string; readonly secret: SecretSource } | null;
+}
+
+export const DEFAULT_PENDING_MINUTES = 24 * 60;
+/** The longest grant a policy may allow: 30 days. */
+export const MAX_GRANT_MINUTES = 30 * 24 * 60;
 
 /** The risk flags the gateway sets on agent calls (see src/server/risk-flags.ts). */
 export const RISK_FLAGS = ['question-burst', 'row-cap-repeated', 'sql-shaped-value', 'prompt-shaped-value'] as const;
@@ -174,6 +207,7 @@ export interface Policy {
   /** The identity providers the policy names; empty when it names none (the environment's OIDC_ISSUER is used). */
   readonly issuers: readonly IssuerPolicy[];
   readonly roles: readonly RolePolicy[];
+  readonly accessRequests: AccessRequestPolicy;
   /** Things that are valid but probably not meant (a dotted claim path that looks like a key with dots), for the log. */
   readonly warnings: readonly string[];
 }
@@ -323,9 +357,9 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'cache', 'limits', 'explainDenials', 'roles'];
+const TOP_KEYS = ['version', 'claims', 'issuers', 'rateLimitTiers', 'cache', 'limits', 'explainDenials', 'roles', 'accessRequests'];
 const ISSUER_KEYS = ['name', 'issuer', 'audiences', 'audienceClaim', 'algorithms', 'allowIdTokens', 'claims', 'overage'];
-const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'operations', 'limits', 'toolResultBytes', 'riskFlags'];
+const ROLE_KEYS = ['name', 'description', 'match', 'metabase', 'collections', 'canViewSql', 'canRunNativeSql', 'canIntrospect', 'maxRows', 'rateLimitTier', 'rateLimitFallback', 'resultCache', 'vettedOnly', 'operations', 'limits', 'toolResultBytes', 'riskFlags', 'grantable'];
 const ROLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -357,11 +391,13 @@ function readPolicy(root: Node, source: string): Policy {
   const roleNodes = root.at('roles').list();
   if (roleNodes && roleNodes.length === 0) root.at('roles').fail('at least one role');
   const seen = new Set<string>();
+  // Grant approvers name roles that may come later in the file: every role's name, and whether it can approve.
+  const declared = new Map((roleNodes ?? []).filter((n) => typeof n.at('name').value === 'string').map((n) => [n.at('name').value as string, n.at('vettedOnly').value === true || n.at('vettedOnly').value === 'log']));
   for (const node of roleNodes ?? []) {
     const name = node.at('name').value;
     if (typeof name === 'string' && seen.has(name)) node.at('name').fail(`a name not used by an earlier role ("${name}" is)`);
     if (typeof name === 'string') seen.add(name);
-    const role = readRole(node, tiers, dirname(source), limits, issuers);
+    const role = readRole(node, tiers, dirname(source), limits, issuers, declared);
     if (role) roles.push(role);
     // Group names are each issuer's own: "admins" at one IdP is not "admins" at another.
     if (role && issuers.length > 1 && role.issuers === null) {
@@ -369,7 +405,8 @@ function readPolicy(root: Node, source: string): Policy {
     }
   }
   const explainDenials = root.at('explainDenials').boolean(false);
-  return { source, claims, issuers, rateLimitTiers: tiers, cache, limits, explainDenials, roles, warnings };
+  const accessRequests = readAccessRequests(root.at('accessRequests'), dirname(source));
+  return { source, claims, issuers, rateLimitTiers: tiers, cache, limits, explainDenials, roles, accessRequests, warnings };
 }
 
 export function defaultClaims(): ClaimsPolicy {
@@ -512,7 +549,7 @@ function readCache(node: Node): CachePolicy {
   return { metadata: metadata as CachePolicy['metadata'] };
 }
 
-function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits, issuers: readonly IssuerPolicy[]): RolePolicy | undefined {
+function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: string, baseLimits: OperationLimits, issuers: readonly IssuerPolicy[], declared: ReadonlyMap<string, boolean>): RolePolicy | undefined {
   if (!node.object(ROLE_KEYS)) return undefined;
   const name = node.at('name').string(ROLE_NAME, 'a role name: a letter, then letters, digits, - or _ (at most 63)');
   const description = node.at('description').present ? (node.at('description').string() ?? null) : null;
@@ -582,6 +619,7 @@ function readRole(node: Node, tiers: Record<string, RateLimitTier>, baseDir: str
     canIntrospect: node.at('canIntrospect').boolean(servesPeople),
     vettedOnly, vettedOnlyMode, operations,
     limits: readLimits(node.at('limits'), baseLimits),
+    grantable: node.at('grantable').present ? readGrantable(node.at('grantable'), declared) : [],
   };
   if (role.name === undefined || role.metabase === undefined || role.collections === undefined || role.maxRows === undefined) return undefined;
   return role as RolePolicy;
@@ -647,4 +685,60 @@ function readCollections(node: Node): CollectionAccess | undefined {
     } else item.fail('a collection id, {subtree: id} or "root"');
   });
   return { all: false, ids, subtrees, root };
+}
+
+const GRANT_KEYS = ['dashboards', 'questions', 'collections', 'to', 'approvers', 'maxMinutes'];
+
+/**
+ * `grantable:` of a role: a list of entries, each with at least one target, `to`, `approvers` and
+ * `maxMinutes`. `declared`: every role's name, and whether it is vetted-only (and so could never send
+ * the approving mutations).
+ */
+function readGrantable(node: Node, declared: ReadonlyMap<string, boolean>): GrantRule[] {
+  const rules: GrantRule[] = [];
+  for (const item of node.list() ?? []) {
+    if (!item.object(GRANT_KEYS)) continue;
+    const ids = (key: 'dashboards' | 'questions'): number[] => (item.at(key).present ? item.at(key).list()?.map((n) => n.integer(1, Number.MAX_SAFE_INTEGER)).filter((n): n is number => n !== undefined) ?? [] : []);
+    const dashboards = ids('dashboards');
+    const questions = ids('questions');
+    const collections: number[] = [];
+    const subtrees: number[] = [];
+    if (item.at('collections').present) {
+      for (const c of item.at('collections').list() ?? []) {
+        if (Number.isInteger(c.value) && (c.value as number) > 0) collections.push(c.value as number);
+        else if (c.value !== null && typeof c.value === 'object' && !Array.isArray(c.value) && c.object(['subtree'])) {
+          const id = c.at('subtree').integer(1, Number.MAX_SAFE_INTEGER);
+          if (id !== undefined) subtrees.push(id);
+        } else if (!(c.value !== null && typeof c.value === 'object' && !Array.isArray(c.value))) c.fail('a collection id or {subtree: id} (the root collection cannot be granted)');
+      }
+    }
+    if (dashboards.length + questions.length + collections.length + subtrees.length === 0 && !item.at('dashboards').present && !item.at('questions').present && !item.at('collections').present) {
+      item.fail('at least one of dashboards, questions or collections to grant');
+    }
+    const to = item.at('to').strings();
+    const approvers = item.at('approvers').strings();
+    approvers?.forEach((name, j) => {
+      const slot = item.at('approvers').at(j);
+      if (!declared.has(name)) slot.fail(`a role of this policy (${[...declared.keys()].join(', ')})`);
+      else if (declared.get(name)) slot.fail(`a role that may send the approving mutations; role ${name} is vettedOnly, so it never could`);
+    });
+    const maxMinutes = item.at('maxMinutes').integer(1, MAX_GRANT_MINUTES);
+    if (to === undefined || approvers === undefined || maxMinutes === undefined) continue;
+    rules.push({ dashboards, questions, collections, subtrees, to, approvers, maxMinutes });
+  }
+  return rules;
+}
+
+/** `accessRequests:` — `pendingMinutes` (default a day) and an optional `webhook: {url, secret}`. */
+function readAccessRequests(node: Node, baseDir: string): AccessRequestPolicy {
+  if (!node.present || !node.object(['pendingMinutes', 'webhook'])) return { pendingMinutes: DEFAULT_PENDING_MINUTES, webhook: null };
+  const pendingMinutes = node.at('pendingMinutes').present ? (node.at('pendingMinutes').integer(1, MAX_GRANT_MINUTES) ?? DEFAULT_PENDING_MINUTES) : DEFAULT_PENDING_MINUTES;
+  let webhook: AccessRequestPolicy['webhook'] = null;
+  const w = node.at('webhook');
+  if (w.present && w.object(['url', 'secret'])) {
+    const url = w.at('url').string(SECURE_URL, 'the webhook\'s URL (https; http only to 127.0.0.1, ::1 or localhost)');
+    const secret = readSecret(w.at('secret'), baseDir);
+    if (url !== undefined && secret !== undefined) webhook = { url, secret };
+  }
+  return { pendingMinutes, webhook };
 }

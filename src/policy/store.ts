@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { MetabaseClient } from '../metabase/client.js';
 import { readSecret, SourcedCredential } from '../metabase/credential-source.js';
-import { effectiveIssuers, loadPolicyFile, type IssuerPolicy, type Policy, type RolePolicy } from './policy.js';
+import { effectiveIssuers, loadPolicyFile, type IssuerPolicy, type Policy, type RolePolicy, type SecretSource } from './policy.js';
 
 /** A role ready to serve: its policy and the client holding its Metabase credential. */
 export interface ActiveRole extends RolePolicy {
@@ -93,6 +93,7 @@ export class PolicyStore {
   static async open(options: PolicyStoreOptions): Promise<PolicyStore> {
     const policy = options.policy ?? (await loadPolicyFile(options.file!));
     checkOperations(policy, options);
+    await checkWebhookSecret(policy, options);
     const issuers = await issuersOf(policy, options);
     const entries = new Map<string, Entry>();
     const roles = await activate(policy, entries, new Map(), options);
@@ -102,6 +103,11 @@ export class PolicyStore {
 
   get current(): ActivePolicy {
     return this.#active;
+  }
+
+  /** Reads a secret the policy names (`{env}` or `{file}`), now: a rotated file is read afresh. */
+  readSecret(source: SecretSource): Promise<string> {
+    return readSecret(source, this.options.env);
   }
 
   /** The roles' clients, one per credential source. */
@@ -125,6 +131,7 @@ export class PolicyStore {
     try {
       const policy = this.options.file ? await loadPolicyFile(this.options.file) : this.#active.policy;
       checkOperations(policy, this.options);
+      await checkWebhookSecret(policy, this.options);
       const issuers = await issuersOf(policy, this.options);
       // Credentials kept from the old policy are read again too: a rotated key takes effect now.
       const fresh = new Map<string, Entry>();
@@ -200,6 +207,15 @@ function checkOperations(policy: Policy, options: PolicyStoreOptions): void {
     const unknown = (role.operations ?? []).filter((name) => !known.has(name));
     if (unknown.length) throw new Error(`role ${role.name}: operations: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a vetted operation' : 'are not vetted operations'} (the vetted operations: ${[...known].sort().join(', ')})`);
   }
+}
+
+/** The access-request webhook's signing secret must be readable, as a role's Metabase key must be. */
+async function checkWebhookSecret(policy: Policy, options: PolicyStoreOptions): Promise<void> {
+  const webhook = policy.accessRequests.webhook;
+  if (!webhook) return;
+  await readSecret(webhook.secret, options.env).catch((err: unknown) => {
+    throw new Error(`accessRequests.webhook.secret: ${(err as Error).message}`);
+  });
 }
 
 /** The issuers in force, with every Graph client secret readable (as a role's Metabase key must be). */

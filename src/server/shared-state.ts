@@ -6,6 +6,7 @@
  * for this instance alone.
  */
 import type { Config } from '../config/config.js';
+import { MemoryAccessStore, RedisAccessStore, type AccessStore } from '../access/records.js';
 import { RunStore } from '../metabase/stored-runs.js';
 import { localConcurrencyLimiter, localRequestLimiter, type ConcurrencyLimiter, type RequestLimiter } from '../store/rate-limiter.js';
 import { SharedCache } from '../store/shared-cache.js';
@@ -23,6 +24,8 @@ export interface SharedState {
   readonly runs: RunStore | null;
   /** What agent callers ran in the last minute, for the risk flags. */
   readonly risks: RiskHistory;
+  /** Access requests and grants (every instance sees a revocation at its next request). */
+  readonly access: AccessStore;
   /** The Redis store's state; absent without Redis. */
   readonly storeState?: () => StoreState;
   close(): Promise<void>;
@@ -45,9 +48,9 @@ export function openSharedState(settings: Settings, logger?: StoreLogger): Share
   if (store instanceof RedisStore) {
     return {
       store, cache, runs,
-      limiter: sharedRequestLimiter(store), concurrency: sharedConcurrencyLimiter(store, leaseMs), risks: new SharedRiskHistory(store),
+      limiter: sharedRequestLimiter(store), concurrency: sharedConcurrencyLimiter(store, leaseMs), risks: new SharedRiskHistory(store), access: new RedisAccessStore(store),
       storeState: () => store.state, close: () => store.close(),
     };
   }
-  return { store, cache, runs, limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), risks: new LocalRiskHistory(), close: () => store.close() };
+  return { store, cache, runs, limiter: localRequestLimiter(), concurrency: localConcurrencyLimiter(), risks: new LocalRiskHistory(), access: new MemoryAccessStore(), close: () => store.close() };
 }

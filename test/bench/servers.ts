@@ -21,8 +21,11 @@ import { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { createAuditLog, type AuditLog } from '../../src/audit/audit.js';
+import { MemoryAccessStore } from '../../src/access/records.js';
+import { AccessRequests, forCaller } from '../../src/access/service.js';
+import { createAuditLog, NO_AUDIT, type AuditLog } from '../../src/audit/audit.js';
 import { AccessChecker } from '../../src/authz/access.js';
+import { locator, ownReach, RequestReaches } from '../../src/authz/reach.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { GatewayContext } from '../../src/context/context.js';
 import { demoSecrets, startDemoGateway, type DemoMetabase } from '../../src/demo.js';
@@ -123,6 +126,9 @@ function switchableAudit(): { audit: AuditLog; switch(on: boolean): void; remove
       write: (trail, outcome) => {
         if (on) log.write(trail, outcome);
       },
+      event: (name, fields) => {
+        if (on) log.event(name, fields);
+      },
       redact: (v) => log.redact(v),
       close: () => log.close(),
     },
@@ -186,13 +192,21 @@ async function startBare(metabase: DemoMetabase): Promise<{ ready: Ready; close(
   const app = Fastify();
   const viewer = { subject: 'ana', name: 'Ana Analyst', email: 'ana@example.test', groups: ['analysts'], clientKind: 'human', issuer: 'bench', groupsOverage: false } as unknown as GatewayContext['viewer'];
   let id = 0;
+  const accessRequests = new AccessRequests({ store: new MemoryAccessStore(), policy: () => policy.current.policy, audit: NO_AUDIT });
   app.post('/graphql', fastifyApolloHandler(apollo, {
     context: async (): Promise<GatewayContext> => {
       const loaders = createLoaders(role.client, config.limits);
+      const access = new AccessChecker(role.collections, loaders.collections);
+      const requestId = String(++id);
+      const roles = () => policy.current.roles;
+      const locate = locator(roles, async (r) => ({ loaders: createLoaders(r.client, config.limits), scope: null }));
+      const own = ownReach(role, loaders, access, null);
       return {
-        requestId: String(++id), viewer, availableRoles: ['analyst'], noRoleReason: null, operationLimits: role.limits, trail: null, log: logger,
+        requestId, viewer, availableRoles: ['analyst'], noRoleReason: null, operationLimits: role.limits, trail: null, log: logger,
         limits: { maxPageSize: config.limits.maxPageSize, maxSearchChars: config.limits.searchTextChars }, runs: null, runOwner: null,
-        roleName: role.name, role, loaders, access: new AccessChecker(role.collections, loaders.collections),
+        roleName: role.name, role, loaders, access,
+        reaches: new RequestReaches({ viewer, requestId, roleName: role.name, own, roles, locate, service: accessRequests, loadersFor: async (r) => ({ loaders: createLoaders(r.client, config.limits), scope: null }) }),
+        accessRequests: forCaller(accessRequests, { viewer, availableRoles: ['analyst'], roleName: role.name, requestId }, locate),
       };
     },
   }));

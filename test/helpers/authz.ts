@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
-import { createGateway, type Gateway } from '../../src/app.js';
+import { createGateway, type Gateway, type GatewayDeps } from '../../src/app.js';
 import { IssuerRegistry } from '../../src/identity/issuers.js';
 import { environmentIssuer } from '../../src/policy/policy.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -48,6 +48,8 @@ export async function startAuthzStack(options: {
   files?: Record<string, string>; watchIntervalMs?: number; keyRefreshCooldownMs?: number; drainGraceMs?: number;
   /** Settings as the environment would give them (TOKEN_MAX_BYTES…). */
   config?: Record<string, string>;
+  /** The gateway's audit trail, shared state and just-in-time access settings (default: none, in memory). */
+  deps?: Partial<Pick<GatewayDeps, 'audit' | 'shared' | 'access'>>;
 }): Promise<AuthzStack> {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-authz-'));
   const policyFile = join(dir, 'policy.yaml');
@@ -92,7 +94,7 @@ export async function startAuthzStack(options: {
     maxTokenBytes: config.tokens.maxBytes, env: options.env ?? {},
     ...(options.keyRefreshCooldownMs !== undefined ? { keyRefreshCooldownMs: options.keyRefreshCooldownMs } : {}),
   });
-  const gateway = await createGateway(config, { policy, tokens, metabaseReady: () => policy.clients()[0]!.health(), logger });
+  const gateway = await createGateway(config, { policy, tokens, metabaseReady: () => policy.clients()[0]!.health(), logger, ...options.deps });
   const url = `${await gateway.listen(0, '127.0.0.1')}/graphql`;
   return {
     url, gateway, policy, tokens, dir, policyFile, rawLog, log, waitForLog,

@@ -6,7 +6,7 @@
  */
 import { ArgsType, Field, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
-import type { GatewayContext } from '../../context/context.js';
+import type { GatewayContext, Reach } from '../../context/context.js';
 import { BadUserInputError, ForbiddenError } from '../../errors/index.js';
 import type { Dashboard as DashboardRecord, Parameter as ParameterRecord, ParameterValues as ValuesRecord } from '../../metabase/types.js';
 
@@ -59,12 +59,12 @@ export function declaredParameter(parameters: readonly ParameterRecord[], named:
  * of them is a question the role may not read (restricted by Metabase, or in a collection outside the
  * role's reach), the values could show what that question hides, so they are refused.
  */
-async function checkMappedQuestions(dashboard: DashboardRecord, parameterId: string, ctx: GatewayContext): Promise<void> {
+async function checkMappedQuestions(dashboard: DashboardRecord, parameterId: string, reach: Reach): Promise<void> {
   for (const dc of dashboard.dashcards) {
     for (const m of dc.parameterMappings) {
       if (m.parameterId !== parameterId || m.cardId === null) continue;
       const card = [dc.card, ...dc.series].find((c) => c?.id === m.cardId);
-      const readable = card && !('restricted' in card) && await ctx.access.collection(card.collectionId ?? null);
+      const readable = card && !('restricted' in card) && await reach.allows('card', card, card.id, card.collectionId ?? null);
       if (!readable) {
         throw new ForbiddenError(`The values of this filter come from questions your role may not read (question ${m.cardId} on dashboard ${dashboard.id}).`, { details: { reason: 'collection' } });
       }
@@ -72,7 +72,7 @@ async function checkMappedQuestions(dashboard: DashboardRecord, parameterId: str
   }
 }
 
-export async function parameterValues(owner: 'dashboard' | 'card', id: number, parameters: readonly ParameterRecord[], args: ParameterValuesArgs, ctx: GatewayContext, dashboard?: DashboardRecord): Promise<ValuesRecord> {
+export async function parameterValues(owner: 'dashboard' | 'card', id: number, parameters: readonly ParameterRecord[], args: ParameterValuesArgs, ctx: GatewayContext, reach: Reach, dashboard?: DashboardRecord): Promise<ValuesRecord> {
   const first = args.first ?? 100;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PARAMETER_VALUES) {
     throw new BadUserInputError(`Expected \`first\` to be an integer from 1 to ${MAX_PARAMETER_VALUES}, received ${first}.`, { details: { argument: 'first' } });
@@ -82,7 +82,7 @@ export async function parameterValues(owner: 'dashboard' | 'card', id: number, p
     throw new BadUserInputError(`Expected \`search\` to be at most ${ctx.limits.maxSearchChars} characters, received ${search.length}.`, { details: { argument: 'search' } });
   }
   const declared = declaredParameter(parameters, args.parameter, `${owner === 'card' ? 'Question' : 'Dashboard'} ${id}`);
-  if (dashboard) await checkMappedQuestions(dashboard, declared.id, ctx);
-  const all = await ctx.loaders.parameterValues(owner, id, declared.id, search || null);
+  if (dashboard) await checkMappedQuestions(dashboard, declared.id, reach);
+  const all = await reach.loaders.parameterValues(owner, id, declared.id, search || null);
   return { values: all.values.slice(0, first), hasMore: all.hasMore || all.values.length > first };
 }

@@ -31,14 +31,17 @@ class DashcardRunArgs {
   parameters?: ParameterValueInput[] | null;
 }
 
-/** Dashboard lists come without cards; the full dashboard is loaded (once per request) when asked. */
-const full = (d: DashboardRecord, ctx: GatewayContext): Promise<DashboardRecord> => ctx.loaders.dashboard.load(d.id);
+/** Dashboard lists come without cards; the full dashboard is loaded (once per request, through the reach it came by) when asked. */
+const full = async (d: DashboardRecord, ctx: GatewayContext): Promise<DashboardRecord> => {
+  const reach = ctx.reaches.of(d);
+  return ctx.reaches.mark(reach, await reach.loaders.dashboard.load(d.id));
+};
 
 @Resolver(() => Dashboard)
 export class DashboardResolver {
   @Query(() => Dashboard, { nullable: true })
   dashboard(@Arg('id', () => ID, { description: 'The dashboard\'s id.' }) id: string, @Ctx() ctx: GatewayContext): Promise<DashboardRecord> {
-    return ctx.loaders.dashboard.load(parseId(id, 'a dashboard'));
+    return ctx.reaches.dashboard(parseId(id, 'a dashboard'), 'dashboard');
   }
 
   @Query(() => DashboardConnection, { nullable: true, description: 'Dashboards the caller can read.' })
@@ -52,7 +55,9 @@ export class DashboardResolver {
 
   @FieldResolver(() => Collection, { nullable: true })
   async collection(@Root() d: DashboardRecord, @Ctx() ctx: GatewayContext): Promise<CollectionRecord | null> {
-    return (await ctx.loaders.collections()).get(d.collectionId ?? 'root') ?? null;
+    const reach = ctx.reaches.of(d);
+    const found = (await reach.loaders.collections()).get(d.collectionId ?? 'root');
+    return found ? ctx.reaches.mark(reach, found) : null;
   }
 
   @FieldResolver(() => [Parameter])
@@ -63,7 +68,7 @@ export class DashboardResolver {
   @FieldResolver(() => ParameterValues, { description: 'The values one of the dashboard\'s filters may take, as Metabase lists them for the role.' })
   async parameterValues(@Root() d: DashboardRecord, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
     const dashboard = await full(d, ctx);
-    return parameterValues('dashboard', d.id, dashboard.parameters, args, ctx, dashboard);
+    return parameterValues('dashboard', d.id, dashboard.parameters, args, ctx, ctx.reaches.of(d), dashboard);
   }
 
   @FieldResolver(() => [DashboardTab])
@@ -74,16 +79,18 @@ export class DashboardResolver {
   @FieldResolver(() => [DashboardCard], { description: 'Every card, text cards included, in Metabase\'s order.' })
   async cards(@Root() d: DashboardRecord, @Ctx() ctx: GatewayContext): Promise<DashcardRoot[]> {
     const dashboard = await full(d, ctx);
-    return dashboard.dashcards.map((dashcard) => ({ dashcard, dashboard }));
+    const reach = ctx.reaches.of(d);
+    return dashboard.dashcards.map((dashcard) => ctx.reaches.mark(reach, { dashcard, dashboard }));
   }
 }
 
 const readable = (c: Card | { restricted: true } | null): Card | null => (c && !('restricted' in c) ? c : null);
 
-/** The card's question when both Metabase (the role's credential) and the policy's collections let the role read it. */
-async function inReach(c: Card | { restricted: true } | null, ctx: GatewayContext): Promise<Card | null> {
+/** The card's question when both Metabase (the reach's credential) and the reach (the role's collections, or a grant) let the caller read it. */
+async function inReach(c: Card | { restricted: true } | null, root: DashcardRoot, ctx: GatewayContext): Promise<Card | null> {
   const card = readable(c);
-  return card && (await ctx.access.collection(card.collectionId)) ? card : null;
+  const reach = ctx.reaches.of(root);
+  return card && (await reach.allows('card', card, card.id, card.collectionId)) ? ctx.reaches.mark(reach, card) : null;
 }
 
 @Resolver(() => DashboardCard)
@@ -110,17 +117,17 @@ export class DashboardCardResolver {
 
   @FieldResolver(() => Question, { nullable: true, description: 'Null for text cards, and for questions the caller\'s role cannot read.' })
   question(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<Card | null> {
-    return inReach(root.dashcard.card, ctx);
+    return inReach(root.dashcard.card, root, ctx);
   }
 
   @FieldResolver(() => Boolean, { description: 'True when the card holds a question the caller\'s role cannot read.' })
   async restricted(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<boolean> {
-    return root.dashcard.card !== null && (await inReach(root.dashcard.card, ctx)) === null;
+    return root.dashcard.card !== null && (await inReach(root.dashcard.card, root, ctx)) === null;
   }
 
   @FieldResolver(() => [Question], { nullable: 'items', description: 'Extra questions drawn on the same chart; null where unreadable.' })
   series(@Root() root: DashcardRoot, @Ctx() ctx: GatewayContext): Promise<(Card | null)[]> {
-    return Promise.all(root.dashcard.series.map((c) => inReach(c, ctx)));
+    return Promise.all(root.dashcard.series.map((c) => inReach(c, root, ctx)));
   }
 
   @FieldResolver(() => [ParameterMapping])
@@ -130,6 +137,6 @@ export class DashboardCardResolver {
 
   @FieldResolver(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs the card\'s question with dashboard parameter values; null for text cards.' })
   run(@Root() root: DashcardRoot, @Args(() => DashcardRunArgs) args: DashcardRunArgs, @Ctx() ctx: GatewayContext) {
-    return runDashcard(ctx, root.dashboard, root.dashcard, args);
+    return runDashcard(ctx, ctx.reaches.of(root), root.dashboard, root.dashcard, args);
   }
 }

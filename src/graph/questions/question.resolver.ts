@@ -24,7 +24,7 @@ export const matchesText = (text: string | null | undefined, ...fields: (string 
 export class QuestionResolver {
   @Query(() => Question, { nullable: true, description: 'One question, model or metric by id.' })
   question(@Arg('id', () => ID, { description: 'The question\'s id.' }) id: string, @Ctx() ctx: GatewayContext): Promise<Card> {
-    return ctx.loaders.card.load(parseId(id, 'a question'));
+    return ctx.reaches.card(parseId(id, 'a question'), 'question');
   }
 
   @Query(() => QuestionConnection, { nullable: true, description: 'Questions, models and metrics the caller can read.' })
@@ -67,7 +67,7 @@ export class QuestionResolver {
 
   @FieldResolver(() => ParameterValues, { description: 'The values one of the question\'s parameters may take, as Metabase lists them for the role.' })
   parameterValues(@Root() card: Card, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
-    return parameterValues('card', card.id, card.parameters, args, ctx);
+    return parameterValues('card', card.id, card.parameters, args, ctx, ctx.reaches.of(card));
   }
 
   @FieldResolver(() => [Column], { nullable: true, description: 'Columns of the last result Metabase saved, when it has one.' })
@@ -82,12 +82,14 @@ export class QuestionResolver {
 
   @FieldResolver(() => Collection, { nullable: true })
   async collection(@Root() card: Card, @Ctx() ctx: GatewayContext): Promise<CollectionRecord | null> {
-    return (await ctx.loaders.collections()).get(card.collectionId ?? 'root') ?? null;
+    const reach = ctx.reaches.of(card);
+    const found = (await reach.loaders.collections()).get(card.collectionId ?? 'root');
+    return found ? ctx.reaches.mark(reach, found) : null;
   }
 
   @FieldResolver(() => Database, { nullable: true })
   async database(@Root() card: Card, @Ctx() ctx: GatewayContext): Promise<DatabaseRecord | null> {
-    return card.databaseId === null ? null : ((await ctx.loaders.databases()).get(card.databaseId) ?? null);
+    return card.databaseId === null ? null : ((await ctx.reaches.of(card).loaders.databases()).get(card.databaseId) ?? null);
   }
 
   @FieldResolver(() => User, { nullable: true })
@@ -97,6 +99,6 @@ export class QuestionResolver {
 
   @FieldResolver(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs the question with these parameter values.' })
   run(@Root() card: Card, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext) {
-    return runQuestion(ctx, card, args);
+    return runQuestion(ctx, ctx.reaches.of(card), card, args);
   }
 }

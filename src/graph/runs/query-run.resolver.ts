@@ -35,12 +35,25 @@ export class QueryRunResolver {
   })
   async queryRun(@Arg('id', () => ID, { description: 'The run\'s id, as a run returned it.' }) id: string, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
     if (!RunStore.isRunId(id)) throw new BadUserInputError(`Expected \`id\` to be a run id (a UUID from QueryRun.id), received ${describeValue(id)}.`, { details: { argument: 'id' } });
-    const kept = ctx.runs && ctx.runOwner ? await ctx.runs.read(id, ctx.runOwner) : null;
+    let kept = ctx.runs && ctx.runOwner ? await ctx.runs.read(id, ctx.runOwner) : null;
+    let maxRows = ctx.role.maxRows;
     // What the run read is checked again: a role narrowed since (collections, native SQL) reads no more of it.
-    if (!kept || !(await stillInReach(ctx, kept.facts.reach))) {
-      throw new NotFoundError(`No run ${id} is kept for you: runs are kept for a while for the viewer who ran them, in the role they ran in.`);
+    if (kept && !(await stillInReach(ctx, kept.facts.reach))) kept = null;
+    if (!kept && ctx.runs) {
+      // A run made through a grant is kept under that grant: readable while the grant is in force.
+      for (const reach of await ctx.reaches.grants()) {
+        kept = reach.runOwner ? await ctx.runs.read(id, reach.runOwner) : null;
+        if (kept) {
+          reach.use('queryRun');
+          maxRows = reach.maxRows;
+          break;
+        }
+      }
     }
-    const run = toQueryRun({ result: kept.result, source: 'stored' }, ctx.role.maxRows, null, id);
+    if (!kept) {
+      throw new NotFoundError(`No run ${id} is kept for you: runs are kept for a while for the viewer who ran them, in the role they ran in (or through the grant in force they ran under).`);
+    }
+    const run = toQueryRun({ result: kept.result, source: 'stored' }, maxRows, null, id);
     const from = Object.values(QueryRunSource).find((s) => s === kept.facts.source) ?? QueryRunSource.METABASE;
     return { ...run, truncated: run.truncated || kept.facts.truncated, from, cached: run.cached || from === QueryRunSource.GATEWAY_CACHE, kept: Promise.resolve(kept.expiresAt) };
   }

@@ -54,13 +54,14 @@ class RunDashboardCardArgs {
 export class RunResolver {
   @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs a saved question; null (with an error) when refused.' })
   async runQuestion(@Arg('id', () => ID) id: string, @Args(() => RunArgs) args: RunArgs, @Ctx() ctx: GatewayContext): Promise<QueryRun> {
-    return runQuestion(ctx, await ctx.loaders.card.load(parseId(id, 'a question')), args);
+    const card = await ctx.reaches.card(parseId(id, 'a question'), 'runQuestion');
+    return runQuestion(ctx, ctx.reaches.of(card), card, args);
   }
 
   @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs a dashboard card with dashboard parameter values; null for text cards.' })
   async runDashboardCard(@Args(() => RunDashboardCardArgs) args: RunDashboardCardArgs, @Ctx() ctx: GatewayContext): Promise<QueryRun | null> {
-    const dashboard = await ctx.loaders.dashboard.load(parseId(args.dashboardId, 'a dashboard'));
-    return runDashcard(ctx, dashboard, findDashcard(dashboard, parseId(args.dashboardCardId, 'a dashboard card')), args);
+    const dashboard = await ctx.reaches.dashboard(parseId(args.dashboardId, 'a dashboard'), 'runDashboardCard');
+    return runDashcard(ctx, ctx.reaches.of(dashboard), dashboard, findDashcard(dashboard, parseId(args.dashboardCardId, 'a dashboard card')), args);
   }
 
   @Mutation(() => QueryRun, { nullable: true, complexity: RUN_COST, description: 'Runs ad-hoc native SQL; `{{name}}` variables take values from `parameters`, bound, never spliced.' })

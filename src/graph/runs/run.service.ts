@@ -1,5 +1,5 @@
 /** Running questions and dashboard cards: parameters checked first, then one (deduped) upstream run. */
-import type { GatewayContext } from '../../context/context.js';
+import type { GatewayContext, Reach } from '../../context/context.js';
 import { ForbiddenError, NotFoundError } from '../../errors/index.js';
 import type { Card, Dashboard, Dashcard } from '../../metabase/types.js';
 import type { ParameterValueInput } from '../common/parameter.type.js';
@@ -12,33 +12,34 @@ export interface RunInput {
   readonly maxRows?: number | null;
 }
 
-export function runQuestion(ctx: GatewayContext, card: Card, input: RunInput): Promise<QueryRun> {
-  const maxRows = checkMaxRows(input.maxRows, ctx.role.maxRows);
+/** Runs a question through the reach it was found by (the role's own credential, or a grant's). */
+export function runQuestion(ctx: GatewayContext, reach: Reach, card: Card, input: RunInput): Promise<QueryRun> {
+  const maxRows = checkMaxRows(input.maxRows, reach.maxRows);
   const parameters = resolveParameterValues(card.parameters, input.parameters, `question ${card.id}`)
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, type: parameter.type, target: parameter.target, value }));
-  return runOrFailure(() => ctx.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows, {
-    trail: ctx.trail, keeping: keepingOf(ctx, { collections: [card.collectionId] }), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })),
+  return runOrFailure(() => reach.loaders.run.load({ kind: 'card', cardId: card.id, parameters }), maxRows, {
+    trail: ctx.trail, keeping: keepingOf({ runs: ctx.runs, runOwner: reach.runOwner }, { collections: [card.collectionId] }), canViewSql: reach.canViewSql, log: ctx.log, questionId: card.id, parameters: parameters.map((p) => ({ id: p.id, value: p.value })),
   });
 }
 
 /** Runs a dashboard card's question with the dashboard's parameter values; text cards have no run. */
-export async function runDashcard(ctx: GatewayContext, dashboard: Dashboard, dashcard: Dashcard, input: RunInput): Promise<QueryRun | null> {
+export async function runDashcard(ctx: GatewayContext, reach: Reach, dashboard: Dashboard, dashcard: Dashcard, input: RunInput): Promise<QueryRun | null> {
   if (dashcard.cardId === null) return null;
   if (dashcard.card && 'restricted' in dashcard.card) {
     throw new ForbiddenError(`Your role's Metabase group cannot read question ${dashcard.cardId} on dashboard ${dashboard.id}.`);
   }
-  // The question behind the card must be in reach of the role too, not only the dashboard.
-  if (!ctx.access.unrestricted && (!dashcard.card || !(await ctx.access.collection(dashcard.card.collectionId)))) {
+  // The question behind the card must be in reach too, not only the dashboard.
+  if (!dashcard.card || !(await reach.allows('card', dashcard.card, dashcard.card.id, dashcard.card.collectionId))) {
     throw new ForbiddenError(`Question ${dashcard.cardId} on dashboard ${dashboard.id} is in a collection role ${ctx.roleName} may not read.`, { details: { reason: 'collection' } });
   }
-  const maxRows = checkMaxRows(input.maxRows, ctx.role.maxRows);
+  const maxRows = checkMaxRows(input.maxRows, reach.maxRows);
   const parameters = resolveParameterValues(dashboard.parameters, input.parameters, `dashboard ${dashboard.id}`)
     .filter((v) => v.value !== null)
     .map(({ parameter, value }) => ({ id: parameter.id, value }));
   const key = { kind: 'dashcard' as const, dashboardId: dashboard.id, dashcardId: dashcard.id, cardId: dashcard.cardId, parameters };
-  return runOrFailure(() => ctx.loaders.run.load(key), maxRows, {
-    trail: ctx.trail, keeping: keepingOf(ctx, { collections: [dashboard.collectionId, dashcard.card?.collectionId ?? null] }), canViewSql: ctx.role.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
+  return runOrFailure(() => reach.loaders.run.load(key), maxRows, {
+    trail: ctx.trail, keeping: keepingOf({ runs: ctx.runs, runOwner: reach.runOwner }, { collections: [dashboard.collectionId, dashcard.card?.collectionId ?? null] }), canViewSql: reach.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
   });
 }
 

@@ -23,7 +23,7 @@ test('SIGHUP reloads the policy of a running gateway; SIGTERM stops it cleanly',
       return ((await res.json()) as { data: { viewer: { role: string } } }).data.viewer.role;
     };
     assert.equal(await role(), 'analyst');
-    await writeFile(policyFile, (await readFile(policyFile, 'utf8')).replace('- name: analyst', '- name: lead-analyst'));
+    await writeFile(policyFile, (await readFile(policyFile, 'utf8')).replace('- name: analyst', '- name: lead-analyst').replace('approvers: [analyst]', 'approvers: [lead-analyst]'));
     assert.equal(await role(), 'analyst', 'no reload without the signal (watching is slowed right down)');
     gateway.child.kill('SIGHUP');
     // The reload is logged as it takes effect.

@@ -155,6 +155,76 @@ test('the demo policy is valid and uses every feature', async () => {
   assert.equal(p.cache.metadata.collections.ttlMs, 300_000, 'a kind kept longer');
   assert.deepEqual(p.roles.find((r) => r.vettedOnly)!.rateLimitFallback, 'refuse');
   assert.ok(p.roles.some((r) => r.vettedOnly && r.operations?.length), 'a vetted-only role limited to some operations');
+  assert.ok(p.roles.some((r) => r.grantable.some((g) => g.dashboards.length && g.collections.length)), 'just-in-time access');
+  assert.equal(p.accessRequests.pendingMinutes, 1440);
+});
+
+test('grantable targets and access requests: read with their defaults; every bad value named', () => {
+  const base = `
+roles:
+  - name: sales
+    match: { groups: [sales] }
+    metabase: { apiKey: { env: SALES_KEY } }
+    collections: [root]
+  - name: owner
+    match: { groups: [owners] }
+    metabase: { apiKey: { env: OWNER_KEY } }
+    collections: all
+    grantable:
+      - dashboards: [2]
+        questions: [10, 11]
+        collections: [4, { subtree: 5 }]
+        to: [sales, /org/**]
+        approvers: [owner]
+        maxMinutes: 120
+`;
+  const p = parsePolicy(base, '/etc/gateway/policy.yaml');
+  assert.deepEqual(p.roles[1]!.grantable, [{ dashboards: [2], questions: [10, 11], collections: [4], subtrees: [5], to: ['sales', '/org/**'], approvers: ['owner'], maxMinutes: 120 }]);
+  assert.deepEqual(p.roles[0]!.grantable, []);
+  assert.deepEqual(p.accessRequests, { pendingMinutes: 1440, webhook: null });
+  const hooked = parsePolicy(`accessRequests:\n  pendingMinutes: 30\n  webhook: { url: https://hooks.example.com/x, secret: { file: hook.key } }\n${base}`, '/etc/gateway/policy.yaml');
+  assert.deepEqual(hooked.accessRequests, { pendingMinutes: 30, webhook: { url: 'https://hooks.example.com/x', secret: { file: '/etc/gateway/hook.key' } } });
+
+  const problems = problemsOf(`
+accessRequests:
+  pendingMinutes: 0
+  webhook: { url: http://hooks.example.com/x, secret: { env: xoxb-1234567890-abcdefghijKLMNOP } }
+roles:
+  - name: agent
+    match: { clientKinds: [agent] }
+    metabase: { apiKey: { env: AGENT_KEY } }
+    collections: all
+    vettedOnly: true
+  - name: owner
+    match: { groups: [owners] }
+    metabase: { apiKey: { env: OWNER_KEY } }
+    collections: all
+    grantable:
+      - dashboards: [0]
+        collections: [root]
+        approvers: [nobody, agent]
+        maxMinutes: 50000
+        to: []
+      - to: [sales]
+        approvers: [owner]
+        maxMinutes: 10
+      - { dashboards: [1], to: [sales], approvers: [nobody, agent, owner], maxMinutes: 10, reviewers: [owner] }
+`);
+  for (const expected of [
+    /grantable\[0\]\.dashboards\[0\]: expected an integer from 1/,
+    /grantable\[0\]\.collections\[0\]: expected a collection id or \{subtree: id\} \(the root collection cannot be granted\)/,
+    /grantable\[0\]\.to: expected a non-empty list of strings/,
+    /grantable\[0\]\.maxMinutes: expected an integer from 1 to 43200, received 50000/,
+    /grantable\[1\]: expected at least one of dashboards, questions or collections to grant/,
+    /grantable\[2\]\.reviewers: unknown key/,
+    /accessRequests\.pendingMinutes: expected an integer from 1 to 43200, received 0/,
+    /accessRequests\.webhook\.url: expected the webhook's URL \(https; http only to 127\.0\.0\.1, ::1 or localhost\)/,
+    /accessRequests\.webhook\.secret\.env: .*looks like the secret itself/,
+    // Approvers are roles of the policy that can send the approving mutations.
+    /^roles\[1\]\.grantable\[2\]\.approvers\[0\]: expected a role of this policy \(agent, owner\), received "nobody"$/,
+    /^roles\[1\]\.grantable\[2\]\.approvers\[1\]: expected a role that may send the approving mutations; role agent is vettedOnly, so it never could, received "agent"$/,
+  ]) assert.ok(problems.some((line) => expected.test(line)), `${expected} among:\n${problems.join('\n')}`);
+  assert.ok(!problems.join('\n').includes('xoxb-1234567890'), 'the pasted secret is not echoed');
 });
 
 test('cache, results and run limits: defaults, and every bad value reported', () => {

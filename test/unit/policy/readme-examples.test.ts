@@ -178,6 +178,7 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     collections: { all: true }, canViewSql: true, canRunNativeSql: true, maxRows: 5000, rateLimitTier: 'standard', vettedOnly: false,
     rateLimitFallback: 'local', resultCache: { ttlMs: 300_000, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null, toolResultBytes: 32_768, riskFlags: { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 },
     canIntrospect: true, limits: { ...DEFAULT_LIMITS, cost: 10_000 }, issuers: null,
+    grantable: [{ dashboards: [2], questions: [10], collections: [4], subtrees: [9], to: ['sales'], approvers: ['support'], maxMinutes: 240 }],
   });
   assert.deepEqual(support, {
     name: 'support', description: null, groups: ['support'], clientKinds: null,
@@ -185,12 +186,14 @@ test('the full policy at the top of the reference: its defaults are the code\'s,
     collections: { all: false, ids: [4], subtrees: [9], root: true },
     canViewSql: false, canRunNativeSql: false, maxRows: 2000, rateLimitTier: null, vettedOnly: false,
     rateLimitFallback: 'local', resultCache: { ttlMs: 0, nativeSql: false }, vettedOnlyMode: 'enforce', operations: null, toolResultBytes: 32_768, riskFlags: { refuse: [], distinctQuestionsPerMinute: 20, rowCapCutsPerMinute: 5 },
-    canIntrospect: true, limits: DEFAULT_LIMITS, issuers: null,
+    canIntrospect: true, limits: DEFAULT_LIMITS, issuers: null, grantable: [],
   }, 'an unset key takes the documented default');
   assert.deepEqual(policy.issuers, [], 'without issuers, the environment names the one issuer');
   assert.deepEqual(policy.warnings, []);
   assert.deepEqual(policy.limits, DEFAULT_LIMITS, 'the policy-wide limits it shows are the defaults');
   assert.equal(policy.explainDenials, false);
+  assert.deepEqual(policy.accessRequests, { pendingMinutes: 1440, webhook: { url: 'https://hooks.slack.com/services/T000/B000/XXXX', secret: { env: 'ACCESS_WEBHOOK_SECRET' } } });
+  assert.equal(defaults.accessRequests.pendingMinutes, 1440, 'the pending time it names is the default');
 });
 
 test('the issuers reference parses, with the defaults it names', () => {

@@ -1,0 +1,378 @@
+/**
+ * Just-in-time access: what a viewer may ask for (the policy's `grantable` entries), asking, the
+ * approvers' answer, revoking, and the grants in force for a viewer. The rules:
+ *
+ * - A target may be asked for when a role's `grantable` entry offers it (by id, or as an item of a
+ *   listed collection or subtree) to one of the viewer's groups; the grant will reach it through that
+ *   role's credential, for at most the entry's `maxMinutes`.
+ * - Nobody answers their own request. An approver answers only requests whose entry names one of the
+ *   roles the approver may act in, and which the policy in force still names as approvers.
+ * - A request unanswered within `accessRequests.pendingMinutes` expires; asking again for the same
+ *   target while one is pending returns that one (merged).
+ * - A grant is checked against the policy in force each time it is used: a reload that withdraws the
+ *   offer ends its effect at once.
+ *
+ * Every step is an audit event naming both parties; new requests and decisions go to the webhook.
+ * Time comes from `clock`, so that expiry is tested without waiting.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../audit/audit.js';
+import type { CallerAccessRequests } from '../context/context.js';
+import { BadUserInputError, ForbiddenError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from '../errors/index.js';
+import { viewerInGroups, type Viewer } from '../identity/viewer.js';
+import type { GrantRule, Policy, RolePolicy } from '../policy/policy.js';
+import {
+  AccessStoreUnavailable, sameKeyOf, stateAt, type AccessRecord, type AccessState, type AccessStore, type AccessTarget, type AccessTargetKind, type Party,
+} from './records.js';
+import { slackEscape, Webhook, type WebhookLogger, type WebhookOptions } from './webhook.js';
+import type { PolicyStore } from '../policy/store.js';
+
+/** Where an object sits, as one role's credential sees it: its collection and the collections above that. */
+export interface TargetLocation {
+  readonly collectionId: number | 'root' | null;
+  readonly ancestors: readonly number[];
+}
+
+/** Finds an object through the named role's credential; null when that credential cannot see it. */
+export type Locate = (roleName: string, kind: AccessTargetKind, id: number) => Promise<TargetLocation | null>;
+
+/** What the policy offers a viewer for one target: through which role, under which entry. */
+export interface Offer {
+  readonly role: RolePolicy;
+  readonly rule: GrantRule;
+  /** A collection offered with everything below it. */
+  readonly subtree: boolean;
+}
+
+/** Who is asking, in the request in force. */
+export interface Caller {
+  readonly viewer: Viewer;
+  readonly availableRoles: readonly string[];
+  readonly roleName: string | null;
+  readonly requestId: string;
+}
+
+export const REASON_CHARS = 500;
+export const NOTE_CHARS = 500;
+/** Pending requests one requester may have at once. */
+export const MAX_PENDING = 10;
+/** The most records a listing reads. */
+export const LIST_LIMIT = 100;
+
+export interface AccessRequestsOptions {
+  readonly store: AccessStore;
+  readonly policy: () => Policy;
+  readonly audit: AuditLog;
+  readonly webhook?: Webhook | null;
+  /** Milliseconds since the epoch. Default Date.now. */
+  readonly clock?: () => number;
+}
+
+export const partyOf = (v: Pick<Viewer, 'issuer' | 'subject' | 'email' | 'name'>): Party => ({ issuer: v.issuer, subject: v.subject, email: v.email, name: v.name });
+const same = (a: Pick<Party, 'issuer' | 'subject'>, b: Pick<Party, 'issuer' | 'subject'>): boolean => a.issuer === b.issuer && a.subject === b.subject;
+const describeTarget = (t: Pick<AccessTarget, 'kind' | 'id' | 'subtree'>): string => `${t.kind} ${t.id}${t.subtree ? ' and everything below it' : ''}`;
+
+export class AccessRequests {
+  readonly #store: AccessStore;
+  readonly #clock: () => number;
+
+  constructor(private readonly options: AccessRequestsOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Stops the webhook's deliveries (those in flight end at their next step). */
+  close(): Promise<void> {
+    return this.options.webhook?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * The entry that offers this target to the viewer: one naming it by id first (the most specific),
+   * else the first, in policy order, whose collections hold it; null when none does.
+   */
+  async offer(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, onlyRole?: string): Promise<Offer | null> {
+    const entries = this.options.policy().roles
+      .filter((role) => onlyRole === undefined || role.name === onlyRole)
+      .flatMap((role) => role.grantable.filter((rule) => viewerInGroups(viewer, rule.to)).map((rule) => ({ role, rule })));
+    for (const { role, rule } of entries) {
+      if ((kind === 'dashboard' && rule.dashboards.includes(id)) || (kind === 'question' && rule.questions.includes(id))) return { role, rule, subtree: false };
+      if (kind === 'collection' && rule.subtrees.includes(id)) return { role, rule, subtree: true };
+      if (kind === 'collection' && rule.collections.includes(id)) return { role, rule, subtree: false };
+    }
+    const located = new Map<string, Promise<TargetLocation | null>>();
+    const where = (role: string): Promise<TargetLocation | null> => {
+      let p = located.get(role);
+      if (!p) located.set(role, (p = locate(role, kind, id).catch(() => null)));
+      return p;
+    };
+    for (const { role, rule } of entries) {
+      if (rule.subtrees.length === 0 && (kind === 'collection' || rule.collections.length === 0)) continue;
+      const at = await where(role.name);
+      if (!at) continue;
+      if (kind === 'collection') {
+        if (rule.subtrees.some((s) => at.ancestors.includes(s))) return { role, rule, subtree: true };
+        continue;
+      }
+      const own = typeof at.collectionId === 'number' ? at.collectionId : null;
+      if (own !== null && rule.collections.includes(own)) return { role, rule, subtree: false };
+      if (rule.subtrees.some((s) => s === own || at.ancestors.includes(s))) return { role, rule, subtree: false };
+    }
+    return null;
+  }
+
+  /** Asks for a target; a pending request of the same requester for it is returned instead (merged). */
+  async request(caller: Caller, input: { kind: AccessTargetKind; id: number; reason: string; durationMinutes: number }, locate: Locate): Promise<{ record: AccessRecord; merged: boolean }> {
+    if (caller.roleName === null) {
+      throw new ForbiddenError('Access is granted on top of a gateway role, and no role fits your token: ask for a role first (see `viewer { noRoleReason }`).', { details: { reason: 'no-role' } });
+    }
+    const reason = input.reason.trim();
+    if (reason.length === 0 || reason.length > REASON_CHARS) {
+      throw new BadUserInputError(`Expected \`reason\` to say why, in 1 to ${REASON_CHARS} characters, received ${reason.length}.`, { details: { argument: 'reason' } });
+    }
+    if (!Number.isInteger(input.durationMinutes) || input.durationMinutes < 1) {
+      throw new BadUserInputError(`Expected \`durationMinutes\` to be a positive whole number of minutes, received ${input.durationMinutes}.`, { details: { argument: 'durationMinutes' } });
+    }
+    const offer = await this.offer(caller.viewer, input.kind, input.id, locate);
+    if (!offer) {
+      throw new ForbiddenError(`Access to ${input.kind} ${input.id} cannot be requested by you: no grantable entry of the gateway policy offers it to your groups.`, { details: { reason: 'not-requestable' } });
+    }
+    if (input.durationMinutes > offer.rule.maxMinutes) {
+      throw new BadUserInputError(`Expected \`durationMinutes\` of at most ${offer.rule.maxMinutes} for ${input.kind} ${input.id}, received ${input.durationMinutes}.`, { details: { argument: 'durationMinutes', maxMinutes: offer.rule.maxMinutes } });
+    }
+    const now = this.#clock();
+    const requester = partyOf(caller.viewer);
+    const target: AccessTarget = { kind: input.kind, id: input.id, subtree: offer.subtree };
+    const draft: AccessRecord = {
+      id: randomUUID(), state: 'pending', requester, requesterRole: caller.roleName, target, grantingRole: offer.role.name,
+      reason, durationMinutes: input.durationMinutes, requestedAt: now, pendingUntil: now + this.options.policy().accessRequests.pendingMinutes * 60_000,
+      decision: null, grantedUntil: null, ended: null, duplicates: 0, approvers: offer.rule.approvers,
+    };
+    const pending = (await this.#guard(() => this.#store.byRequester(requester, LIST_LIMIT))).filter((r) => stateAt(r, now) === 'pending');
+    if (pending.length >= MAX_PENDING && !pending.some((r) => sameKeyOf(r) === sameKeyOf(draft))) {
+      throw new RateLimitedError(`You have ${pending.length} access requests waiting for an answer (at most ${MAX_PENDING}); wait for an answer, or for them to expire.`, { details: { reason: 'pending-requests' } });
+    }
+    const opened = await this.#guard(() => this.#store.open(draft, sameKeyOf(draft), now));
+    const record = opened.record;
+    this.#event(opened.merged ? 'access.request-merged' : 'access.requested', caller, record, {});
+    if (!opened.merged) {
+      this.options.webhook?.send({
+        event: 'access.requested',
+        text: `${slackEscape(who(requester))} asks for ${describeTarget(target)} for ${record.durationMinutes} minutes, through role ${record.grantingRole}: “${slackEscape(reason)}”. Approvers: ${record.approvers.join(', ')}. Request ${record.id}.`,
+        facts: { request: publicFacts(record) },
+      });
+    }
+    return opened;
+  }
+
+  /** The caller's own requests and those it may answer, newest first; expiries found on the way are settled. */
+  async list(caller: Caller, filter: { state: AccessState | null; mine: boolean | null; first: number }): Promise<AccessRecord[]> {
+    const me = partyOf(caller.viewer);
+    const now = this.#clock();
+    const approver = this.#approverRoles(caller).size > 0;
+    const [own, others] = await Promise.all([
+      filter.mine === false ? [] : this.#guard(() => this.#store.byRequester(me, LIST_LIMIT)),
+      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT * 5)),
+    ]);
+    const seen = new Set<string>();
+    const out: AccessRecord[] = [];
+    for (const r of [...own, ...others.filter((r) => !same(r.requester, me) && this.decidingRole(caller, r) !== null)]) {
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      const settled = await this.#settle(r, now, caller.requestId);
+      if (filter.state === null || settled.state === filter.state) out.push(settled);
+    }
+    return out.sort((a, b) => b.requestedAt - a.requestedAt).slice(0, filter.first);
+  }
+
+  /** The role through which the caller may answer this request; null when it may not. */
+  decidingRole(caller: Caller, record: AccessRecord): string | null {
+    const roles = this.#approverRoles(caller, record.grantingRole);
+    return record.approvers.find((r) => roles.has(r)) ?? null;
+  }
+
+  /** Approves or denies a pending request. */
+  async decide(caller: Caller, id: string, approve: boolean, note: string | null): Promise<AccessRecord> {
+    const text = note?.trim() || null;
+    if (text !== null && text.length > NOTE_CHARS) {
+      throw new BadUserInputError(`Expected \`note\` of at most ${NOTE_CHARS} characters, received ${text.length}.`, { details: { argument: 'note' } });
+    }
+    const record = await this.#visible(caller, id);
+    if (same(record.requester, caller.viewer)) {
+      throw new ForbiddenError('You asked for this access: someone else among its approvers must answer it.', { details: { reason: 'self-approval' } });
+    }
+    const role = this.decidingRole(caller, record);
+    if (role === null) {
+      throw new ForbiddenError(`Only members of the roles ${record.approvers.join(', ')} answer this request, and none of them is a role you may act in.`, { details: { reason: 'not-approver' } });
+    }
+    const now = this.#clock();
+    const state = stateAt(record, now);
+    if (state !== 'pending') throw stateError(record, state, approve ? 'approved' : 'denied');
+    const next: AccessRecord = {
+      ...record, state: approve ? 'approved' : 'denied', decision: { by: partyOf(caller.viewer), role, note: text, at: now },
+      grantedUntil: approve ? now + record.durationMinutes * 60_000 : null,
+    };
+    if (!(await this.#guard(() => this.#store.move(id, 'pending', next)))) {
+      const now2 = await this.#guard(() => this.#store.get(id));
+      throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', approve ? 'approved' : 'denied');
+    }
+    this.#event(approve ? 'access.approved' : 'access.denied', caller, next, { approver: partyOf(caller.viewer), approverRole: role, note: text });
+    this.options.webhook?.send({
+      event: approve ? 'access.approved' : 'access.denied',
+      text: `${slackEscape(who(next.decision!.by))} ${approve ? 'approved' : 'denied'} ${slackEscape(who(record.requester))}'s request for ${describeTarget(record.target)}${approve ? ` until ${new Date(next.grantedUntil!).toISOString()}` : ''}${text ? `: “${slackEscape(text)}”` : ''}. Request ${record.id}.`,
+      facts: { request: publicFacts(next) },
+    });
+    return next;
+  }
+
+  /** Ends a grant now: its holder may give it up, and its approvers may take it back. */
+  async revoke(caller: Caller, id: string): Promise<AccessRecord> {
+    const record = await this.#visible(caller, id);
+    const now = this.#clock();
+    const state = stateAt(record, now);
+    if (state !== 'approved') throw stateError(record, state, 'revoked');
+    const next: AccessRecord = { ...record, state: 'revoked', ended: { by: partyOf(caller.viewer), at: now } };
+    if (!(await this.#guard(() => this.#store.move(id, 'approved', next)))) {
+      const now2 = await this.#guard(() => this.#store.get(id));
+      throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', 'revoked');
+    }
+    this.#event('access.revoked', caller, next, { revokedBy: partyOf(caller.viewer), approver: record.decision?.by ?? null });
+    this.options.webhook?.send({
+      event: 'access.revoked',
+      text: `${slackEscape(who(partyOf(caller.viewer)))} revoked ${slackEscape(who(record.requester))}'s access to ${describeTarget(record.target)}. Request ${record.id}.`,
+      facts: { request: publicFacts(next) },
+    });
+    return next;
+  }
+
+  /**
+   * The viewer's grants in force now (newest first). Grants found expired are settled on the way (one
+   * audit event each, whichever instance sees it first). When the store cannot answer, no grant is in force.
+   */
+  async grantsOf(viewer: Viewer, requestId: string): Promise<AccessRecord[]> {
+    const now = this.#clock();
+    let records: AccessRecord[];
+    try {
+      records = await this.#store.byRequester(partyOf(viewer), LIST_LIMIT);
+    } catch {
+      return [];
+    }
+    const out: AccessRecord[] = [];
+    for (const r of records) {
+      const settled = await this.#settle(r, now, requestId).catch(() => r);
+      if (settled.state === 'approved' && stateAt(settled, now) === 'approved') out.push(settled);
+    }
+    return out;
+  }
+
+  /** A grant was used by a request (once per request and grant). */
+  used(caller: Pick<Caller, 'viewer' | 'requestId' | 'roleName'>, grant: AccessRecord, field: string): void {
+    this.options.audit.event('access.used', {
+      requestId: caller.requestId, grantId: grant.id, holder: partyOf(caller.viewer), holderRole: caller.roleName,
+      approver: grant.decision?.by ?? null, target: grant.target, grantingRole: grant.grantingRole, field, grantedUntil: iso(grant.grantedUntil),
+    });
+  }
+
+  /** A record as of now: a pending request or a grant past its time is moved to expired (and the event written) by whoever sees it first. */
+  async #settle(record: AccessRecord, now: number, requestId: string): Promise<AccessRecord> {
+    const state = stateAt(record, now);
+    if (state === record.state) return record;
+    const next: AccessRecord = { ...record, state: 'expired', ended: { by: null, at: record.state === 'pending' ? record.pendingUntil : record.grantedUntil! } };
+    if (await this.#store.move(record.id, record.state, next)) {
+      this.options.audit.event(record.state === 'pending' ? 'access.request-expired' : 'access.expired', {
+        requestId, accessRequest: record.id, requester: record.requester, approver: record.decision?.by ?? null, target: record.target, grantingRole: record.grantingRole,
+        endedAt: iso(next.ended!.at),
+      });
+    }
+    return next;
+  }
+
+  /** A record the caller may see: its own, or one it may answer. Anything else is NOT_FOUND, as if it did not exist. */
+  async #visible(caller: Caller, id: string): Promise<AccessRecord> {
+    const record = /^[0-9a-f-]{36}$/.test(id) ? await this.#guard(() => this.#store.get(id)) : null;
+    if (record && !same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null && this.#approverRoles(caller).size > 0) {
+      // An approver of other targets is told why; anyone else learns nothing of a request that is not theirs.
+      throw new ForbiddenError(`Only members of the roles ${record.approvers.join(', ')} answer this request, and none of them is a role you may act in.`, { details: { reason: 'not-approver' } });
+    }
+    if (!record || (!same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null)) {
+      throw new NotFoundError(`No access request ${id.length > 64 ? `${id.slice(0, 61)}...` : id} is yours or yours to answer.`);
+    }
+    return record;
+  }
+
+  /** The roles the caller may act in that the policy in force names as approvers (of `grantingRole`'s entries, or of any). */
+  #approverRoles(caller: Caller, grantingRole?: string): Set<string> {
+    const out = new Set<string>();
+    for (const role of this.options.policy().roles) {
+      if (grantingRole !== undefined && role.name !== grantingRole) continue;
+      for (const rule of role.grantable) for (const a of rule.approvers) if (caller.availableRoles.includes(a)) out.add(a);
+    }
+    return out;
+  }
+
+  #event(name: string, caller: Caller, record: AccessRecord, extra: Record<string, unknown>): void {
+    this.options.audit.event(name, {
+      requestId: caller.requestId, accessRequest: record.id, requester: record.requester, requesterRole: record.requesterRole, target: record.target,
+      grantingRole: record.grantingRole, durationMinutes: record.durationMinutes, reason: record.reason, approvers: record.approvers,
+      state: record.state, grantedUntil: iso(record.grantedUntil), duplicates: record.duplicates || undefined, ...extra,
+    });
+  }
+
+  async #guard<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof AccessStoreUnavailable) {
+        throw new UpstreamUnavailableError('The gateway\'s access-request store did not answer; nothing was changed. Try again shortly.', { details: { upstream: 'store' }, cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const who = (p: Party): string => p.name ?? p.email ?? p.subject;
+
+function stateError(record: AccessRecord, state: AccessState, wanted: string): BadUserInputError {
+  return new BadUserInputError(`Access request ${record.id} is ${state}; only ${wanted === 'revoked' ? 'an approved grant in force can be revoked' : `a pending request can be ${wanted}`}.`, { details: { argument: 'id', state: state.toUpperCase() } });
+}
+
+/** What a webhook receiver is told: the request's facts, never a token or credential. */
+function publicFacts(r: AccessRecord): Record<string, unknown> {
+  return {
+    id: r.id, state: r.state, requester: r.requester, target: r.target, grantingRole: r.grantingRole, reason: r.reason, durationMinutes: r.durationMinutes,
+    approvers: r.approvers, requestedAt: iso(r.requestedAt), pendingUntil: iso(r.pendingUntil), decision: r.decision ? { ...r.decision, at: iso(r.decision.at) } : null,
+    grantedUntil: iso(r.grantedUntil), ended: r.ended ? { ...r.ended, at: iso(r.ended.at) } : null,
+  };
+}
+
+/** The service bound to one request's caller, as resolvers use it (context.ts's CallerAccessRequests). */
+export function forCaller(service: AccessRequests, caller: Caller, locate: Locate): CallerAccessRequests {
+  return {
+    request: (kind, id, reason, durationMinutes) => service.request(caller, { kind, id, reason, durationMinutes }, locate),
+    list: (state, mine, first) => service.list(caller, { state, mine, first }),
+    decide: (id, approve, note) => service.decide(caller, id, approve, note),
+    revoke: (id) => service.revoke(caller, id),
+    grants: () => service.grantsOf(caller.viewer, caller.requestId),
+    decidingRole: (record) => service.decidingRole(caller, record),
+    now: () => service.now(),
+  };
+}
+
+/** The service as the gateway runs it: requests kept in `store`, the webhook the policy in force names. */
+export function createAccessRequests(options: {
+  readonly store: AccessStore; readonly policy: PolicyStore; readonly audit: AuditLog; readonly logger: WebhookLogger;
+  readonly clock?: () => number; readonly webhook?: Pick<WebhookOptions, 'attempts' | 'baseDelayMs' | 'timeoutMs'>;
+}): AccessRequests {
+  const webhook = new Webhook({
+    ...options.webhook, logger: options.logger,
+    target: () => {
+      const w = options.policy.current.policy.accessRequests.webhook;
+      return w ? { url: w.url, secret: () => options.policy.readSecret(w.secret) } : null;
+    },
+  });
+  return new AccessRequests({ store: options.store, policy: () => options.policy.current.policy, audit: options.audit, webhook, ...(options.clock ? { clock: options.clock } : {}) });
+}

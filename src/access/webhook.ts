@@ -1,0 +1,140 @@
+/**
+ * Tells approvers about access requests and decisions: a Slack-compatible JSON POST (`text` and
+ * `blocks`, which a Slack incoming webhook shows as is, plus `gateway` with the event's facts for
+ * other receivers), signed with HMAC-SHA256 under a secret the policy names.
+ *
+ * Signature: `X-Gateway-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` with
+ * `X-Gateway-Timestamp` (Unix seconds): a receiver recomputes it over the raw body and refuses old
+ * timestamps, so a captured delivery cannot be replayed later. `X-Gateway-Delivery` is the same on
+ * every attempt of one delivery, so a receiver can drop repeats.
+ *
+ * Never in a request's way: `send` returns at once; delivery runs in the background with a deadline
+ * per attempt, retried with exponential backoff and jitter on a network failure, a 429 or a 5xx, at
+ * most `attempts` times; at most `maxInFlight` deliveries are pending, further ones are dropped and
+ * logged. Nothing of the receiver's answer is ever shown to a caller.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+
+export interface WebhookTarget {
+  readonly url: string;
+  /** The signing secret, read when a delivery starts (a rotated file takes effect at once). */
+  secret(): Promise<string>;
+}
+
+export interface WebhookLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface WebhookOptions {
+  /** Where to deliver, as the policy in force says; null: no webhook. */
+  readonly target: () => WebhookTarget | null;
+  readonly logger: WebhookLogger;
+  readonly attempts?: number;
+  /** The first retry's delay, in ms; each next one doubles it (with up to 25% jitter). */
+  readonly baseDelayMs?: number;
+  readonly timeoutMs?: number;
+  readonly maxInFlight?: number;
+}
+
+export interface WebhookMessage {
+  /** The event's name, e.g. `access.requested`. */
+  readonly event: string;
+  /** One line for people (Slack's `text`). */
+  readonly text: string;
+  /** Facts for programs. */
+  readonly facts: Readonly<Record<string, unknown>>;
+}
+
+export class Webhook {
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stop = new AbortController();
+  readonly #attempts: number;
+  readonly #baseDelayMs: number;
+  readonly #timeoutMs: number;
+  readonly #maxInFlight: number;
+  #closed = false;
+
+  constructor(private readonly options: WebhookOptions) {
+    this.#attempts = options.attempts ?? 5;
+    this.#baseDelayMs = options.baseDelayMs ?? 500;
+    this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#maxInFlight = options.maxInFlight ?? 100;
+  }
+
+  /** Queues one delivery and returns at once. */
+  send(message: WebhookMessage): void {
+    const target = this.options.target();
+    if (!target || this.#closed) return;
+    const delivery = randomUUID();
+    if (this.#inFlight.size >= this.#maxInFlight) {
+      this.options.logger.warn({ event: 'access.webhook-dropped', delivery, notice: message.event, pending: this.#inFlight.size }, 'too many webhook deliveries pending; this one is dropped');
+      return;
+    }
+    const done: Promise<void> = this.#deliver(target, delivery, message).finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+  }
+
+  /** Resolves when every pending delivery has finished (tests, shutdown); new ones are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stop.abort();
+    await Promise.all([...this.#inFlight]);
+  }
+
+  async #deliver(target: WebhookTarget, delivery: string, message: WebhookMessage): Promise<void> {
+    const body = JSON.stringify({
+      text: message.text,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: message.text } }],
+      gateway: { event: message.event, delivery, ...message.facts },
+    });
+    let secret: string;
+    try {
+      secret = await target.secret();
+    } catch (err) {
+      this.options.logger.warn({ event: 'access.webhook-failed', delivery, notice: message.event, problem: (err as Error).message }, 'the webhook secret cannot be read; nothing was sent');
+      return;
+    }
+    for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+      let outcome: string;
+      try {
+        const res = await fetch(target.url, {
+          method: 'POST', body, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop.signal]),
+          headers: { 'content-type': 'application/json', 'x-gateway-timestamp': timestamp, 'x-gateway-signature': `v1=${signature}`, 'x-gateway-delivery': delivery },
+        });
+        await res.body?.cancel().catch(() => undefined);
+        if (res.status >= 200 && res.status < 300) {
+          this.options.logger.info({ event: 'access.webhook-delivered', delivery, notice: message.event, attempt }, 'webhook delivered');
+          return;
+        }
+        outcome = `answered ${res.status}`;
+        if (res.status !== 429 && res.status < 500) {
+          this.options.logger.warn({ event: 'access.webhook-failed', delivery, notice: message.event, attempt, outcome }, 'the webhook refused the delivery; it is not retried');
+          return;
+        }
+      } catch (err) {
+        outcome = (err as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : 'could not be reached';
+      }
+      if (attempt === this.#attempts || this.#closed) {
+        this.options.logger.warn({ event: 'access.webhook-failed', delivery, notice: message.event, attempt, outcome }, 'webhook delivery failed; no more attempts');
+        return;
+      }
+      const delay = this.#baseDelayMs * 2 ** (attempt - 1);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay + Math.random() * delay * 0.25);
+        this.#stop.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+}
+
+/** Text a caller wrote, made safe for Slack's mrkdwn: no mentions, links or markup can be smuggled in. */
+export function slackEscape(text: string, max = 300): string {
+  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return cut.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\r\n]+/g, ' ');
+}
