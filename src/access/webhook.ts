@@ -75,7 +75,12 @@ export class Webhook {
     this.#inFlight.add(done);
   }
 
-  /** Resolves when every pending delivery has finished (tests, shutdown); new ones are refused. */
+  /** Resolves when every delivery pending now has landed or been given up. */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  /** Shutdown: new deliveries are refused, those pending stop at their next step (a wait, or an attempt in flight). */
   async close(): Promise<void> {
     this.#closed = true;
     this.#stop.abort();

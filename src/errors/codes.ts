@@ -14,7 +14,7 @@ export const GATEWAY_ERROR_CODES = {
   QUERY_FAILED: 'Metabase ran the query and it failed; `extensions.errorType` is Metabase\'s error type.',
   UPSTREAM_AUTH: 'Metabase refused the gateway\'s credential for this role (revoked key, failed login).',
   UPSTREAM_TIMEOUT: 'Metabase did not answer within the gateway\'s timeout.',
-  UPSTREAM_UNAVAILABLE: 'Metabase could not be reached, failed, or cut its answer short.',
+  UPSTREAM_UNAVAILABLE: 'Metabase could not be reached, failed, or cut its answer short; or the gateway\'s shared store (access requests) did not answer.',
   INTERNAL_SERVER_ERROR: 'Something unexpected failed inside the gateway; details are in its logs only.',
 } as const;
 
