@@ -117,6 +117,13 @@ const EXAMPLES = [
   { name: 'Who am I', description: 'How the gateway reads your token: your groups, your role and the roles you may switch to.', document: 'query WhoAmI {\n  viewer { subject email groups clientKind role availableRoles noRoleReason }\n}\n' },
   { name: 'A dashboard with its rows', description: 'A dashboard, its filters, and every card\'s result.', document: 'query Dashboard($id: ID! = 1) {\n  dashboard(id: $id) {\n    name\n    parameters { slug type }\n    cards { id question { name } run { status rowCount columns { name } rows(first: 20) } }\n  }\n}\n' },
   { name: 'Questions', description: 'The questions your role can read.', document: 'query Questions {\n  questions(first: 20) { nodes { id name kind collection { name } } totalCount }\n}\n' },
+  {
+    name: 'Access requests',
+    description: 'Just-in-time access: your requests and grants, and the requests you may answer. A FORBIDDEN error says when you may ask.',
+    document: 'query AccessRequests {\n  viewer { grants { id target { kind id } grantingRole grantedUntil } }\n  accessRequests(first: 20) {\n    id state target { kind id } requester { name email } reason durationMinutes canAnswer\n  }\n}\n\n'
+      + '# mutation Ask { requestAccess(target: {kind: DASHBOARD, id: "2"}, reason: "Why you need it", durationMinutes: 60) { id state } }\n'
+      + '# mutation Approve($id: ID!) { approveAccessRequest(id: $id, note: "ok") { state grantedUntil } }\n',
+  },
 ];
 
 export async function registerExplorer(app: FastifyInstance, options: ExplorerOptions): Promise<void> {
