@@ -182,8 +182,15 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
       const policy = active.policy;
       const requestId = String(request.id);
       const gate = role ? runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency) : null;
-      // Loaders through one role's credential: the caller's own role, a grant's, or one that offers access.
-      const loadersFor = async (through: ActiveRole) => {
+      // Loaders through one role's credential (the caller's own role, a grant's, or one that offers
+      // access), made once per role for the request: what one fetched, the others find.
+      const made = new Map<string, ReturnType<typeof makeLoaders>>();
+      const loadersFor = (through: ActiveRole): ReturnType<typeof makeLoaders> => {
+        let loaders = made.get(through.name);
+        if (!loaders) made.set(through.name, (loaders = makeLoaders(through)));
+        return loaders;
+      };
+      const makeLoaders = async (through: ActiveRole) => {
         const scope = shared.cache || shared.runs ? await through.client.cacheScope() : null;
         const cache = shared.cache && scope !== null ? {
           cache: shared.cache, scope, metadata: policy.cache.metadata,

@@ -44,6 +44,8 @@ export interface AccessRecord {
   readonly grantingRole: string;
   /** The roles whose members may answer (the offering entry's `approvers`, as the policy said when asked). */
   readonly approvers: readonly string[];
+  /** A fingerprint of the offering entry: only while the granting role still has that very entry can the request be answered. */
+  readonly entry: string;
   readonly reason: string;
   readonly durationMinutes: number;
   readonly requestedAt: number;
@@ -70,18 +72,31 @@ export class AccessStoreUnavailable extends Error {
   override readonly name = 'AccessStoreUnavailable';
 }
 
+/** A requester has this many requests pending already: the store refuses another. */
+export class TooManyPending extends Error {
+  override readonly name = 'TooManyPending';
+  constructor(readonly pending: number) {
+    super(`${pending} requests pending`);
+  }
+}
+
 export interface AccessStore {
   /**
    * Keeps a new pending request, unless its requester already has one pending under `sameKey` (the
    * same target): then that one is kept, its `duplicates` counted up, and returned with `merged`.
+   * Throws TooManyPending when the requester has `maxPending` requests pending (counted in the same step).
    */
-  open(record: AccessRecord, sameKey: string, now: number): Promise<{ record: AccessRecord; merged: boolean }>;
+  open(record: AccessRecord, sameKey: string, now: number, maxPending: number): Promise<{ record: AccessRecord; merged: boolean }>;
   get(id: string): Promise<AccessRecord | null>;
   /** Replaces the record with `next` if it is still in state `from`; false when it no longer is. */
   move(id: string, from: AccessState, next: AccessRecord): Promise<boolean>;
   /** The party's requests, newest first, at most `limit`. */
   byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]>;
-  /** Everyone's requests, newest first, at most `limit` (what approvers look through). */
+  /** The party's records in state approved (revoked and expired ones leave at once), latest end first; some may be past `grantedUntil`. */
+  grantsOf(party: Pick<Party, 'issuer' | 'subject'>): Promise<AccessRecord[]>;
+  /** Everyone's requests still pending at `now`, oldest first, at most `limit` (what approvers answer). */
+  pending(now: number, limit: number): Promise<AccessRecord[]>;
+  /** Everyone's requests, newest first, at most `limit` (what approvers look back on). */
   recent(limit: number): Promise<AccessRecord[]>;
 }
 
@@ -106,49 +121,60 @@ function parse(json: string, duplicates: number): AccessRecord | null {
 }
 
 // --- Redis ------------------------------------------------------------------------------------------
-// Every key carries the hash tag {access}, so the scripts' keys share one Cluster slot.
+// Every key carries the hash tag {access}, so the scripts' keys share one Cluster slot, and every key a
+// script touches is declared. A record is a hash: `s` its state, `r` its JSON, `d` its merged asks.
+// Indexes: the requester's records (`by`, newest last), their pending ones (`pend`, by end of wait),
+// their grants (`grants`, by end of grant), everyone's pending (`pending`) and everyone's (`all`).
+// `same` names the pending request per requester and target as "<id> <pendingUntil>"; it is deleted when
+// the request leaves pending.
 
-const OPEN = `
+/** Sets a key's time to live to at least `ms` (never shortens it). */
+const EXTEND = `local function extend(key, ms)
+  local left = redis.call('pttl', key)
+  if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('pexpire', key, ms) end
+end`;
+
+const OPEN = `${EXTEND}
 local same = redis.call('get', KEYS[1])
 if same then
-  local k = ARGV[6] .. same
-  local s = redis.call('hget', k, 's')
-  local p = tonumber(redis.call('hget', k, 'p') or '0')
-  if s == 'pending' and p > tonumber(ARGV[3]) then
-    redis.call('hincrby', k, 'd', 1)
-    return same
-  end
+  local id, untilMs = string.match(same, '^(%S+) (%d+)$')
+  if id and tonumber(untilMs) > tonumber(ARGV[3]) then return {'same', id} end
 end
-redis.call('hset', KEYS[2], 's', 'pending', 'r', ARGV[2], 'p', ARGV[4], 'd', 0)
+redis.call('zremrangebyscore', KEYS[5], '-inf', ARGV[3])
+local pending = redis.call('zcard', KEYS[5])
+if pending >= tonumber(ARGV[6]) then return {'full', tostring(pending)} end
+redis.call('hset', KEYS[2], 's', 'pending', 'r', ARGV[2], 'd', 0)
 redis.call('pexpire', KEYS[2], ARGV[5])
-redis.call('set', KEYS[1], ARGV[1], 'PX', math.max(1, tonumber(ARGV[4]) - tonumber(ARGV[3])))
+redis.call('set', KEYS[1], ARGV[1] .. ' ' .. ARGV[4], 'PX', ARGV[5])
 redis.call('zadd', KEYS[3], ARGV[3], ARGV[1])
 redis.call('zremrangebyrank', KEYS[3], 0, -${PER_REQUESTER_INDEX + 1})
-redis.call('pexpire', KEYS[3], ARGV[5])
+extend(KEYS[3], ARGV[5])
+redis.call('zadd', KEYS[5], ARGV[4], ARGV[1])
+extend(KEYS[5], ARGV[5])
+redis.call('zremrangebyscore', KEYS[6], '-inf', tonumber(ARGV[3]) - ${KEEP_AFTER_END_MS})
+redis.call('zadd', KEYS[6], ARGV[4], ARGV[1])
 redis.call('zadd', KEYS[4], ARGV[3], ARGV[1])
 redis.call('zremrangebyrank', KEYS[4], 0, -${RECENT_INDEX + 1})
-return ARGV[1]`;
+return {'new', ARGV[1]}`;
 
-const MOVE = `
+const MOVE = `${EXTEND}
 if redis.call('hget', KEYS[1], 's') ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[1], 's', ARGV[2], 'r', ARGV[3])
 redis.call('pexpire', KEYS[1], ARGV[4])
-if ARGV[2] ~= 'pending' and redis.call('get', KEYS[2]) == ARGV[5] then redis.call('del', KEYS[2]) end
-return 1`;
-
-const LIST = `
-local ids = redis.call('zrevrange', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local out = {}
-for _, id in ipairs(ids) do
-  local v = redis.call('hmget', ARGV[2] .. id, 'r', 'd')
-  if v[1] then
-    table.insert(out, v[1])
-    table.insert(out, v[2] or '0')
-  else
-    redis.call('zrem', KEYS[1], id)
-  end
+extend(KEYS[3], ARGV[4])
+if ARGV[1] == 'pending' then
+  local same = redis.call('get', KEYS[2])
+  if same and string.sub(same, 1, string.len(ARGV[5]) + 1) == ARGV[5] .. ' ' then redis.call('del', KEYS[2]) end
+  redis.call('zrem', KEYS[4], ARGV[5])
+  redis.call('zrem', KEYS[5], ARGV[5])
 end
-return out`;
+if ARGV[2] == 'approved' then
+  redis.call('zadd', KEYS[6], ARGV[6], ARGV[5])
+  extend(KEYS[6], ARGV[4])
+elseif ARGV[1] == 'approved' then
+  redis.call('zrem', KEYS[6], ARGV[5])
+end
+return 1`;
 
 export class RedisAccessStore implements AccessStore {
   constructor(private readonly store: RedisStore) {}
@@ -165,14 +191,16 @@ export class RedisAccessStore implements AccessStore {
     }
   }
 
-  async open(record: AccessRecord, sameKey: string, now: number): Promise<{ record: AccessRecord; merged: boolean }> {
+  async open(record: AccessRecord, sameKey: string, now: number, maxPending: number): Promise<{ record: AccessRecord; merged: boolean }> {
     const requester = partyKey(record.requester);
-    const id = await this.#run(async () => String(await this.store.client.eval(
-      OPEN, 4, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'),
-      record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - Date.now()), this.#key('r', ''),
-    )));
-    if (id === record.id) return { record, merged: false };
-    const merged = await this.get(id);
+    const [outcome, value] = await this.#run(async () => (await this.store.client.eval(
+      OPEN, 6, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'),
+      record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - Date.now()), maxPending,
+    )) as [string, string]);
+    if (outcome === 'full') throw new TooManyPending(Number(value));
+    if (outcome === 'new') return { record, merged: false };
+    await this.#run(() => this.store.client.hincrby(this.#key('r', value), 'd', 1));
+    const merged = await this.get(value);
     if (!merged) throw new AccessStoreUnavailable('the merged request could not be read back');
     return { record: merged, merged: true };
   }
@@ -183,24 +211,41 @@ export class RedisAccessStore implements AccessStore {
   }
 
   async move(id: string, from: AccessState, next: AccessRecord): Promise<boolean> {
-    const same = this.#key('same', partyKey(next.requester), sameKeyOf(next));
-    const moved = await this.#run(() => this.store.client.eval(MOVE, 2, this.#key('r', id), same, from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - Date.now()), id));
+    const requester = partyKey(next.requester);
+    const moved = await this.#run(() => this.store.client.eval(
+      MOVE, 6, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending'), this.#key('grants', requester),
+      from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - Date.now()), id, next.grantedUntil ?? 0,
+    ));
     return Number(moved) === 1;
   }
 
-  byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]> {
-    return this.#list(this.#key('by', partyKey(party)), limit);
+  async byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]> {
+    return this.#records(await this.#run(() => this.store.client.zrevrange(this.#key('by', partyKey(party)), 0, limit - 1)));
   }
 
-  recent(limit: number): Promise<AccessRecord[]> {
-    return this.#list(this.#key('all'), limit);
+  async grantsOf(party: Pick<Party, 'issuer' | 'subject'>): Promise<AccessRecord[]> {
+    return this.#records(await this.#run(() => this.store.client.zrevrange(this.#key('grants', partyKey(party)), 0, PER_REQUESTER_INDEX - 1)));
   }
 
-  async #list(index: string, limit: number): Promise<AccessRecord[]> {
-    const flat = (await this.#run(() => this.store.client.eval(LIST, 1, index, limit, this.#key('r', '')))) as string[];
+  async pending(now: number, limit: number): Promise<AccessRecord[]> {
+    return this.#records(await this.#run(() => this.store.client.zrangebyscore(this.#key('pending'), `(${now}`, '+inf', 'LIMIT', 0, limit)));
+  }
+
+  async recent(limit: number): Promise<AccessRecord[]> {
+    return this.#records(await this.#run(() => this.store.client.zrevrange(this.#key('all'), 0, limit - 1)));
+  }
+
+  /** The records of these ids, in order, in one round trip; ids whose record has gone are left out. */
+  async #records(ids: readonly string[]): Promise<AccessRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.store.client.pipeline();
+    for (const id of ids) pipeline.hmget(this.#key('r', id), 'r', 'd');
+    const answers = await this.#run(async () => (await pipeline.exec()) ?? []);
     const out: AccessRecord[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const r = parse(flat[i]!, Number(flat[i + 1]));
+    for (const [err, value] of answers) {
+      if (err) throw new AccessStoreUnavailable('the access-request store did not answer', { cause: err });
+      const [json, duplicates] = value as [string | null, string | null];
+      const r = json ? parse(json, Number(duplicates ?? 0)) : null;
       if (r) out.push(r);
     }
     return out;
@@ -209,32 +254,38 @@ export class RedisAccessStore implements AccessStore {
 
 /** Requests for the same target by the same requester are one request while pending. */
 export function sameKeyOf(r: Pick<AccessRecord, 'target' | 'grantingRole'>): string {
-  return `${r.target.kind}:${r.target.id}:${r.grantingRole}`;
+  return `${r.target.kind}:${r.target.id}:${r.target.subtree ? 'subtree' : 'own'}:${r.grantingRole}`;
 }
 
 // --- Memory -----------------------------------------------------------------------------------------
 
-/** One instance alone: the same behaviour in this process, for at most `maxRecords` records. */
+/**
+ * One instance alone: the same behaviour in this process, for at most `maxRecords` records. Past the
+ * bound, records that have ended go first (oldest first); pending requests and grants in force are
+ * never dropped: when only they are left, a new request is refused (the store is full).
+ */
 export class MemoryAccessStore implements AccessStore {
-  readonly #records = new Map<string, { json: string; duplicates: number; keepUntil: number }>();
-  readonly #same = new Map<string, string>();
+  readonly #records = new Map<string, { json: string; state: AccessState; requester: string; duplicates: number; keepUntil: number; liveUntil: number }>();
+  readonly #same = new Map<string, { id: string; until: number }>();
 
   constructor(private readonly maxRecords = 10_000) {}
 
-  async open(record: AccessRecord, sameKey: string, now: number): Promise<{ record: AccessRecord; merged: boolean }> {
-    this.#sweep();
-    const key = `${partyKey(record.requester)}:${sameKey}`;
-    const existing = this.#same.get(key);
-    const held = existing ? this.#records.get(existing) : undefined;
-    if (existing && held) {
-      const r = parse(held.json, held.duplicates)!;
-      if (r.state === 'pending' && r.pendingUntil > now) {
-        held.duplicates += 1;
-        return { record: { ...r, duplicates: held.duplicates }, merged: true };
-      }
+  async open(record: AccessRecord, sameKey: string, now: number, maxPending: number): Promise<{ record: AccessRecord; merged: boolean }> {
+    const requester = partyKey(record.requester);
+    const key = `${requester}:${sameKey}`;
+    const same = this.#same.get(key);
+    const held = same && same.until > now ? this.#records.get(same.id) : undefined;
+    if (held && held.state === 'pending') {
+      held.duplicates += 1;
+      return { record: parse(held.json, held.duplicates)!, merged: true };
     }
-    this.#records.set(record.id, { json: JSON.stringify(record), duplicates: 0, keepUntil: keepUntil(record) });
-    this.#same.set(key, record.id);
+    let pending = 0;
+    for (const r of this.#records.values()) if (r.requester === requester && r.state === 'pending' && r.liveUntil > now) pending += 1;
+    if (pending >= maxPending) throw new TooManyPending(pending);
+    this.#sweep(now);
+    if (this.#records.size >= this.maxRecords) throw new AccessStoreUnavailable('the in-memory access-request store is full of pending requests and grants in force');
+    this.#records.set(record.id, { json: JSON.stringify(record), state: 'pending', requester, duplicates: 0, keepUntil: keepUntil(record), liveUntil: record.pendingUntil });
+    this.#same.set(key, { id: record.id, until: record.pendingUntil });
     return { record, merged: false };
   }
 
@@ -245,31 +296,56 @@ export class MemoryAccessStore implements AccessStore {
 
   async move(id: string, from: AccessState, next: AccessRecord): Promise<boolean> {
     const held = this.#records.get(id);
-    if (!held || parse(held.json, 0)?.state !== from) return false;
+    if (!held || held.state !== from) return false;
     held.json = JSON.stringify(next);
+    held.state = next.state;
     held.keepUntil = keepUntil(next);
+    held.liveUntil = next.state === 'approved' ? next.grantedUntil ?? 0 : 0;
+    if (from === 'pending') {
+      const key = `${held.requester}:${sameKeyOf(next)}`;
+      if (this.#same.get(key)?.id === id) this.#same.delete(key);
+    }
     return true;
   }
 
   async byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]> {
-    return (await this.recent(RECENT_INDEX)).filter((r) => r.requester.issuer === party.issuer && r.requester.subject === party.subject).slice(0, limit);
+    const requester = partyKey(party);
+    return this.#newest((r) => r.requester === requester, limit);
+  }
+
+  async grantsOf(party: Pick<Party, 'issuer' | 'subject'>): Promise<AccessRecord[]> {
+    const requester = partyKey(party);
+    return this.#newest((r) => r.requester === requester && r.state === 'approved', PER_REQUESTER_INDEX);
+  }
+
+  async pending(now: number, limit: number): Promise<AccessRecord[]> {
+    return this.#newest((r) => r.state === 'pending' && r.liveUntil > now, limit).reverse();
   }
 
   async recent(limit: number): Promise<AccessRecord[]> {
-    this.#sweep();
+    return this.#newest(() => true, limit);
+  }
+
+  #newest(keep: (r: { state: AccessState; requester: string; liveUntil: number }) => boolean, limit: number): AccessRecord[] {
     const out: AccessRecord[] = [];
     // A Map keeps insertion order: newest last.
     for (const held of [...this.#records.values()].reverse()) {
       if (out.length >= limit) break;
+      if (!keep(held)) continue;
       const r = parse(held.json, held.duplicates);
       if (r) out.push(r);
     }
     return out;
   }
 
-  #sweep(): void {
-    const now = Date.now();
-    for (const [id, held] of this.#records) if (held.keepUntil <= now || this.#records.size > this.maxRecords) this.#records.delete(id);
-    for (const [key, id] of this.#same) if (!this.#records.has(id)) this.#same.delete(key);
+  /** Drops records past their keeping time; past the bound, ended ones, oldest first. */
+  #sweep(now: number): void {
+    const wall = Date.now();
+    for (const [id, held] of this.#records) if (held.keepUntil <= wall) this.#records.delete(id);
+    for (const [id, held] of this.#records) {
+      if (this.#records.size < this.maxRecords) break;
+      if (held.liveUntil <= now) this.#records.delete(id);
+    }
+    for (const [key, same] of this.#same) if (!this.#records.has(same.id) || same.until <= now) this.#same.delete(key);
   }
 }

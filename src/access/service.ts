@@ -15,14 +15,14 @@
  * Every step is an audit event naming both parties; new requests and decisions go to the webhook.
  * Time comes from `clock`, so that expiry is tested without waiting.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit.js';
 import type { CallerAccessRequests } from '../context/context.js';
 import { BadUserInputError, ForbiddenError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from '../errors/index.js';
 import { viewerInGroups, type Viewer } from '../identity/viewer.js';
 import type { GrantRule, Policy, RolePolicy } from '../policy/policy.js';
 import {
-  AccessStoreUnavailable, sameKeyOf, stateAt, type AccessRecord, type AccessState, type AccessStore, type AccessTarget, type AccessTargetKind, type Party,
+  AccessStoreUnavailable, sameKeyOf, stateAt, TooManyPending, type AccessRecord, type AccessState, type AccessStore, type AccessTarget, type AccessTargetKind, type Party,
 } from './records.js';
 import { slackEscape, Webhook, type WebhookLogger, type WebhookOptions } from './webhook.js';
 import type { PolicyStore } from '../policy/store.js';
@@ -90,18 +90,30 @@ export class AccessRequests {
     return this.options.webhook?.close() ?? Promise.resolve();
   }
 
-  /**
-   * The entry that offers this target to the viewer: one naming it by id first (the most specific),
-   * else the first, in policy order, whose collections hold it; null when none does.
-   */
+  /** The entry that offers this target to the viewer (the first of `offers`), or null. */
   async offer(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, onlyRole?: string): Promise<Offer | null> {
+    for await (const offer of this.offers(viewer, kind, id, locate, onlyRole)) return offer;
+    return null;
+  }
+
+  /**
+   * The entries that offer this target to the viewer, best first: those naming it by id (the most
+   * specific), then those whose collections hold it, each in policy order. Lazily: the object is
+   * located (through the offering role's credential) only when an entry naming it by id did not do.
+   */
+  async *offers(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, onlyRole?: string): AsyncGenerator<Offer> {
     const entries = this.options.policy().roles
       .filter((role) => onlyRole === undefined || role.name === onlyRole)
       .flatMap((role) => role.grantable.filter((rule) => viewerInGroups(viewer, rule.to)).map((rule) => ({ role, rule })));
+    const named = new Set<GrantRule>();
     for (const { role, rule } of entries) {
-      if ((kind === 'dashboard' && rule.dashboards.includes(id)) || (kind === 'question' && rule.questions.includes(id))) return { role, rule, subtree: false };
-      if (kind === 'collection' && rule.subtrees.includes(id)) return { role, rule, subtree: true };
-      if (kind === 'collection' && rule.collections.includes(id)) return { role, rule, subtree: false };
+      const offer = (kind === 'dashboard' && rule.dashboards.includes(id)) || (kind === 'question' && rule.questions.includes(id)) ? { role, rule, subtree: false }
+        : kind === 'collection' && rule.subtrees.includes(id) ? { role, rule, subtree: true }
+          : kind === 'collection' && rule.collections.includes(id) ? { role, rule, subtree: false } : null;
+      if (offer) {
+        named.add(rule);
+        yield offer;
+      }
     }
     const located = new Map<string, Promise<TargetLocation | null>>();
     const where = (role: string): Promise<TargetLocation | null> => {
@@ -110,18 +122,24 @@ export class AccessRequests {
       return p;
     };
     for (const { role, rule } of entries) {
-      if (rule.subtrees.length === 0 && (kind === 'collection' || rule.collections.length === 0)) continue;
+      if (named.has(rule) || (rule.subtrees.length === 0 && (kind === 'collection' || rule.collections.length === 0))) continue;
       const at = await where(role.name);
       if (!at) continue;
-      if (kind === 'collection') {
-        if (rule.subtrees.some((s) => at.ancestors.includes(s))) return { role, rule, subtree: true };
-        continue;
-      }
       const own = typeof at.collectionId === 'number' ? at.collectionId : null;
-      if (own !== null && rule.collections.includes(own)) return { role, rule, subtree: false };
-      if (rule.subtrees.some((s) => s === own || at.ancestors.includes(s))) return { role, rule, subtree: false };
+      if (kind === 'collection') {
+        if (rule.subtrees.some((s) => at.ancestors.includes(s))) yield { role, rule, subtree: true };
+      } else if ((own !== null && rule.collections.includes(own)) || rule.subtrees.some((s) => s === own || at.ancestors.includes(s))) {
+        yield { role, rule, subtree: false };
+      }
     }
-    return null;
+  }
+
+  /** Whether the policy in force still offers this grant to the viewer as it was granted: the same reach, no longer, approved by a role it names. */
+  async stillOffered(viewer: Viewer, grant: AccessRecord, locate: Locate): Promise<boolean> {
+    for await (const o of this.offers(viewer, grant.target.kind, grant.target.id, locate, grant.grantingRole)) {
+      if ((o.subtree || !grant.target.subtree) && grant.durationMinutes <= o.rule.maxMinutes && grant.decision !== null && o.rule.approvers.includes(grant.decision.role)) return true;
+    }
+    return false;
   }
 
   /** Asks for a target; a pending request of the same requester for it is returned instead (merged). */
@@ -149,19 +167,22 @@ export class AccessRequests {
     const draft: AccessRecord = {
       id: randomUUID(), state: 'pending', requester, requesterRole: caller.roleName, target, grantingRole: offer.role.name,
       reason, durationMinutes: input.durationMinutes, requestedAt: now, pendingUntil: now + this.options.policy().accessRequests.pendingMinutes * 60_000,
-      decision: null, grantedUntil: null, ended: null, duplicates: 0, approvers: offer.rule.approvers,
+      decision: null, grantedUntil: null, ended: null, duplicates: 0, approvers: offer.rule.approvers, entry: entryFingerprint(offer.rule),
     };
-    const pending = (await this.#guard(() => this.#store.byRequester(requester, LIST_LIMIT))).filter((r) => stateAt(r, now) === 'pending');
-    if (pending.length >= MAX_PENDING && !pending.some((r) => sameKeyOf(r) === sameKeyOf(draft))) {
-      throw new RateLimitedError(`You have ${pending.length} access requests waiting for an answer (at most ${MAX_PENDING}); wait for an answer, or for them to expire.`, { details: { reason: 'pending-requests' } });
+    let opened: { record: AccessRecord; merged: boolean };
+    try {
+      opened = await this.#guard(() => this.#store.open(draft, sameKeyOf(draft), now, MAX_PENDING));
+    } catch (err) {
+      if (!(err instanceof TooManyPending)) throw err;
+      throw new RateLimitedError(`You have ${err.pending} access requests waiting for an answer (at most ${MAX_PENDING}); wait for an answer, or for them to expire.`, { details: { reason: 'pending-requests' } });
     }
-    const opened = await this.#guard(() => this.#store.open(draft, sameKeyOf(draft), now));
     const record = opened.record;
     this.#event(opened.merged ? 'access.request-merged' : 'access.requested', caller, record, {});
     if (!opened.merged) {
+      const headline = `Access request: ${slackEscape(who(requester), 80)} asks for ${describeTarget(target)} for ${record.durationMinutes} minutes, through role ${record.grantingRole}.`;
       this.options.webhook?.send({
-        event: 'access.requested',
-        text: `${slackEscape(who(requester))} asks for ${describeTarget(target)} for ${record.durationMinutes} minutes, through role ${record.grantingRole}: “${slackEscape(reason)}”. Approvers: ${record.approvers.join(', ')}. Request ${record.id}.`,
+        event: 'access.requested', text: headline,
+        lines: [headline, `Reason: ${slackEscape(reason)}`, `Approvers: members of ${record.approvers.join(', ')}. Request ${record.id}.`],
         facts: { request: publicFacts(record) },
       });
     }
@@ -173,25 +194,30 @@ export class AccessRequests {
     const me = partyOf(caller.viewer);
     const now = this.#clock();
     const approver = this.#approverRoles(caller).size > 0;
-    const [own, others] = await Promise.all([
+    const [own, pending, recent] = await Promise.all([
       filter.mine === false ? [] : this.#guard(() => this.#store.byRequester(me, LIST_LIMIT)),
-      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT * 5)),
+      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.pending(now, LIST_LIMIT * 5)),
+      filter.mine === true || !approver || filter.state === 'pending' ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT)),
     ]);
     const seen = new Set<string>();
     const out: AccessRecord[] = [];
-    for (const r of [...own, ...others.filter((r) => !same(r.requester, me) && this.decidingRole(caller, r) !== null)]) {
+    for (const r of [...own, ...[...pending, ...recent].filter((r) => !same(r.requester, me) && this.decidingRole(caller, r) !== null)]) {
       if (seen.has(r.id)) continue;
       seen.add(r.id);
-      const settled = await this.#settle(r, now, caller.requestId);
+      const settled = await this.#guard(() => this.#settle(r, now, caller.requestId));
       if (filter.state === null || settled.state === filter.state) out.push(settled);
     }
     return out.sort((a, b) => b.requestedAt - a.requestedAt).slice(0, filter.first);
   }
 
-  /** The role through which the caller may answer this request; null when it may not. */
+  /**
+   * The role through which the caller may answer this request; null when it may not: only while the
+   * granting role still has the very entry that offered it, through one of that entry's approvers.
+   */
   decidingRole(caller: Caller, record: AccessRecord): string | null {
-    const roles = this.#approverRoles(caller, record.grantingRole);
-    return record.approvers.find((r) => roles.has(r)) ?? null;
+    const role = this.options.policy().roles.find((r) => r.name === record.grantingRole);
+    const rule = role?.grantable.find((g) => entryFingerprint(g) === record.entry);
+    return rule?.approvers.find((a) => caller.availableRoles.includes(a)) ?? null;
   }
 
   /** Approves or denies a pending request. */
@@ -205,9 +231,7 @@ export class AccessRequests {
       throw new ForbiddenError('You asked for this access: someone else among its approvers must answer it.', { details: { reason: 'self-approval' } });
     }
     const role = this.decidingRole(caller, record);
-    if (role === null) {
-      throw new ForbiddenError(`Only members of the roles ${record.approvers.join(', ')} answer this request, and none of them is a role you may act in.`, { details: { reason: 'not-approver' } });
-    }
+    if (role === null) throw notFound(id);
     const now = this.#clock();
     const state = stateAt(record, now);
     if (state !== 'pending') throw stateError(record, state, approve ? 'approved' : 'denied');
@@ -220,9 +244,10 @@ export class AccessRequests {
       throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', approve ? 'approved' : 'denied');
     }
     this.#event(approve ? 'access.approved' : 'access.denied', caller, next, { approver: partyOf(caller.viewer), approverRole: role, note: text });
+    const headline = `Access ${approve ? 'approved' : 'denied'}: ${slackEscape(who(next.decision!.by), 80)} ${approve ? 'approved' : 'denied'} the request of ${slackEscape(who(record.requester), 80)} for ${describeTarget(record.target)}${approve ? `, until ${new Date(next.grantedUntil!).toISOString()}` : ''}.`;
     this.options.webhook?.send({
-      event: approve ? 'access.approved' : 'access.denied',
-      text: `${slackEscape(who(next.decision!.by))} ${approve ? 'approved' : 'denied'} ${slackEscape(who(record.requester))}'s request for ${describeTarget(record.target)}${approve ? ` until ${new Date(next.grantedUntil!).toISOString()}` : ''}${text ? `: “${slackEscape(text)}”` : ''}. Request ${record.id}.`,
+      event: approve ? 'access.approved' : 'access.denied', text: headline,
+      lines: [headline, ...(text ? [`Note: ${slackEscape(text)}`] : []), `Request ${record.id}.`],
       facts: { request: publicFacts(next) },
     });
     return next;
@@ -240,30 +265,29 @@ export class AccessRequests {
       throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', 'revoked');
     }
     this.#event('access.revoked', caller, next, { revokedBy: partyOf(caller.viewer), approver: record.decision?.by ?? null });
-    this.options.webhook?.send({
-      event: 'access.revoked',
-      text: `${slackEscape(who(partyOf(caller.viewer)))} revoked ${slackEscape(who(record.requester))}'s access to ${describeTarget(record.target)}. Request ${record.id}.`,
-      facts: { request: publicFacts(next) },
-    });
+    const headline = `Access revoked: ${slackEscape(who(partyOf(caller.viewer)), 80)} ended the grant of ${slackEscape(who(record.requester), 80)} to ${describeTarget(record.target)}.`;
+    this.options.webhook?.send({ event: 'access.revoked', text: headline, lines: [headline, `Request ${record.id}.`], facts: { request: publicFacts(next) } });
     return next;
   }
 
   /**
-   * The viewer's grants in force now (newest first). Grants found expired are settled on the way (one
-   * audit event each, whichever instance sees it first). When the store cannot answer, no grant is in force.
+   * The viewer's grants in force now (the latest ending first). Grants found expired are settled on
+   * the way (one audit event each, whichever instance sees it first). When the store cannot answer:
+   * with `quiet`, no grant is in force (a request is denied as without one); otherwise the error.
    */
-  async grantsOf(viewer: Viewer, requestId: string): Promise<AccessRecord[]> {
+  async grantsOf(viewer: Viewer, requestId: string, quiet = true): Promise<AccessRecord[]> {
     const now = this.#clock();
     let records: AccessRecord[];
     try {
-      records = await this.#store.byRequester(partyOf(viewer), LIST_LIMIT);
-    } catch {
-      return [];
+      records = await this.#guard(() => this.#store.grantsOf(partyOf(viewer)));
+    } catch (err) {
+      if (quiet) return [];
+      throw err;
     }
     const out: AccessRecord[] = [];
     for (const r of records) {
-      const settled = await this.#settle(r, now, requestId).catch(() => r);
-      if (settled.state === 'approved' && stateAt(settled, now) === 'approved') out.push(settled);
+      if (stateAt(r, now) === 'approved') out.push(r);
+      else await this.#settle(r, now, requestId).catch(() => undefined);
     }
     return out;
   }
@@ -293,13 +317,7 @@ export class AccessRequests {
   /** A record the caller may see: its own, or one it may answer. Anything else is NOT_FOUND, as if it did not exist. */
   async #visible(caller: Caller, id: string): Promise<AccessRecord> {
     const record = /^[0-9a-f-]{36}$/.test(id) ? await this.#guard(() => this.#store.get(id)) : null;
-    if (record && !same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null && this.#approverRoles(caller).size > 0) {
-      // An approver of other targets is told why; anyone else learns nothing of a request that is not theirs.
-      throw new ForbiddenError(`Only members of the roles ${record.approvers.join(', ')} answer this request, and none of them is a role you may act in.`, { details: { reason: 'not-approver' } });
-    }
-    if (!record || (!same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null)) {
-      throw new NotFoundError(`No access request ${id.length > 64 ? `${id.slice(0, 61)}...` : id} is yours or yours to answer.`);
-    }
+    if (!record || (!same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null)) throw notFound(id);
     return record;
   }
 
@@ -333,6 +351,11 @@ export class AccessRequests {
   }
 }
 
+const notFound = (id: string): NotFoundError => new NotFoundError(`No access request ${id.length > 64 ? `${id.slice(0, 61)}...` : id} is yours or yours to answer.`);
+
+/** An entry of `grantable`, as a short fingerprint: a request can be answered only while its entry is unchanged. */
+export const entryFingerprint = (rule: GrantRule): string => createHash('sha256').update(JSON.stringify(rule)).digest('base64url').slice(0, 22);
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const who = (p: Party): string => p.name ?? p.email ?? p.subject;
 
@@ -356,7 +379,7 @@ export function forCaller(service: AccessRequests, caller: Caller, locate: Locat
     list: (state, mine, first) => service.list(caller, { state, mine, first }),
     decide: (id, approve, note) => service.decide(caller, id, approve, note),
     revoke: (id) => service.revoke(caller, id),
-    grants: () => service.grantsOf(caller.viewer, caller.requestId),
+    grants: () => service.grantsOf(caller.viewer, caller.requestId, false),
     decidingRole: (record) => service.decidingRole(caller, record),
     now: () => service.now(),
   };

@@ -14,6 +14,7 @@
  * logged. Nothing of the receiver's answer is ever shown to a caller.
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WebhookTarget {
   readonly url: string;
@@ -40,8 +41,10 @@ export interface WebhookOptions {
 export interface WebhookMessage {
   /** The event's name, e.g. `access.requested`. */
   readonly event: string;
-  /** One line for people (Slack's `text`). */
+  /** The notification for people (Slack's `text`, shown where blocks are not: previews, notifications). */
   readonly text: string;
+  /** The message for people, line by line (one plain-text block each). */
+  readonly lines: readonly string[];
   /** Facts for programs. */
   readonly facts: Readonly<Record<string, unknown>>;
 }
@@ -88,9 +91,10 @@ export class Webhook {
   }
 
   async #deliver(target: WebhookTarget, delivery: string, message: WebhookMessage): Promise<void> {
+    // Plain text throughout: what callers wrote (a reason, a note, a name) is shown, never read as markup.
     const body = JSON.stringify({
-      text: message.text,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: message.text } }],
+      text: message.text, mrkdwn: false,
+      blocks: message.lines.map((line) => ({ type: 'section', text: { type: 'plain_text', text: line, emoji: false } })),
       gateway: { event: message.event, delivery, ...message.facts },
     });
     let secret: string;
@@ -127,19 +131,23 @@ export class Webhook {
         return;
       }
       const delay = this.#baseDelayMs * 2 ** (attempt - 1);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay + Math.random() * delay * 0.25);
-        this.#stop.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      // Closing cuts the wait short (no listener is left behind on the long-lived signal).
+      await sleep(delay + Math.random() * delay * 0.25, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+      if (this.#closed) {
+        this.options.logger.warn({ event: 'access.webhook-failed', delivery, notice: message.event, attempt, outcome }, 'webhook delivery stopped: the gateway is closing');
+        return;
+      }
     }
   }
 }
 
-/** Text a caller wrote, made safe for Slack's mrkdwn: no mentions, links or markup can be smuggled in. */
+/**
+ * Text a caller wrote, made safe for Slack: `&`, `<` and `>` escaped (no mentions or links can be
+ * formed), control, line and bidirectional-override characters removed, cut to `max` characters.
+ */
 export function slackEscape(text: string, max = 300): string {
-  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
-  return cut.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\r\n]+/g, ' ');
+  // eslint-disable-next-line no-control-regex
+  const plain = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ');
+  const cut = plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
+  return cut.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

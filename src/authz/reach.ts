@@ -26,18 +26,14 @@ import type { AccessRecord, AccessTargetKind } from '../access/records.js';
 import type { AccessRequests, Locate, TargetLocation } from '../access/service.js';
 import { AccessChecker, ancestors } from './access.js';
 
-/** Loaders through one role's credential, for this request. */
+/** Loaders through one role's credential, for this request (made once per role: they are shared by every reach through it). */
 export type RoleLoaders = (role: ActiveRole) => Promise<{ loaders: Loaders; scope: string | null }>;
 
 /** Where objects are, through each role's credential: loaders made once per role per request. */
 export function locator(roles: () => readonly ActiveRole[], loadersFor: RoleLoaders): Locate {
-  const made = new Map<string, Promise<Loaders>>();
   return async (roleName, kind, id): Promise<TargetLocation | null> => {
     const role = roles().find((r) => r.name === roleName);
-    if (!role) return null;
-    let loaders = made.get(roleName);
-    if (!loaders) made.set(roleName, (loaders = loadersFor(role).then((l) => l.loaders)));
-    return locate(await loaders, kind, id);
+    return role ? locate((await loadersFor(role)).loaders, kind, id) : null;
   };
 }
 
@@ -58,7 +54,7 @@ async function locate(loaders: Loaders, kind: AccessTargetKind, id: number): Pro
 /** The role's own reach: its loaders, and the policy's collections for it. */
 export function ownReach(role: Pick<ActiveRole, 'maxRows' | 'canViewSql'>, loaders: Loaders, access: CollectionAccessCheck, runOwner: RunOwner | null): Reach {
   return {
-    grant: null, loaders, access, runOwner, maxRows: role.maxRows, canViewSql: role.canViewSql,
+    grant: null, loaders, access, runOwner, maxRows: role.maxRows, canViewSql: role.canViewSql, partsOf: null,
     allows: (kind, record, id, collectionId) => access.object(record, kind === 'collection' ? id : collectionId),
     use: () => undefined,
   };
@@ -66,26 +62,55 @@ export function ownReach(role: Pick<ActiveRole, 'maxRows' | 'canViewSql'>, loade
 
 const NO_COLLECTIONS = { all: false, ids: [], subtrees: [], root: false } as const;
 
-/** A grant's reach: its target alone, through the granting role's loaders. */
-function grantReach(grant: AccessRecord, loaders: Loaders, limits: { maxRows: number; canViewSql: boolean }, runOwner: RunOwner | null, used: (field: string) => void): Reach {
+/** Both checks at once: what a grant lists is in its target and in the granting role's own collections. */
+class BothAccess implements CollectionAccessCheck {
+  readonly unrestricted = false;
+  readonly #memo = new WeakMap<object, Promise<boolean>>();
+
+  constructor(private readonly a: CollectionAccessCheck, private readonly b: CollectionAccessCheck) {}
+
+  async collection(id: number | 'root' | null): Promise<boolean> {
+    return (await this.a.collection(id)) && this.b.collection(id);
+  }
+
+  object(root: object, collectionId: number | 'root' | null | undefined): Promise<boolean> {
+    if (collectionId === undefined) return Promise.resolve(true);
+    let answer = this.#memo.get(root);
+    if (!answer) this.#memo.set(root, (answer = this.collection(collectionId)));
+    return answer;
+  }
+
+  async filter<T>(items: readonly T[], collectionOf: (item: T) => number | 'root' | null): Promise<T[]> {
+    const keep = await Promise.all(items.map((item) => this.collection(collectionOf(item))));
+    return items.filter((_, i) => keep[i]);
+  }
+}
+
+/**
+ * A grant's reach: its target alone, through the granting role's loaders, and never beyond what the
+ * granting role itself may read (its `collections`).
+ */
+function grantReach(grant: AccessRecord, role: ActiveRole, loaders: Loaders, limits: { maxRows: number; canViewSql: boolean }, runOwner: RunOwner | null, used: (field: string) => void): Reach {
   const t = grant.target;
-  const access = new AccessChecker(
-    t.kind === 'collection' ? { all: false, ids: t.subtree ? [] : [t.id], subtrees: t.subtree ? [t.id] : [], root: false } : NO_COLLECTIONS,
-    loaders.collections,
-  );
+  const roleAccess = new AccessChecker(role.collections, loaders.collections);
+  const target = new AccessChecker(t.kind === 'collection' ? { all: false, ids: t.subtree ? [] : [t.id], subtrees: t.subtree ? [t.id] : [], root: false } : NO_COLLECTIONS, loaders.collections);
+  const access = new BothAccess(target, roleAccess);
   let cards: Promise<Set<number>> | undefined;
   const dashboardCards = (): Promise<Set<number>> => (cards ??= loaders.dashboard.load(t.id).then((d) => new Set(d.dashcards.flatMap((dc) =>
     [dc.cardId, ...dc.series.map((s) => ('id' in s ? s.id : null))].filter((x): x is number => typeof x === 'number')))));
+  const inTarget = async (kind: ReachKind, record: object, id: number | 'root', collectionId: number | 'root' | null): Promise<boolean> => {
+    if (t.kind === 'dashboard') {
+      if (kind === 'dashboard') return id === t.id;
+      return kind === 'card' && typeof id === 'number' && (await dashboardCards()).has(id);
+    }
+    if (t.kind === 'question') return kind === 'card' && id === t.id;
+    return target.object(record, kind === 'collection' ? id : collectionId);
+  };
   let once = false;
   return {
-    grant, loaders, access, runOwner, ...limits,
+    grant, loaders, access, runOwner, ...limits, partsOf: t.kind === 'dashboard' ? t.id : null,
     async allows(kind, record, id, collectionId) {
-      if (t.kind === 'dashboard') {
-        if (kind === 'dashboard') return id === t.id;
-        return kind === 'card' && typeof id === 'number' && (await dashboardCards()).has(id);
-      }
-      if (t.kind === 'question') return kind === 'card' && id === t.id;
-      return access.object(record, kind === 'collection' ? id : collectionId);
+      return (await inTarget(kind, record, id, collectionId)) && roleAccess.object(record, kind === 'collection' ? id : collectionId);
     },
     use(field) {
       if (once) return;
@@ -93,6 +118,12 @@ function grantReach(grant: AccessRecord, loaders: Loaders, limits: { maxRows: nu
       used(field);
     },
   };
+}
+
+/** Whether a grant's target is exactly this object (tried before grants that may hold it in a collection). */
+function targets(grant: AccessRecord, kind: ReachKind, id: number | 'root'): boolean {
+  const t = grant.target;
+  return t.id === id && (t.kind === kind || (t.kind === 'question' && kind === 'card'));
 }
 
 /** Whether a grant could show this object before it is loaded: its target itself, or anything for a collection grant. */
@@ -129,9 +160,15 @@ export class RequestReaches implements Reaches {
     return this.#marks.get(record) ?? this.own;
   }
 
+  /**
+   * A grant's objects are copies: loaders (and the cache's local layer) may hand the same object to
+   * several reaches of one credential, and a mark on it would move it from one to the other.
+   */
   mark<T extends object>(reach: Reach, record: T): T {
-    if (reach !== this.own) this.#marks.set(record, reach);
-    return record;
+    if (reach === this.own || this.#marks.get(record) === reach) return record;
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(record) as object | null) as T, record);
+    this.#marks.set(copy, reach);
+    return copy;
   }
 
   dashboard(id: number, field: string): Promise<Dashboard> {
@@ -189,8 +226,10 @@ export class RequestReaches implements Reaches {
         ownError = err;
       }
     }
-    for (const reach of await this.grants()) {
-      if (!mayCover(reach.grant!, kind, id)) continue;
+    // The grant of exactly this object first, then grants that may hold it in a collection.
+    const grants = await this.grants();
+    const ordered = [...grants.filter((g) => targets(g.grant!, kind, id)), ...grants.filter((g) => !targets(g.grant!, kind, id) && mayCover(g.grant!, kind, id))];
+    for (const reach of ordered) {
       try {
         const record = await load(reach.loaders);
         if (await reach.allows(kind, record, id, kind === 'collection' ? id : collectionOf(record))) {
@@ -219,14 +258,13 @@ export class RequestReaches implements Reaches {
     for (const grant of records) {
       const role = this.options.roles().find((r) => r.name === grant.grantingRole);
       if (!role) continue;
-      // The policy in force must still offer the target to the holder: a reload can withdraw it.
-      const offer = await service.offer(viewer, grant.target.kind, grant.target.id, this.options.locate, role.name).catch(() => null);
-      if (!offer) continue;
+      // The policy in force must still offer the target to the holder as it was granted: a reload can withdraw or narrow it.
+      if (!(await service.stillOffered(viewer, grant, this.options.locate).catch(() => false))) continue;
       const { loaders, scope } = await this.options.loadersFor(role);
       const runOwner = this.own.runOwner && scope !== null
         ? { issuer: viewer.issuer, subject: viewer.subject, role: `${this.options.roleName}+grant:${grant.id}`, scope } : null;
       const limits = { maxRows: Math.min(this.own.maxRows, role.maxRows), canViewSql: this.own.canViewSql && role.canViewSql };
-      reaches.push(grantReach(grant, loaders, limits, runOwner, (field) => service.used({ viewer, requestId, roleName: this.options.roleName }, grant, field)));
+      reaches.push(grantReach(grant, role, loaders, limits, runOwner, (field) => service.used({ viewer, requestId, roleName: this.options.roleName }, grant, field)));
     }
     return reaches;
   }

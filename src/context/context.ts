@@ -62,6 +62,11 @@ export interface Reach {
   readonly canViewSql: boolean;
   /** Whose runs made through this reach are (null: not kept). */
   readonly runOwner: RunOwner | null;
+  /**
+   * A dashboard grant's id: its questions are parts of that dashboard, shown and run on it (its cards'
+   * runs), not as questions of their own. Null otherwise.
+   */
+  readonly partsOf: number | null;
   /** May this reach show this object (`collectionId`: where it lives; for a collection, its own id)? */
   allows(kind: ReachKind, record: object, id: number | 'root', collectionId: number | 'root' | null): Promise<boolean>;
   /** Says the reach served `field` (a grant's use is written to the audit trail, once per request). */

@@ -34,6 +34,9 @@
  *              every measured run comes from the gateway's cache and the difference is the MCP layer's, not
  *              Metabase's. Every answer must be a 200 without errors (on /mcp: a `result` with
  *              `structuredContent`, not `isError`). Adds the CPU and latency MCP adds per operation.
+ *   grant      what reaching an object through a grant of just-in-time access costs: dashboard 2's metadata
+ *              by the analyst (its own role reads it) and by the sales user through a grant the analyst
+ *              approved (policy.yaml's grantable entry; the set-up asks and approves). CACHE=off.
  *
  * Two scenarios start no servers and run in this process: `gate` (the operation gate's CPU per
  * request, test/bench/gate.ts) and `codec` (a stored 2,000-row run as JSON against MessagePack,
@@ -293,6 +296,23 @@ const SCENARIOS: Record<string, () => Scenario> = {
       },
     };
   },
+  grant: () => {
+    // Dashboard 2 is outside what the sales role's key may read; the demo policy lets sales ask for it, through the analyst role's key.
+    const query = '{ dashboard(id: 2) { name tabs { name } cards { question { name } } } }';
+    const own: Side = graphqlSide('analyst, own role', 'gateway', query);
+    const granted: Side = {
+      name: 'sales, through a grant', server: 'gateway', setUp: (s) => ensureGrant(serverOf(s, 'gateway').ready),
+      job: (s, c) => graphqlJob(query)(serverOf(s, 'gateway').ready.url, serverOf(s, 'gateway').ready.salesToken, c),
+    };
+    return {
+      describe: 'dashboard 2\'s metadata (its tabs and its cards\' questions, no runs) on the gateway with CACHE=off: by the analyst, whose own role '
+        + 'reads it, and by a sales user through a grant of just-in-time access approved by the analyst (the sales key is tried and refused '
+        + 'first, the grant read from the store, the dashboard loaded with the analyst role\'s key)',
+      groups: everyCount([own, granted], connectionCounts('1,8,32')),
+      ratios: [[granted, own]],
+      columns: [{ header: 'upstream calls per 1,000 requests', value: (r) => fixed((r.upstreamCalls / Math.max(1, r.attempted)) * 1000, 2) }],
+    };
+  },
   memory: () => {
     const bigRun = graphqlSide('gateway, 2,000-row run', 'gateway', BIG_RUN_QUERY);
     return {
@@ -301,6 +321,20 @@ const SCENARIOS: Record<string, () => Scenario> = {
     };
   },
 };
+
+/** The sales user holds a grant of dashboard 2 (asked for, and approved by the analyst, when it holds none). */
+async function ensureGrant(ready: Ready): Promise<void> {
+  const post = async (token: string | undefined, query: string, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${ready.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    const body = await res.json() as { data?: Record<string, unknown>; errors?: unknown[] };
+    if (body.errors) throw new Error(`the grant's set-up failed: ${JSON.stringify(body.errors)}`);
+    return body.data!;
+  };
+  const held = (await post(ready.salesToken, '{ viewer { grants { id } } }'))['viewer'] as { grants: unknown[] };
+  if (held.grants.length) return;
+  const asked = (await post(ready.salesToken, 'mutation { requestAccess(target: {kind: DASHBOARD, id: "2"}, reason: "bench", durationMinutes: 240) { id } }'))['requestAccess'] as { id: string };
+  await post(ready.token, 'mutation($id: ID!) { approveAccessRequest(id: $id) { state } }', { id: asked.id });
+}
 
 async function load(job: LoadJob): Promise<LoadResult> {
   const { stdout } = await exec(process.execPath, ['--import', 'tsx', new URL('./load.ts', import.meta.url).pathname, JSON.stringify(job)], { maxBuffer: 1 << 20 });

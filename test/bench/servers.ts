@@ -64,6 +64,8 @@ export interface Ready {
   readonly token?: string;
   /** gateway: the agent's bearer token (the demo's reporting-agent client: policy.yaml's agent role). */
   readonly agentToken?: string;
+  /** gateway: the sales user's bearer token (for just-in-time access). */
+  readonly salesToken?: string;
 }
 
 export interface ProcessStats {
@@ -161,7 +163,7 @@ async function startGateway(metabase: DemoMetabase, env: Readonly<Record<string,
   const audit = switchableAudit();
   const stack = await startDemoGateway(loadConfig({ ...process.env, ...env, PORT: '0' }), metabase, { audit: audit.audit, policyFile: BENCH_POLICY_FILE });
   return {
-    ready: { url: stack.gatewayUrl, token: stack.tokens.analyst, agentToken: stack.tokens.agent },
+    ready: { url: stack.gatewayUrl, token: stack.tokens.analyst, agentToken: stack.tokens.agent, salesToken: stack.tokens.sales },
     audit: audit.switch,
     async close() {
       await stack.close();

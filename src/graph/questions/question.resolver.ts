@@ -9,7 +9,7 @@ import { parameterValues, ParameterValues, ParameterValuesArgs } from '../common
 import { Collection } from '../collections/collection.type.js';
 import { Database } from '../databases/database.type.js';
 import { QueryRun } from '../runs/run.type.js';
-import { runQuestion } from '../runs/run.service.js';
+import { partOnly, runQuestion } from '../runs/run.service.js';
 import { QuestionsArgs, RunArgs } from './question.args.js';
 import { QueryLanguage, Question, QuestionKind, User } from './question.type.js';
 import { RUN_COST } from '../../gate/cost.js';
@@ -67,7 +67,9 @@ export class QuestionResolver {
 
   @FieldResolver(() => ParameterValues, { description: 'The values one of the question\'s parameters may take, as Metabase lists them for the role.' })
   parameterValues(@Root() card: Card, @Args(() => ParameterValuesArgs) args: ParameterValuesArgs, @Ctx() ctx: GatewayContext) {
-    return parameterValues('card', card.id, card.parameters, args, ctx, ctx.reaches.of(card));
+    const reach = ctx.reaches.of(card);
+    if (reach.partsOf !== null) throw partOnly(card.id, reach.partsOf);
+    return parameterValues('card', card.id, card.parameters, args, ctx, reach);
   }
 
   @FieldResolver(() => [Column], { nullable: true, description: 'Columns of the last result Metabase saved, when it has one.' })
@@ -89,7 +91,8 @@ export class QuestionResolver {
 
   @FieldResolver(() => Database, { nullable: true })
   async database(@Root() card: Card, @Ctx() ctx: GatewayContext): Promise<DatabaseRecord | null> {
-    return card.databaseId === null ? null : ((await ctx.reaches.of(card).loaders.databases()).get(card.databaseId) ?? null);
+    // Databases live outside collections: the caller's own role's credential says what it may see of them, even for a granted question.
+    return card.databaseId === null ? null : ((await ctx.reaches.own.loaders.databases()).get(card.databaseId) ?? null);
   }
 
   @FieldResolver(() => User, { nullable: true })

@@ -14,6 +14,7 @@ export interface RunInput {
 
 /** Runs a question through the reach it was found by (the role's own credential, or a grant's). */
 export function runQuestion(ctx: GatewayContext, reach: Reach, card: Card, input: RunInput): Promise<QueryRun> {
+  if (reach.partsOf !== null) throw partOnly(card.id, reach.partsOf);
   const maxRows = checkMaxRows(input.maxRows, reach.maxRows);
   const parameters = resolveParameterValues(card.parameters, input.parameters, `question ${card.id}`)
     .filter((v) => v.value !== null)
@@ -41,6 +42,11 @@ export async function runDashcard(ctx: GatewayContext, reach: Reach, dashboard: 
   return runOrFailure(() => reach.loaders.run.load(key), maxRows, {
     trail: ctx.trail, keeping: keepingOf({ runs: ctx.runs, runOwner: reach.runOwner }, { collections: [dashboard.collectionId, dashcard.card?.collectionId ?? null] }), canViewSql: reach.canViewSql, log: ctx.log, questionId: dashcard.cardId, dashboardId: dashboard.id, dashboardCardId: dashcard.id, parameters,
   });
+}
+
+/** A question reached as a card of a granted dashboard runs on that dashboard only (its parameters and mappings apply). */
+export function partOnly(questionId: number, dashboardId: number): ForbiddenError {
+  return new ForbiddenError(`Question ${questionId} is yours through a grant of dashboard ${dashboardId} only as one of its cards: run the card (DashboardCard.run or runDashboardCard).`, { details: { reason: 'collection', requestable: false } });
 }
 
 export function findDashcard(dashboard: Dashboard, dashcardId: number): Dashcard {

@@ -10,6 +10,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { readFile, writeFile } from 'node:fs/promises';
 import { RedisAccessStore } from '../../../src/access/records.js';
 import { createAuditLog, type AuditLog } from '../../../src/audit/audit.js';
 import { startEmulator } from '../../../src/emulator/server.js';
@@ -45,6 +46,15 @@ roles:
         to: [sales]
         approvers: [support-lead]
         maxMinutes: 30
+  - name: sales-lead
+    match: { groups: [sales-leads] }
+    metabase: { apiKey: { env: SALES_KEY } }
+    collections: [{ subtree: 2 }]
+    grantable:
+      - dashboards: [1]
+        to: [support-leads]
+        approvers: [data-owner]
+        maxMinutes: 60
   - name: analyst
     match: { groups: [analysts] }
     metabase: { apiKey: { env: ANALYSTS_KEY } }
@@ -196,7 +206,8 @@ describe('just-in-time access', () => {
     assert.deepEqual([tooLong.extensions.code, tooLong.extensions['maxMinutes']], ['BAD_USER_INPUT', 240]);
     const notOffered = errorOf(await gql(one, 'sam', REQUEST, { kind: 'QUESTION', id: '12', minutes: 10 }));
     assert.deepEqual([notOffered.extensions.code, notOffered.extensions.reason], ['FORBIDDEN', 'not-requestable']);
-    assert.equal(errorOf(await gql(one, 'nina', REQUEST, { kind: 'DASHBOARD', id: '2', minutes: 10 })).extensions.reason, 'not-requestable', 'not offered to her groups');
+    assert.equal(errorOf(await gql(one, 'lee', REQUEST, { kind: 'DASHBOARD', id: '2', minutes: 10 })).extensions.reason, 'not-requestable', 'not offered to his groups');
+    assert.equal(errorOf(await gql(one, 'nina', REQUEST, { kind: 'DASHBOARD', id: '2', minutes: 10 })).extensions.reason, 'no-role', 'a grant acts on top of a role');
 
     // The approver sees it and may answer it; the requester sees it too, and may not.
     const pending = ok<{ accessRequests: { id: string; canAnswer: boolean; requester: { name: string } }[] }>(await gql(two, 'olga', '{ accessRequests(state: PENDING) { id canAnswer requester { name } } }')).accessRequests;
@@ -253,7 +264,7 @@ describe('just-in-time access', () => {
     const self = errorOf(await gql(one, 'dave', APPROVE, { id: asked.id }));
     assert.deepEqual([self.extensions.code, self.extensions.reason], ['FORBIDDEN', 'self-approval']);
     const lee = errorOf(await gql(two, 'lee', APPROVE, { id: asked.id }));
-    assert.deepEqual([lee.extensions.code, lee.extensions.reason], ['FORBIDDEN', 'not-approver'], 'an approver of the support collection only');
+    assert.equal(lee.extensions.code, 'NOT_FOUND', 'an approver of the support collection only learns nothing of it');
     const bea = errorOf(await gql(two, 'bea', APPROVE, { id: asked.id }));
     assert.equal(bea.extensions.code, 'NOT_FOUND', 'a bystander learns nothing of it');
     const deny = ok<{ denyAccessRequest: { state: string; decisionNote: string } }>(await gql(two, 'olga', 'mutation($id: ID!) { denyAccessRequest(id: $id, note: "ask your lead") { state decisionNote } }', { id: asked.id })).denyAccessRequest;
@@ -261,6 +272,28 @@ describe('just-in-time access', () => {
     const late = errorOf(await gql(one, 'olga', APPROVE, { id: asked.id }));
     assert.deepEqual([late.extensions.code, late.extensions['state']], ['BAD_USER_INPUT', 'DENIED'], 'a request is answered once');
     assert.equal(errorOf(await gql(one, 'dave', '{ question(id: 10) { name } }')).extensions['requestable'], true);
+  });
+
+  test('hostile input: every bound holds, with an error that says what was expected', async () => {
+    const asking = (reason: string, minutes: number, id = '2', kind = 'DASHBOARD') => gql(one, 'bea', `mutation($r: String!, $m: Int!, $id: ID!, $k: AccessTargetKind!) { requestAccess(target: {kind: $k, id: $id}, reason: $r, durationMinutes: $m) { id } }`, { r: reason, m: minutes, id, k: kind });
+    const cases: [Promise<GqlBody>, string, string | undefined][] = [
+      [asking('x'.repeat(501), 10), 'BAD_USER_INPUT', 'reason'],
+      [asking('   ', 10), 'BAD_USER_INPUT', 'reason'],
+      [asking('why', 0), 'BAD_USER_INPUT', 'durationMinutes'],
+      [asking('why', 10, '-1'), 'BAD_USER_INPUT', undefined],
+      [asking('why', 10, 'root', 'COLLECTION'), 'BAD_USER_INPUT', 'target.id'],
+      [gql(one, 'olga', APPROVE, { id: 'x'.repeat(5_000) }), 'NOT_FOUND', undefined],
+      [gql(one, 'olga', 'mutation { approveAccessRequest(id: "00000000-0000-0000-0000-000000000000", note: "n") { id } }'), 'NOT_FOUND', undefined],
+      [gql(one, 'olga', `mutation { denyAccessRequest(id: "00000000-0000-0000-0000-000000000000", note: "${'n'.repeat(501)}") { id } }`), 'BAD_USER_INPUT', 'note'],
+      [gql(one, 'olga', '{ accessRequests(first: 1000) { id } }'), 'BAD_USER_INPUT', 'first'],
+    ];
+    for (const [pending, code, argument] of cases) {
+      const error = errorOf(await pending);
+      assert.equal(error.extensions.code, code, error.message);
+      if (argument) assert.equal(error.extensions['argument'], argument, error.message);
+      assert.ok(!/\bat \w+ \(|node_modules|redis/i.test(error.message), `no internals: ${error.message}`);
+    }
+    assert.ok(!/x{100}/.test(errorOf(await gql(one, 'olga', APPROVE, { id: 'x'.repeat(5_000) })).message), 'a long id is not echoed whole');
   });
 
   test('a request unanswered for pendingMinutes expires', async () => {
@@ -304,12 +337,52 @@ describe('just-in-time access', () => {
     // A collection grant through the support-lead role: the collection's own items, not the support-lead role's other reach.
     const c = await ask(one, 'sam', 'COLLECTION', '4', 30);
     assert.equal(c.grantingRole, 'support-lead');
-    assert.equal(errorOf(await gql(one, 'olga', APPROVE, { id: c.id })).extensions.reason, 'not-approver', 'approved by support leads only');
+    assert.equal(errorOf(await gql(one, 'olga', APPROVE, { id: c.id })).extensions.code, 'NOT_FOUND', 'approved by support leads only');
     await approve(one, 'lee', c.id);
     const coll = ok<{ collection: { name: string; questions: { id: string }[]; dashboards: { id: string }[] } }>(await gql(two, 'sam', '{ collection(id: 4) { name questions { id } dashboards { id } } }')).collection;
     assert.deepEqual([coll.name, coll.questions.map((x) => x.id).sort(), coll.dashboards.map((x) => x.id)], ['Support', ['10', '11', '9'], ['2']]);
     assert.equal(errorOf(await gql(two, 'sam', '{ collection(id: 1) { name } }')).extensions.code, 'FORBIDDEN', 'a collection the granting role reads is not lent');
     assert.equal(errorOf(await gql(two, 'sam', '{ question(id: 3) { name } }')).extensions.code, 'FORBIDDEN');
+    // Question 10 is in both grants: the grant of exactly it serves it.
+    ok(await gql(one, 'sam', '{ question(id: 10) { name } }'));
+    assert.equal(events('access.used').at(-1)!['grantId'], q.id);
+  });
+
+  test('a grant lends no more than the granting role itself may read, and a granted dashboard\'s questions run only as its cards', async () => {
+    const asked = await ask(one, 'lee', 'DASHBOARD', '1', 60);
+    assert.equal(asked.grantingRole, 'sales-lead');
+    await approve(two, 'olga', asked.id);
+    const seen = ok<{ dashboard: { cards: { restricted: boolean; question: { id: string } | null; series: ({ id: string } | null)[] }[] } }>(
+      await gql(one, 'lee', '{ dashboard(id: 1) { cards { restricted question { id } series { id } } } }')).dashboard.cards;
+    // Card 3 and its series 14 are in Examples, which the Sales key reads but the sales-lead role's collections leave out.
+    assert.deepEqual(seen.map((c) => c.question?.id ?? null), ['8', '2', null, null, '4', '5']);
+    assert.deepEqual([seen[3]!.restricted, seen[3]!.series], [true, [null]]);
+    assert.equal(errorOf(await gql(one, 'lee', 'mutation { runDashboardCard(dashboardId: 1, dashboardCardId: 24) { rowCount } }')).extensions.code, 'FORBIDDEN');
+    assert.ok(ok<{ runDashboardCard: { rowCount: number } }>(await gql(one, 'lee', 'mutation { runDashboardCard(dashboardId: 1, dashboardCardId: 21) { rowCount } }')).runDashboardCard.rowCount > 0);
+    // A card's question is part of the dashboard: it runs as the card (the dashboard's parameters and mappings), not alone.
+    const alone = await gql(one, 'lee', '{ dashboard(id: 1) { cards { question { id run { rowCount } } } } }');
+    assert.ok(alone.errors?.length && alone.errors.every((e) => e.extensions.code === 'FORBIDDEN' && /only as one of its cards/.test(e.message)), JSON.stringify(alone.errors));
+    const values = await gql(one, 'lee', '{ dashboard(id: 1) { cards { question { parameterValues(parameter: "category") { values { value } } } } } }');
+    assert.ok(values.errors?.some((e) => /only as one of its cards/.test(e.message)));
+    assert.equal(errorOf(await gql(one, 'lee', '{ question(id: 8) { name } }')).extensions.code, 'FORBIDDEN', 'nor by id');
+  });
+
+  test('a policy reload that narrows the entry a grant was made under narrows the grant at once; the other instance follows its own policy', async () => {
+    const QUERY = '{ dashboard(id: 1) { name } }';
+    assert.equal(ok<{ dashboard: { name: string } }>(await gql(one, 'lee', QUERY)).dashboard.name, 'Sales overview');
+    const original = await readFile(one.policyFile, 'utf8');
+    const narrowed = original.replace('to: [support-leads]\n        approvers: [data-owner]\n        maxMinutes: 60', 'to: [support-leads]\n        approvers: [data-owner]\n        maxMinutes: 30');
+    assert.notEqual(narrowed, original);
+    try {
+      await writeFile(one.policyFile, narrowed);
+      assert.equal(await one.policy.reload('test'), true);
+      assert.equal(errorOf(await gql(one, 'lee', QUERY)).extensions.code, 'FORBIDDEN', 'a 60-minute grant under an entry now of 30 minutes');
+      assert.equal(ok<{ dashboard: { name: string } }>(await gql(two, 'lee', QUERY)).dashboard.name, 'Sales overview');
+    } finally {
+      await writeFile(one.policyFile, original);
+      assert.equal(await one.policy.reload('test'), true);
+    }
+    assert.equal(ok<{ dashboard: { name: string } }>(await gql(one, 'lee', QUERY)).dashboard.name, 'Sales overview', 'the entry back, the grant acts again until it ends');
   });
 
   test('the webhook never holds up the request, and is retried with backoff after a failure', async () => {

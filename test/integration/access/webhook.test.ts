@@ -41,7 +41,7 @@ function logs() {
   return { lines, logger: { warn: (obj: object) => lines.push({ level: 'warn', obj: obj as Record<string, unknown> }), info: (obj: object) => lines.push({ level: 'info', obj: obj as Record<string, unknown> }) } };
 }
 
-const MESSAGE = { event: 'access.requested', text: 'Sam asks', facts: { request: { id: 'r1' } } };
+const MESSAGE = { event: 'access.requested', text: 'Sam asks', lines: ['Sam asks', 'Reason: *bold* <!here>'], facts: { request: { id: 'r1' } } };
 
 test('a delivery is signed over timestamp and body; 503 and 429 are retried under one delivery id, until it lands', async () => {
   const hook = await receiver([503, 429, 200]);
@@ -58,8 +58,9 @@ test('a delivery is signed over timestamp and body; 503 and 429 are retried unde
       assert.equal(r.headers['content-type'], 'application/json');
     }
     assert.equal(new Set(hook.received.map((r) => r.headers['x-gateway-delivery'])).size, 1);
-    const body = JSON.parse(hook.received[0]!.body) as { text: string; blocks: { text: { text: string } }[]; gateway: { event: string; request: { id: string } } };
-    assert.deepEqual([body.text, body.blocks[0]!.text.text, body.gateway.event, body.gateway.request.id], ['Sam asks', 'Sam asks', 'access.requested', 'r1']);
+    const body = JSON.parse(hook.received[0]!.body) as { text: string; mrkdwn: boolean; blocks: { text: { type: string; text: string } }[]; gateway: { event: string; request: { id: string } } };
+    assert.deepEqual([body.text, body.mrkdwn, body.gateway.event, body.gateway.request.id], ['Sam asks', false, 'access.requested', 'r1']);
+    assert.deepEqual(body.blocks.map((b) => b.text), [{ type: 'plain_text', text: 'Sam asks', emoji: false }, { type: 'plain_text', text: 'Reason: *bold* <!here>', emoji: false }], 'plain text: nothing is read as markup');
     assert.deepEqual(lines.map((l) => [l.level, l.obj['event'], l.obj['attempt']]), [['info', 'access.webhook-delivered', 3]]);
   } finally {
     await hook.close();
@@ -129,7 +130,31 @@ test('closing stops a delivery waiting to retry at once', async () => {
   }
 });
 
-test('text a requester wrote cannot mention, link or mark up anything in Slack', () => {
+test('many deliveries retried leave nothing behind on the webhook\'s own signal', async () => {
+  const hook = await receiver(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 503 : 200)));
+  const { logger } = logs();
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w.name);
+  };
+  process.on('warning', onWarning);
+  const webhook = new Webhook({ target: () => ({ url: hook.url, secret: async () => 's' }), logger, baseDelayMs: 1 });
+  try {
+    for (let i = 0; i < 20; i++) {
+      webhook.send(MESSAGE);
+      await webhook.settled();
+    }
+    assert.equal(hook.received.length, 40, 'each delivered on its second attempt');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+    await hook.close();
+  }
+});
+
+test('text a requester wrote cannot mention, link, or reorder what is shown', () => {
   assert.equal(slackEscape('<!channel> see <https://evil.example|here> & *now*\nline'), '&lt;!channel&gt; see &lt;https://evil.example|here&gt; &amp; *now* line');
+  assert.equal(slackEscape('a\u202eb\u2028c\u0007d'), 'a b c d', 'bidi overrides, line separators and control characters go');
   assert.equal(slackEscape('x'.repeat(400)).length, 300);
 });
