@@ -72,10 +72,10 @@ export class AccessStoreUnavailable extends Error {
   override readonly name = 'AccessStoreUnavailable';
 }
 
-/** A requester has this many requests pending already: the store refuses another. */
+/** A requester has this many requests pending already: the store refuses another until `freeAt` (when the first wait ends). */
 export class TooManyPending extends Error {
   override readonly name = 'TooManyPending';
-  constructor(readonly pending: number) {
+  constructor(readonly pending: number, readonly freeAt: number) {
     super(`${pending} requests pending`);
   }
 }
@@ -88,8 +88,8 @@ export interface AccessStore {
    */
   open(record: AccessRecord, sameKey: string, now: number, maxPending: number): Promise<{ record: AccessRecord; merged: boolean }>;
   get(id: string): Promise<AccessRecord | null>;
-  /** Replaces the record with `next` if it is still in state `from`; false when it no longer is. */
-  move(id: string, from: AccessState, next: AccessRecord): Promise<boolean>;
+  /** Replaces the record with `next` if it is still in state `from` (at `now`); false when it no longer is. */
+  move(id: string, from: AccessState, next: AccessRecord, now: number): Promise<boolean>;
   /** The party's requests, newest first, at most `limit`. */
   byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]>;
   /** The party's records in state approved (revoked and expired ones leave at once), latest end first; some may be past `grantedUntil`. */
@@ -142,7 +142,10 @@ if same then
 end
 redis.call('zremrangebyscore', KEYS[5], '-inf', ARGV[3])
 local pending = redis.call('zcard', KEYS[5])
-if pending >= tonumber(ARGV[6]) then return {'full', tostring(pending)} end
+if pending >= tonumber(ARGV[6]) then
+  local first = redis.call('zrange', KEYS[5], 0, 0, 'WITHSCORES')
+  return {'full', tostring(pending), first[2]}
+end
 redis.call('hset', KEYS[2], 's', 'pending', 'r', ARGV[2], 'd', 0)
 redis.call('pexpire', KEYS[2], ARGV[5])
 redis.call('set', KEYS[1], ARGV[1] .. ' ' .. ARGV[4], 'PX', ARGV[5])
@@ -151,7 +154,7 @@ redis.call('zremrangebyrank', KEYS[3], 0, -${PER_REQUESTER_INDEX + 1})
 extend(KEYS[3], ARGV[5])
 redis.call('zadd', KEYS[5], ARGV[4], ARGV[1])
 extend(KEYS[5], ARGV[5])
-redis.call('zremrangebyscore', KEYS[6], '-inf', tonumber(ARGV[3]) - ${KEEP_AFTER_END_MS})
+redis.call('zremrangebyscore', KEYS[6], '-inf', ARGV[3])
 redis.call('zadd', KEYS[6], ARGV[4], ARGV[1])
 redis.call('zadd', KEYS[4], ARGV[3], ARGV[1])
 redis.call('zremrangebyrank', KEYS[4], 0, -${RECENT_INDEX + 1})
@@ -176,6 +179,17 @@ elseif ARGV[1] == 'approved' then
 end
 return 1`;
 
+/** A merged ask is counted on the request while it is still pending; -1: it no longer is; -2: its record has gone (its name is dropped). */
+const MERGE = `
+local s = redis.call('hget', KEYS[1], 's')
+if not s then
+  local same = redis.call('get', KEYS[2])
+  if same and string.sub(same, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then redis.call('del', KEYS[2]) end
+  return -2
+end
+if s ~= 'pending' then return -1 end
+return redis.call('hincrby', KEYS[1], 'd', 1)`;
+
 export class RedisAccessStore implements AccessStore {
   constructor(private readonly store: RedisStore) {}
 
@@ -193,16 +207,19 @@ export class RedisAccessStore implements AccessStore {
 
   async open(record: AccessRecord, sameKey: string, now: number, maxPending: number): Promise<{ record: AccessRecord; merged: boolean }> {
     const requester = partyKey(record.requester);
-    const [outcome, value] = await this.#run(async () => (await this.store.client.eval(
-      OPEN, 6, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'),
-      record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - Date.now()), maxPending,
-    )) as [string, string]);
-    if (outcome === 'full') throw new TooManyPending(Number(value));
-    if (outcome === 'new') return { record, merged: false };
-    await this.#run(() => this.store.client.hincrby(this.#key('r', value), 'd', 1));
-    const merged = await this.get(value);
-    if (!merged) throw new AccessStoreUnavailable('the merged request could not be read back');
-    return { record: merged, merged: true };
+    for (let attempt = 0; ; attempt++) {
+      const [outcome, value, freeAt] = await this.#run(async () => (await this.store.client.eval(
+        OPEN, 6, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'),
+        record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - now), maxPending,
+      )) as [string, string, string?]);
+      if (outcome === 'full') throw new TooManyPending(Number(value), Number(freeAt));
+      if (outcome === 'new') return { record, merged: false };
+      // Counted only while that request is still pending; one whose record has gone (evicted) is forgotten, and asked anew.
+      const counted = Number(await this.#run(() => this.store.client.eval(MERGE, 2, this.#key('r', value), this.#key('same', requester, sameKey), value)));
+      const merged = counted === -2 ? null : await this.get(value);
+      if (merged) return { record: merged, merged: true };
+      if (attempt > 0) throw new AccessStoreUnavailable('the merged request could not be read back');
+    }
   }
 
   async get(id: string): Promise<AccessRecord | null> {
@@ -210,11 +227,11 @@ export class RedisAccessStore implements AccessStore {
     return json ? parse(json, Number(duplicates ?? 0)) : null;
   }
 
-  async move(id: string, from: AccessState, next: AccessRecord): Promise<boolean> {
+  async move(id: string, from: AccessState, next: AccessRecord, now: number): Promise<boolean> {
     const requester = partyKey(next.requester);
     const moved = await this.#run(() => this.store.client.eval(
       MOVE, 6, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending'), this.#key('grants', requester),
-      from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - Date.now()), id, next.grantedUntil ?? 0,
+      from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - now), id, next.grantedUntil ?? 0,
     ));
     return Number(moved) === 1;
   }
@@ -252,9 +269,9 @@ export class RedisAccessStore implements AccessStore {
   }
 }
 
-/** Requests for the same target by the same requester are one request while pending. */
-export function sameKeyOf(r: Pick<AccessRecord, 'target' | 'grantingRole'>): string {
-  return `${r.target.kind}:${r.target.id}:${r.target.subtree ? 'subtree' : 'own'}:${r.grantingRole}`;
+/** Requests for the same target by the same requester, under the same entry, are one request while pending. */
+export function sameKeyOf(r: Pick<AccessRecord, 'target' | 'grantingRole' | 'entry'>): string {
+  return `${r.target.kind}:${r.target.id}:${r.target.subtree ? 'subtree' : 'own'}:${r.grantingRole}:${r.entry}`;
 }
 
 // --- Memory -----------------------------------------------------------------------------------------
@@ -280,8 +297,13 @@ export class MemoryAccessStore implements AccessStore {
       return { record: parse(held.json, held.duplicates)!, merged: true };
     }
     let pending = 0;
-    for (const r of this.#records.values()) if (r.requester === requester && r.state === 'pending' && r.liveUntil > now) pending += 1;
-    if (pending >= maxPending) throw new TooManyPending(pending);
+    let freeAt = Infinity;
+    for (const r of this.#records.values()) {
+      if (r.requester !== requester || r.state !== 'pending' || r.liveUntil <= now) continue;
+      pending += 1;
+      freeAt = Math.min(freeAt, r.liveUntil);
+    }
+    if (pending >= maxPending) throw new TooManyPending(pending, freeAt);
     this.#sweep(now);
     if (this.#records.size >= this.maxRecords) throw new AccessStoreUnavailable('the in-memory access-request store is full of pending requests and grants in force');
     this.#records.set(record.id, { json: JSON.stringify(record), state: 'pending', requester, duplicates: 0, keepUntil: keepUntil(record), liveUntil: record.pendingUntil });
@@ -294,7 +316,7 @@ export class MemoryAccessStore implements AccessStore {
     return held ? parse(held.json, held.duplicates) : null;
   }
 
-  async move(id: string, from: AccessState, next: AccessRecord): Promise<boolean> {
+  async move(id: string, from: AccessState, next: AccessRecord, _now: number): Promise<boolean> {
     const held = this.#records.get(id);
     if (!held || held.state !== from) return false;
     held.json = JSON.stringify(next);
@@ -315,11 +337,19 @@ export class MemoryAccessStore implements AccessStore {
 
   async grantsOf(party: Pick<Party, 'issuer' | 'subject'>): Promise<AccessRecord[]> {
     const requester = partyKey(party);
-    return this.#newest((r) => r.requester === requester && r.state === 'approved', PER_REQUESTER_INDEX);
+    // As in Redis: the latest end first.
+    return this.#newest((r) => r.requester === requester && r.state === 'approved', PER_REQUESTER_INDEX).sort((a, b) => (b.grantedUntil ?? 0) - (a.grantedUntil ?? 0));
   }
 
   async pending(now: number, limit: number): Promise<AccessRecord[]> {
-    return this.#newest((r) => r.state === 'pending' && r.liveUntil > now, limit).reverse();
+    // As in Redis: the soonest end of wait first.
+    const out: AccessRecord[] = [];
+    for (const held of [...this.#records.values()].filter((r) => r.state === 'pending' && r.liveUntil > now).sort((a, b) => a.liveUntil - b.liveUntil)) {
+      if (out.length >= limit) break;
+      const r = parse(held.json, held.duplicates);
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   async recent(limit: number): Promise<AccessRecord[]> {
@@ -340,8 +370,7 @@ export class MemoryAccessStore implements AccessStore {
 
   /** Drops records past their keeping time; past the bound, ended ones, oldest first. */
   #sweep(now: number): void {
-    const wall = Date.now();
-    for (const [id, held] of this.#records) if (held.keepUntil <= wall) this.#records.delete(id);
+    for (const [id, held] of this.#records) if (held.keepUntil <= now) this.#records.delete(id);
     for (const [id, held] of this.#records) {
       if (this.#records.size < this.maxRecords) break;
       if (held.liveUntil <= now) this.#records.delete(id);

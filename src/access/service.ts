@@ -20,7 +20,7 @@ import type { AuditLog } from '../audit/audit.js';
 import type { CallerAccessRequests } from '../context/context.js';
 import { BadUserInputError, ForbiddenError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from '../errors/index.js';
 import { viewerInGroups, type Viewer } from '../identity/viewer.js';
-import type { GrantRule, Policy, RolePolicy } from '../policy/policy.js';
+import type { CollectionAccess, GrantRule, Policy, RolePolicy } from '../policy/policy.js';
 import {
   AccessStoreUnavailable, sameKeyOf, stateAt, TooManyPending, type AccessRecord, type AccessState, type AccessStore, type AccessTarget, type AccessTargetKind, type Party,
 } from './records.js';
@@ -30,7 +30,8 @@ import type { PolicyStore } from '../policy/store.js';
 /** Where an object sits, as one role's credential sees it: its collection and the collections above that. */
 export interface TargetLocation {
   readonly collectionId: number | 'root' | null;
-  readonly ancestors: readonly number[];
+  /** The collections above it (read only when a subtree must be checked: it may cost the collection list). */
+  ancestors(): Promise<readonly number[]>;
 }
 
 /** Finds an object through the named role's credential; null when that credential cannot see it. */
@@ -91,44 +92,55 @@ export class AccessRequests {
   }
 
   /** The entry that offers this target to the viewer (the first of `offers`), or null. */
-  async offer(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, onlyRole?: string): Promise<Offer | null> {
-    for await (const offer of this.offers(viewer, kind, id, locate, onlyRole)) return offer;
+  async offer(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, only: { role?: string; except?: string | null } = {}): Promise<Offer | null> {
+    for await (const offer of this.offers(viewer, kind, id, locate, only)) return offer;
     return null;
   }
 
   /**
    * The entries that offer this target to the viewer, best first: those naming it by id (the most
-   * specific), then those whose collections hold it, each in policy order. Lazily: the object is
-   * located (through the offering role's credential) only when an entry naming it by id did not do.
+   * specific), then those whose collections hold it, each in policy order. Only what the offering
+   * role itself may read (its credential shows the object, and its `collections` hold it) is offered,
+   * and never through `only.except` (the caller's own role, through which a grant would add nothing).
    */
-  async *offers(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, onlyRole?: string): AsyncGenerator<Offer> {
+  async *offers(viewer: Viewer, kind: AccessTargetKind, id: number, locate: Locate, only: { role?: string; except?: string | null } = {}): AsyncGenerator<Offer> {
     const entries = this.options.policy().roles
-      .filter((role) => onlyRole === undefined || role.name === onlyRole)
+      .filter((role) => (only.role === undefined || role.name === only.role) && role.name !== only.except)
       .flatMap((role) => role.grantable.filter((rule) => viewerInGroups(viewer, rule.to)).map((rule) => ({ role, rule })));
-    const named = new Set<GrantRule>();
-    for (const { role, rule } of entries) {
-      const offer = (kind === 'dashboard' && rule.dashboards.includes(id)) || (kind === 'question' && rule.questions.includes(id)) ? { role, rule, subtree: false }
-        : kind === 'collection' && rule.subtrees.includes(id) ? { role, rule, subtree: true }
-          : kind === 'collection' && rule.collections.includes(id) ? { role, rule, subtree: false } : null;
-      if (offer) {
-        named.add(rule);
-        yield offer;
-      }
-    }
     const located = new Map<string, Promise<TargetLocation | null>>();
     const where = (role: string): Promise<TargetLocation | null> => {
       let p = located.get(role);
       if (!p) located.set(role, (p = locate(role, kind, id).catch(() => null)));
       return p;
     };
+    // What the offering role may read: every collection its credential shows (no lookup here: its grant's own
+    // load says whether the credential shows the object), or its `collections`, where the object is looked up.
+    const readable = async (role: RolePolicy): Promise<boolean> => {
+      if (role.collections.all) return true;
+      const at = await where(role.name);
+      return at !== null && roleReads(role.collections, kind === 'collection' ? id : at.collectionId, at.ancestors);
+    };
+    const named = new Set<GrantRule>();
     for (const { role, rule } of entries) {
-      if (named.has(rule) || (rule.subtrees.length === 0 && (kind === 'collection' || rule.collections.length === 0))) continue;
+      const offer = (kind === 'dashboard' && rule.dashboards.includes(id)) || (kind === 'question' && rule.questions.includes(id)) ? { role, rule, subtree: false }
+        : kind === 'collection' && rule.subtrees.includes(id) ? { role, rule, subtree: true }
+          : kind === 'collection' && rule.collections.includes(id) ? { role, rule, subtree: false } : null;
+      if (offer && (await readable(role))) {
+        named.add(rule);
+        yield offer;
+      }
+    }
+    for (const { role, rule } of entries) {
+      // An entry naming a collection may hold it as a subtree too (through an ancestor): a wider offer.
+      if ((named.has(rule) && kind !== 'collection') || (rule.subtrees.length === 0 && (kind === 'collection' || rule.collections.length === 0))) continue;
+      if (!(await readable(role))) continue;
       const at = await where(role.name);
       if (!at) continue;
       const own = typeof at.collectionId === 'number' ? at.collectionId : null;
       if (kind === 'collection') {
-        if (rule.subtrees.some((s) => at.ancestors.includes(s))) yield { role, rule, subtree: true };
-      } else if ((own !== null && rule.collections.includes(own)) || rule.subtrees.some((s) => s === own || at.ancestors.includes(s))) {
+        const above = await at.ancestors();
+        if (rule.subtrees.some((s) => above.includes(s))) yield { role, rule, subtree: true };
+      } else if ((own !== null && rule.collections.includes(own)) || (rule.subtrees.length > 0 && (rule.subtrees.includes(own as number) || (await at.ancestors()).some((a) => rule.subtrees.includes(a))))) {
         yield { role, rule, subtree: false };
       }
     }
@@ -136,7 +148,7 @@ export class AccessRequests {
 
   /** Whether the policy in force still offers this grant to the viewer as it was granted: the same reach, no longer, approved by a role it names. */
   async stillOffered(viewer: Viewer, grant: AccessRecord, locate: Locate): Promise<boolean> {
-    for await (const o of this.offers(viewer, grant.target.kind, grant.target.id, locate, grant.grantingRole)) {
+    for await (const o of this.offers(viewer, grant.target.kind, grant.target.id, locate, { role: grant.grantingRole })) {
       if ((o.subtree || !grant.target.subtree) && grant.durationMinutes <= o.rule.maxMinutes && grant.decision !== null && o.rule.approvers.includes(grant.decision.role)) return true;
     }
     return false;
@@ -154,7 +166,7 @@ export class AccessRequests {
     if (!Number.isInteger(input.durationMinutes) || input.durationMinutes < 1) {
       throw new BadUserInputError(`Expected \`durationMinutes\` to be a positive whole number of minutes, received ${input.durationMinutes}.`, { details: { argument: 'durationMinutes' } });
     }
-    const offer = await this.offer(caller.viewer, input.kind, input.id, locate);
+    const offer = await this.offer(caller.viewer, input.kind, input.id, locate, { except: caller.roleName });
     if (!offer) {
       throw new ForbiddenError(`Access to ${input.kind} ${input.id} cannot be requested by you: no grantable entry of the gateway policy offers it to your groups.`, { details: { reason: 'not-requestable' } });
     }
@@ -174,7 +186,10 @@ export class AccessRequests {
       opened = await this.#guard(() => this.#store.open(draft, sameKeyOf(draft), now, MAX_PENDING));
     } catch (err) {
       if (!(err instanceof TooManyPending)) throw err;
-      throw new RateLimitedError(`You have ${err.pending} access requests waiting for an answer (at most ${MAX_PENDING}); wait for an answer, or for them to expire.`, { details: { reason: 'pending-requests' } });
+      const retryAfterMs = Math.max(1_000, Math.ceil(err.freeAt - now));
+      throw new RateLimitedError(`You have ${err.pending} access requests waiting for an answer (at most ${MAX_PENDING}); wait for an answer, or for them to expire.`, {
+        details: { reason: 'pending-requests', retryAfterMs, retryAfterSeconds: Math.ceil(retryAfterMs / 1000) },
+      });
     }
     const record = opened.record;
     this.#event(opened.merged ? 'access.request-merged' : 'access.requested', caller, record, {});
@@ -201,7 +216,7 @@ export class AccessRequests {
     ]);
     const seen = new Set<string>();
     const out: AccessRecord[] = [];
-    for (const r of [...own, ...[...pending, ...recent].filter((r) => !same(r.requester, me) && this.decidingRole(caller, r) !== null)]) {
+    for (const r of [...own, ...[...pending, ...recent].filter((r) => !same(r.requester, me) && this.oversees(caller, r))]) {
       if (seen.has(r.id)) continue;
       seen.add(r.id);
       const settled = await this.#guard(() => this.#settle(r, now, caller.requestId));
@@ -218,6 +233,16 @@ export class AccessRequests {
     const role = this.options.policy().roles.find((r) => r.name === record.grantingRole);
     const rule = role?.grantable.find((g) => entryFingerprint(g) === record.entry);
     return rule?.approvers.find((a) => caller.availableRoles.includes(a)) ?? null;
+  }
+
+  /**
+   * Whether the caller oversees this request (sees it, and may revoke its grant): it may act in one of
+   * the request's approving roles, or in an approver of any current entry of the granting role.
+   * Answering a pending request needs more: `decidingRole`.
+   */
+  oversees(caller: Caller, record: AccessRecord): boolean {
+    if (record.approvers.some((a) => caller.availableRoles.includes(a))) return true;
+    return this.#approverRoles(caller, record.grantingRole).size > 0;
   }
 
   /** Approves or denies a pending request. */
@@ -239,7 +264,7 @@ export class AccessRequests {
       ...record, state: approve ? 'approved' : 'denied', decision: { by: partyOf(caller.viewer), role, note: text, at: now },
       grantedUntil: approve ? now + record.durationMinutes * 60_000 : null,
     };
-    if (!(await this.#guard(() => this.#store.move(id, 'pending', next)))) {
+    if (!(await this.#guard(() => this.#store.move(id, 'pending', next, now)))) {
       const now2 = await this.#guard(() => this.#store.get(id));
       throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', approve ? 'approved' : 'denied');
     }
@@ -260,7 +285,7 @@ export class AccessRequests {
     const state = stateAt(record, now);
     if (state !== 'approved') throw stateError(record, state, 'revoked');
     const next: AccessRecord = { ...record, state: 'revoked', ended: { by: partyOf(caller.viewer), at: now } };
-    if (!(await this.#guard(() => this.#store.move(id, 'approved', next)))) {
+    if (!(await this.#guard(() => this.#store.move(id, 'approved', next, now)))) {
       const now2 = await this.#guard(() => this.#store.get(id));
       throw stateError(record, now2 ? stateAt(now2, this.#clock()) : 'expired', 'revoked');
     }
@@ -305,7 +330,11 @@ export class AccessRequests {
     const state = stateAt(record, now);
     if (state === record.state) return record;
     const next: AccessRecord = { ...record, state: 'expired', ended: { by: null, at: record.state === 'pending' ? record.pendingUntil : record.grantedUntil! } };
-    if (await this.#store.move(record.id, record.state, next)) {
+    if (!(await this.#store.move(record.id, record.state, next, now))) {
+      // Another step won (a revocation, or another instance's settling): what it left stands.
+      return (await this.#store.get(record.id)) ?? next;
+    }
+    {
       this.options.audit.event(record.state === 'pending' ? 'access.request-expired' : 'access.expired', {
         requestId, accessRequest: record.id, requester: record.requester, approver: record.decision?.by ?? null, target: record.target, grantingRole: record.grantingRole,
         endedAt: iso(next.ended!.at),
@@ -317,7 +346,7 @@ export class AccessRequests {
   /** A record the caller may see: its own, or one it may answer. Anything else is NOT_FOUND, as if it did not exist. */
   async #visible(caller: Caller, id: string): Promise<AccessRecord> {
     const record = /^[0-9a-f-]{36}$/.test(id) ? await this.#guard(() => this.#store.get(id)) : null;
-    if (!record || (!same(record.requester, caller.viewer) && this.decidingRole(caller, record) === null)) throw notFound(id);
+    if (!record || (!same(record.requester, caller.viewer) && !this.oversees(caller, record))) throw notFound(id);
     return record;
   }
 
@@ -353,8 +382,23 @@ export class AccessRequests {
 
 const notFound = (id: string): NotFoundError => new NotFoundError(`No access request ${id.length > 64 ? `${id.slice(0, 61)}...` : id} is yours or yours to answer.`);
 
-/** An entry of `grantable`, as a short fingerprint: a request can be answered only while its entry is unchanged. */
-export const entryFingerprint = (rule: GrantRule): string => createHash('sha256').update(JSON.stringify(rule)).digest('base64url').slice(0, 22);
+/**
+ * An entry of `grantable`, as a short fingerprint of what it says (its lists sorted): a request can be
+ * answered only while its entry says the same.
+ */
+export const entryFingerprint = (rule: GrantRule): string => {
+  const sorted = (xs: readonly (string | number)[]) => [...xs].map(String).sort();
+  const canonical = [rule.dashboards, rule.questions, rule.collections, rule.subtrees, rule.to, rule.approvers].map(sorted);
+  return createHash('sha256').update(JSON.stringify([...canonical, rule.maxMinutes])).digest('base64url').slice(0, 22);
+};
+
+/** Whether a role's `collections` hold an object in `collectionId` (for a collection: its own id), below `ancestors`. */
+async function roleReads(access: CollectionAccess, collectionId: number | 'root' | null, ancestors: () => Promise<readonly number[]>): Promise<boolean> {
+  if (access.all) return true;
+  if (collectionId === null || collectionId === 'root') return access.root;
+  if (access.ids.includes(collectionId) || access.subtrees.includes(collectionId)) return true;
+  return access.subtrees.length > 0 && (await ancestors()).some((a) => access.subtrees.includes(a));
+}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const who = (p: Party): string => p.name ?? p.email ?? p.subject;

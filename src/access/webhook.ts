@@ -51,7 +51,7 @@ export interface WebhookMessage {
 
 export class Webhook {
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #stop = new AbortController();
+  readonly #controllers = new Set<AbortController>();
   readonly #attempts: number;
   readonly #baseDelayMs: number;
   readonly #timeoutMs: number;
@@ -74,7 +74,13 @@ export class Webhook {
       this.options.logger.warn({ event: 'access.webhook-dropped', delivery, notice: message.event, pending: this.#inFlight.size }, 'too many webhook deliveries pending; this one is dropped');
       return;
     }
-    const done: Promise<void> = this.#deliver(target, delivery, message).finally(() => this.#inFlight.delete(done));
+    // Each delivery has its own controller (closing aborts them all): nothing is added to a long-lived signal per attempt.
+    const controller = new AbortController();
+    this.#controllers.add(controller);
+    const done: Promise<void> = this.#deliver(target, delivery, message, controller.signal).finally(() => {
+      this.#inFlight.delete(done);
+      this.#controllers.delete(controller);
+    });
     this.#inFlight.add(done);
   }
 
@@ -86,11 +92,11 @@ export class Webhook {
   /** Shutdown: new deliveries are refused, those pending stop at their next step (a wait, or an attempt in flight). */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#stop.abort();
+    for (const controller of this.#controllers) controller.abort();
     await Promise.all([...this.#inFlight]);
   }
 
-  async #deliver(target: WebhookTarget, delivery: string, message: WebhookMessage): Promise<void> {
+  async #deliver(target: WebhookTarget, delivery: string, message: WebhookMessage, stop: AbortSignal): Promise<void> {
     // Plain text throughout: what callers wrote (a reason, a note, a name) is shown, never read as markup.
     const body = JSON.stringify({
       text: message.text, mrkdwn: false,
@@ -110,7 +116,7 @@ export class Webhook {
       let outcome: string;
       try {
         const res = await fetch(target.url, {
-          method: 'POST', body, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop.signal]),
+          method: 'POST', body, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), stop]),
           headers: { 'content-type': 'application/json', 'x-gateway-timestamp': timestamp, 'x-gateway-signature': `v1=${signature}`, 'x-gateway-delivery': delivery },
         });
         await res.body?.cancel().catch(() => undefined);
@@ -132,7 +138,7 @@ export class Webhook {
       }
       const delay = this.#baseDelayMs * 2 ** (attempt - 1);
       // Closing cuts the wait short (no listener is left behind on the long-lived signal).
-      await sleep(delay + Math.random() * delay * 0.25, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+      await sleep(delay + Math.random() * delay * 0.25, undefined, { signal: stop }).catch(() => undefined);
       if (this.#closed) {
         this.options.logger.warn({ event: 'access.webhook-failed', delivery, notice: message.event, attempt, outcome }, 'webhook delivery stopped: the gateway is closing');
         return;
@@ -143,11 +149,14 @@ export class Webhook {
 
 /**
  * Text a caller wrote, made safe for Slack: `&`, `<` and `>` escaped (no mentions or links can be
- * formed), control, line and bidirectional-override characters removed, cut to `max` characters.
+ * formed), control, line-separator, zero-width and bidirectional characters removed, cut to `max`
+ * characters.
  */
 export function slackEscape(text: string, max = 300): string {
   // eslint-disable-next-line no-control-regex
-  const plain = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ');
-  const cut = plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
+  const plain = text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+/g, ' ');
+  // Cut by code points, so no surrogate pair is split.
+  const points = Array.from(plain);
+  const cut = points.length > max ? `${points.slice(0, max - 1).join('')}…` : plain;
   return cut.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

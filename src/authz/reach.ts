@@ -16,7 +16,7 @@
  * target to the holder's groups ends its effect at once.
  */
 import type { Viewer } from '../identity/viewer.js';
-import { ForbiddenError, NotFoundError } from '../errors/index.js';
+import { BadUserInputError, ForbiddenError, GatewayError, NotFoundError } from '../errors/index.js';
 import type { CollectionAccessCheck, Reach, ReachKind, Reaches } from '../context/context.js';
 import type { Loaders } from '../metabase/loaders.js';
 import type { RunOwner } from '../metabase/stored-runs.js';
@@ -38,14 +38,14 @@ export function locator(roles: () => readonly ActiveRole[], loadersFor: RoleLoad
 }
 
 async function locate(loaders: Loaders, kind: AccessTargetKind, id: number): Promise<TargetLocation | null> {
-  const collections = await loaders.collections();
-  const above = (cid: number | 'root' | null): number[] => {
-    const c = cid === null || cid === 'root' ? undefined : collections.get(cid);
+  // The collection list is read only when a subtree must be checked.
+  const above = (cid: number | 'root' | null) => async (): Promise<readonly number[]> => {
+    const c = cid === null || cid === 'root' ? undefined : (await loaders.collections()).get(cid);
     return c ? ancestors(c) : [];
   };
   if (kind === 'collection') {
-    const c = collections.get(id);
-    return c ? { collectionId: id, ancestors: above(id) } : null;
+    const c = (await loaders.collections()).get(id);
+    return c ? { collectionId: id, ancestors: async () => ancestors(c) } : null;
   }
   const object = kind === 'dashboard' ? await loaders.dashboard.load(id) : await loaders.card.load(id);
   return { collectionId: object.collectionId, ancestors: above(object.collectionId) };
@@ -150,7 +150,7 @@ export class RequestReaches implements Reaches {
   readonly own: Reach;
   readonly #marks = new WeakMap<object, Reach>();
   readonly #byId = new Map<string, Promise<object>>();
-  #grants: Promise<readonly Reach[]> | undefined;
+  #grants: Promise<readonly GrantInRequest[]> | undefined;
 
   constructor(private readonly options: RequestReachesOptions) {
     this.own = options.own;
@@ -187,7 +187,14 @@ export class RequestReaches implements Reaches {
     }, (c: Collection) => c.id, `Collection ${id}`);
   }
 
-  grants(): Promise<readonly Reach[]> {
+  /** The caller's grants in force (each checked against the policy in force). */
+  async grants(): Promise<readonly Reach[]> {
+    const all = await this.#allGrants();
+    const live = await Promise.all(all.map((g) => g.inForce()));
+    return all.filter((_, i) => live[i]).map((g) => g.reach);
+  }
+
+  #allGrants(): Promise<readonly GrantInRequest[]> {
     return (this.#grants ??= this.#readGrants());
   }
 
@@ -199,7 +206,8 @@ export class RequestReaches implements Reaches {
   /** Whether the caller may ask for this object, and for how long: for a denial's message and extensions. */
   async #offer(kind: ReachKind, id: number | 'root'): Promise<{ hint: string; details: Record<string, unknown> }> {
     const asked = kind === 'card' ? 'question' : kind;
-    const offer = typeof id === 'number' ? await this.options.service.offer(this.options.viewer, asked, id, this.options.locate).catch(() => null) : null;
+    // Never through the caller's own role: a grant through it would add nothing.
+    const offer = typeof id === 'number' ? await this.options.service.offer(this.options.viewer, asked, id, this.options.locate, { except: this.options.roleName }).catch(() => null) : null;
     if (!offer) return { hint: '', details: { requestable: false } };
     return {
       hint: ` You may request access for up to ${offer.rule.maxMinutes} minutes: requestAccess(target: {kind: ${asked.toUpperCase()}, id: "${id}"}, reason, durationMinutes).`,
@@ -226,18 +234,22 @@ export class RequestReaches implements Reaches {
         ownError = err;
       }
     }
-    // The grant of exactly this object first, then grants that may hold it in a collection.
-    const grants = await this.grants();
-    const ordered = [...grants.filter((g) => targets(g.grant!, kind, id)), ...grants.filter((g) => !targets(g.grant!, kind, id) && mayCover(g.grant!, kind, id))];
-    for (const reach of ordered) {
+    // The grant of exactly this object first, then grants that may hold it in a collection; each
+    // checked against the policy in force only when it may serve (a check can cost a lookup).
+    const grants = await this.#allGrants();
+    const ordered = [...grants.filter((g) => targets(g.record, kind, id)), ...grants.filter((g) => !targets(g.record, kind, id) && mayCover(g.record, kind, id))];
+    for (const { reach, inForce } of ordered) {
+      if (!(await inForce())) continue;
       try {
         const record = await load(reach.loaders);
         if (await reach.allows(kind, record, id, kind === 'collection' ? id : collectionOf(record))) {
           reach.use(field);
           return this.mark(reach, record);
         }
-      } catch {
-        // This grant's credential cannot show it either: the role's own answer stands.
+      } catch (err) {
+        // Metabase or the gateway could not answer for this grant: that, not a denial, is the answer.
+        if (err instanceof GatewayError && !(err instanceof ForbiddenError) && !(err instanceof NotFoundError) && !(err instanceof BadUserInputError)) throw err;
+        // Otherwise this grant's credential cannot show it either: the role's own answer stands.
       }
     }
     // Not found, a bad id, Metabase unreachable: the same answer as without grants.
@@ -251,21 +263,30 @@ export class RequestReaches implements Reaches {
     throw await this.denial(kind, id, what);
   }
 
-  async #readGrants(): Promise<readonly Reach[]> {
+  async #readGrants(): Promise<readonly GrantInRequest[]> {
     const { viewer, service, requestId } = this.options;
     const records = await service.grantsOf(viewer, requestId);
-    const reaches: Reach[] = [];
+    const out: GrantInRequest[] = [];
     for (const grant of records) {
       const role = this.options.roles().find((r) => r.name === grant.grantingRole);
       if (!role) continue;
-      // The policy in force must still offer the target to the holder as it was granted: a reload can withdraw or narrow it.
-      if (!(await service.stillOffered(viewer, grant, this.options.locate).catch(() => false))) continue;
       const { loaders, scope } = await this.options.loadersFor(role);
       const runOwner = this.own.runOwner && scope !== null
         ? { issuer: viewer.issuer, subject: viewer.subject, role: `${this.options.roleName}+grant:${grant.id}`, scope } : null;
       const limits = { maxRows: Math.min(this.own.maxRows, role.maxRows), canViewSql: this.own.canViewSql && role.canViewSql };
-      reaches.push(grantReach(grant, role, loaders, limits, runOwner, (field) => service.used({ viewer, requestId, roleName: this.options.roleName }, grant, field)));
+      const reach = grantReach(grant, role, loaders, limits, runOwner, (field) => service.used({ viewer, requestId, roleName: this.options.roleName }, grant, field));
+      // The policy in force must still offer the target to the holder as it was granted: a reload can withdraw or narrow it.
+      let checked: Promise<boolean> | undefined;
+      const inForce = (): Promise<boolean> => (checked ??= service.stillOffered(viewer, grant, this.options.locate).catch(() => false));
+      out.push({ record: grant, reach, inForce });
     }
-    return reaches;
+    return out;
   }
+}
+
+/** A grant the caller holds, as this request sees it: its reach, and whether the policy in force still offers it (checked once, when first needed). */
+interface GrantInRequest {
+  readonly record: AccessRecord;
+  readonly reach: Reach;
+  inForce(): Promise<boolean>;
 }

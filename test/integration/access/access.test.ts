@@ -46,6 +46,11 @@ roles:
         to: [sales]
         approvers: [support-lead]
         maxMinutes: 30
+      # Question 12 (Finance) is outside what this role reads: never offered.
+      - questions: [12]
+        to: [sales]
+        approvers: [support-lead]
+        maxMinutes: 30
   - name: sales-lead
     match: { groups: [sales-leads] }
     metabase: { apiKey: { env: SALES_KEY } }
@@ -192,7 +197,7 @@ describe('just-in-time access', () => {
     const outside = errorOf(await gql(one, 'sam', '{ question(id: 3) { name } }'));
     assert.deepEqual([outside.extensions.code, outside.extensions.reason, outside.extensions['requestable'], outside.extensions['requestMaxMinutes']], ['FORBIDDEN', 'collection', true, 60]);
     const finance = errorOf(await gql(one, 'sam', '{ question(id: 12) { name } }'));
-    assert.equal(finance.extensions['requestable'], false, 'nothing offers the finance question');
+    assert.equal(finance.extensions['requestable'], false, 'an entry names the finance question, but its role cannot read it: not offered');
 
     const hookSeen = nextHook.promise;
     const asked = await ask(one, 'sam', 'DASHBOARD', '2');
@@ -383,6 +388,28 @@ describe('just-in-time access', () => {
       assert.equal(await one.policy.reload('test'), true);
     }
     assert.equal(ok<{ dashboard: { name: string } }>(await gql(one, 'lee', QUERY)).dashboard.name, 'Sales overview', 'the entry back, the grant acts again until it ends');
+
+    // A widened entry: the grant still acts; its approvers still see it and may end it; a request pending
+    // under the old entry can no longer be answered, and asking again is a new request, not merged into it.
+    const stale = await ask(one, 'lee', 'DASHBOARD', '1', 30);
+    const widened = original.replace('to: [support-leads]\n        approvers: [data-owner]\n        maxMinutes: 60', 'to: [support-leads]\n        approvers: [data-owner]\n        maxMinutes: 90');
+    try {
+      await writeFile(one.policyFile, widened);
+      assert.equal(await one.policy.reload('test'), true);
+      assert.equal(ok<{ dashboard: { name: string } }>(await gql(one, 'lee', QUERY)).dashboard.name, 'Sales overview');
+      assert.equal(errorOf(await gql(one, 'olga', APPROVE, { id: stale.id })).extensions.code, 'NOT_FOUND', 'its entry has changed');
+      const fresh = await ask(one, 'lee', 'DASHBOARD', '1', 30);
+      assert.notEqual(fresh.id, stale.id);
+      const grant = ok<{ viewer: { grants: { id: string; target: { id: string } }[] } }>(await gql(one, 'lee', '{ viewer { grants { id target { id } } } }')).viewer.grants.find((g) => g.target.id === '1')!;
+      const seen = ok<{ accessRequests: { id: string; state: string }[] }>(await gql(one, 'olga', '{ accessRequests(state: APPROVED) { id state } }')).accessRequests;
+      assert.ok(seen.some((r) => r.id === grant.id), 'the approver still sees the grant');
+      assert.equal(ok<{ revokeGrant: { state: string } }>(await gql(one, 'olga', 'mutation($id: ID!) { revokeGrant(id: $id) { state } }', { id: grant.id })).revokeGrant.state, 'REVOKED');
+      assert.equal(errorOf(await gql(two, 'lee', QUERY)).extensions.code, 'FORBIDDEN');
+      await gql(one, 'olga', 'mutation($id: ID!) { denyAccessRequest(id: $id) { state } }', { id: fresh.id });
+    } finally {
+      await writeFile(one.policyFile, original);
+      assert.equal(await one.policy.reload('test'), true);
+    }
   });
 
   test('the webhook never holds up the request, and is retried with backoff after a failure', async () => {

@@ -11,7 +11,8 @@ import { MemoryAccessStore, RedisAccessStore, sameKeyOf, TooManyPending, type Ac
 import { RedisStore } from '../../../src/store/store.js';
 import { startRedis, testPrefix, twoInstanceStores } from '../../helpers/redis.js';
 
-const NOW = Date.UTC(2026, 11, 1, 12);
+/** The tests' clock, near wall time (records' keeping times are counted from it). */
+const NOW = Date.now();
 const party = (subject: string) => ({ issuer: 'idp', subject, email: `${subject}@example.test`, name: subject });
 
 function draft(subject: string, targetId: number, at = NOW): AccessRecord {
@@ -51,13 +52,13 @@ function contract(name: string, open: () => { a: AccessStore; b: AccessStore }):
       const { record } = await a.open(draft(`ana-${randomUUID()}`, 4), 'k', NOW, 10);
       const approve: AccessRecord = { ...record, state: 'approved', decision: { by: party('olga'), role: 'owner', note: null, at: NOW }, grantedUntil: NOW + 3_600_000 };
       const deny: AccessRecord = { ...record, state: 'denied', decision: { by: party('otto'), role: 'owner', note: 'no', at: NOW } };
-      const outcomes = await Promise.all([a.move(record.id, 'pending', approve), b.move(record.id, 'pending', deny)]);
+      const outcomes = await Promise.all([a.move(record.id, 'pending', approve, NOW), b.move(record.id, 'pending', deny, NOW)]);
       assert.equal(outcomes.filter(Boolean).length, 1, `exactly one wins: ${outcomes}`);
       const stored = (await b.get(record.id))!;
       assert.equal(stored.state, outcomes[0] ? 'approved' : 'denied');
-      assert.equal(await a.move(record.id, 'pending', approve), false, 'no longer pending');
+      assert.equal(await a.move(record.id, 'pending', approve, NOW), false, 'no longer pending');
       if (stored.state === 'approved') {
-        assert.equal(await b.move(record.id, 'approved', { ...stored, state: 'revoked', ended: { by: party('olga'), at: NOW } }), true);
+        assert.equal(await b.move(record.id, 'approved', { ...stored, state: 'revoked', ended: { by: party('olga'), at: NOW } }, NOW), true);
         assert.equal((await a.get(record.id))?.state, 'revoked');
       }
       assert.equal(await a.get(randomUUID()), null);
@@ -69,10 +70,12 @@ function contract(name: string, open: () => { a: AccessStore; b: AccessStore }):
       const outcomes = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).open(draft(who, 100 + i), `t${i}`, NOW, 10)));
       assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 10);
       assert.ok(outcomes.every((o) => o.status === 'fulfilled' || o.reason instanceof TooManyPending));
+      const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!.reason as TooManyPending;
+      assert.deepEqual([refused.pending, refused.freeAt], [10, NOW + 60 * 60_000], 'how many wait, and when the first wait ends');
       assert.equal((await a.open(draft(`other-${who}`, 1), 't', NOW, 10)).merged, false, 'another requester is not held back');
       // Answered requests no longer count.
       const mine = await b.byRequester(party(who), 50);
-      assert.equal(await a.move(mine[0]!.id, 'pending', { ...mine[0]!, state: 'denied' }), true);
+      assert.equal(await a.move(mine[0]!.id, 'pending', { ...mine[0]!, state: 'denied' }, NOW), true);
       assert.equal((await b.open(draft(who, 999), 'later', NOW, 10)).merged, false);
       assert.ok((await a.pending(NOW, 500)).filter((r) => r.requester.subject === who).length === 10, 'the approvers\' pending index');
     });
@@ -82,13 +85,13 @@ function contract(name: string, open: () => { a: AccessStore; b: AccessStore }):
       const who = `holder-${randomUUID()}`;
       const { record } = await a.open(draft(who, 7), 'g', NOW, 10);
       const approved: AccessRecord = { ...record, state: 'approved', decision: { by: party('olga'), role: 'owner', note: null, at: NOW }, grantedUntil: NOW + 30 * 24 * 3_600_000 };
-      assert.equal(await b.move(record.id, 'pending', approved), true);
+      assert.equal(await b.move(record.id, 'pending', approved, NOW), true);
       for (let i = 0; i < 12; i++) {
         const later = await b.open(draft(who, 200 + i, NOW + i + 1), `later${i}`, NOW + i + 1, 50);
-        await a.move(later.record.id, 'pending', { ...later.record, state: 'denied' });
+        await a.move(later.record.id, 'pending', { ...later.record, state: 'denied' }, NOW);
       }
       assert.deepEqual((await a.grantsOf(party(who))).map((r) => r.id), [record.id]);
-      assert.equal(await a.move(record.id, 'approved', { ...approved, state: 'revoked', ended: { by: party('olga'), at: NOW } }), true);
+      assert.equal(await a.move(record.id, 'approved', { ...approved, state: 'revoked', ended: { by: party('olga'), at: NOW } }, NOW), true);
       assert.deepEqual(await b.grantsOf(party(who)), []);
     });
   });
@@ -100,7 +103,7 @@ test('in Redis, the requester\'s indexes live as long as their longest grant', a
   const { record } = await access.open(draft(who, 1), 'k', NOW, 10);
   const thirtyDays = 30 * 24 * 3_600_000;
   const now = Date.now();
-  assert.equal(await access.move(record.id, 'pending', { ...record, state: 'approved', decision: { by: party('olga'), role: 'owner', note: null, at: now }, grantedUntil: now + thirtyDays }), true);
+  assert.equal(await access.move(record.id, 'pending', { ...record, state: 'approved', decision: { by: party('olga'), role: 'owner', note: null, at: now }, grantedUntil: now + thirtyDays }, NOW), true);
   const partyKey = createHash('sha256').update(`idp\u0000${who}`).digest('base64url');
   const ttl = (key: string) => stores.one.client.pttl(stores.one.key(key));
   const recordTtl = await ttl(`{access}:r:${record.id}`);
@@ -118,7 +121,7 @@ test('the memory store never drops a pending request or a grant in force: full, 
   for (let i = 0; i < 3; i++) live.push((await store.open(draft(`u${i}`, 1), 'k', NOW, 10)).record.id);
   await assert.rejects(store.open(draft('u9', 1), 'k', NOW, 10), AccessStoreUnavailable);
   const first = (await store.get(live[0]!))!;
-  await store.move(first.id, 'pending', { ...first, state: 'denied' });
+  await store.move(first.id, 'pending', { ...first, state: 'denied' }, NOW);
   assert.equal((await store.open(draft('u9', 1), 'k', NOW, 10)).merged, false, 'an ended record makes room');
   assert.deepEqual((await store.recent(10)).map((r) => r.id).slice(1).sort(), live.slice(1).sort());
 });
@@ -137,7 +140,7 @@ test('with Redis down, writes fail loudly and reads say so: nothing is taken for
     await redis.stop();
     await assert.rejects(access.open(draft('sam', 2), 'k2', NOW, 10), AccessStoreUnavailable);
     await assert.rejects(access.byRequester(party('sam'), 10), AccessStoreUnavailable);
-    await assert.rejects(access.move(record.id, 'pending', { ...record, state: 'denied' }), AccessStoreUnavailable);
+    await assert.rejects(access.move(record.id, 'pending', { ...record, state: 'denied' }, NOW), AccessStoreUnavailable);
   } finally {
     await store.close();
     await redis.stop().catch(() => undefined);
