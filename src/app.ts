@@ -89,7 +89,11 @@ export interface GatewayDeps {
    * Just-in-time access: where requests and grants are kept (default: the shared state's store, else
    * this process's memory), the clock they expire by, and the webhook's retry timing.
    */
-  readonly access?: { readonly store?: AccessStore; readonly clock?: () => number; readonly webhook?: Pick<WebhookOptions, 'attempts' | 'baseDelayMs' | 'timeoutMs'> };
+  readonly access?: {
+    readonly store?: AccessStore; readonly clock?: () => number; readonly webhook?: Pick<WebhookOptions, 'attempts' | 'baseDelayMs' | 'timeoutMs'>;
+    /** How often this instance settles requests and grants whose time ran out unseen (their expiry events), in ms. Default 30,000. */
+    readonly sweepMs?: number;
+  };
   /** Demo mode: the demo users' tokens, which the explorer offers. */
   readonly demoUsers?: () => readonly { readonly name: string; readonly token: string }[];
 }
@@ -175,6 +179,11 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     store: deps.access?.store ?? deps.shared?.access ?? new MemoryAccessStore(), policy: deps.policy, audit, logger,
     ...(deps.access?.clock ? { clock: deps.access.clock } : {}), ...(deps.access?.webhook ? { webhook: deps.access.webhook } : {}),
   });
+  // Expiries nobody comes back to are settled (and audited) by a sweep; every instance sweeps, one wins each.
+  const sweep = setInterval(() => {
+    accessRequests.sweep().catch((err: unknown) => logger.debug({ event: 'access.sweep-failed', problem: (err as Error).message }, 'the access sweep did not run'));
+  }, deps.access?.sweepMs ?? 30_000);
+  sweep.unref();
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request): Promise<GatewayContext> => {
       const { viewer, role, availableRoles, noRoleReason, limits } = request.caller!;
@@ -278,6 +287,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
       try {
         await drain(app, recorder, settings.drainGraceMs);
         await apollo.stop().catch(() => undefined);
+        clearInterval(sweep);
         await accessRequests.close();
       } finally {
         watchdog.stop();

@@ -98,6 +98,8 @@ export interface AccessStore {
   pending(now: number, limit: number): Promise<AccessRecord[]>;
   /** Everyone's requests, newest first, at most `limit` (what approvers look back on). */
   recent(limit: number): Promise<AccessRecord[]>;
+  /** Pending requests and grants whose time is over at `now` but which are not yet settled as expired, soonest first, at most `limit`. */
+  due(now: number, limit: number): Promise<AccessRecord[]>;
 }
 
 /** How long a record outlives its end, so approvers and the requester can still see what happened. */
@@ -124,7 +126,8 @@ function parse(json: string, duplicates: number): AccessRecord | null {
 // Every key carries the hash tag {access}, so the scripts' keys share one Cluster slot, and every key a
 // script touches is declared. A record is a hash: `s` its state, `r` its JSON, `d` its merged asks.
 // Indexes: the requester's records (`by`, newest last), their pending ones (`pend`, by end of wait),
-// their grants (`grants`, by end of grant), everyone's pending (`pending`) and everyone's (`all`).
+// their grants (`grants`, by end of grant), everyone's pending (`pending`), everyone's (`all`), and
+// everything whose time runs out (`ends`: pending requests and grants, by when they end), for the sweep.
 // `same` names the pending request per requester and target as "<id> <pendingUntil>"; it is deleted when
 // the request leaves pending.
 
@@ -154,8 +157,9 @@ redis.call('zremrangebyrank', KEYS[3], 0, -${PER_REQUESTER_INDEX + 1})
 extend(KEYS[3], ARGV[5])
 redis.call('zadd', KEYS[5], ARGV[4], ARGV[1])
 extend(KEYS[5], ARGV[5])
-redis.call('zremrangebyscore', KEYS[6], '-inf', ARGV[3])
+redis.call('zremrangebyscore', KEYS[6], '-inf', tonumber(ARGV[3]) - ${KEEP_AFTER_END_MS})
 redis.call('zadd', KEYS[6], ARGV[4], ARGV[1])
+redis.call('zadd', KEYS[7], ARGV[4], ARGV[1])
 redis.call('zadd', KEYS[4], ARGV[3], ARGV[1])
 redis.call('zremrangebyrank', KEYS[4], 0, -${RECENT_INDEX + 1})
 return {'new', ARGV[1]}`;
@@ -174,8 +178,10 @@ end
 if ARGV[2] == 'approved' then
   redis.call('zadd', KEYS[6], ARGV[6], ARGV[5])
   extend(KEYS[6], ARGV[4])
-elseif ARGV[1] == 'approved' then
-  redis.call('zrem', KEYS[6], ARGV[5])
+  redis.call('zadd', KEYS[7], ARGV[6], ARGV[5])
+else
+  if ARGV[1] == 'approved' then redis.call('zrem', KEYS[6], ARGV[5]) end
+  redis.call('zrem', KEYS[7], ARGV[5])
 end
 return 1`;
 
@@ -209,7 +215,7 @@ export class RedisAccessStore implements AccessStore {
     const requester = partyKey(record.requester);
     for (let attempt = 0; ; attempt++) {
       const [outcome, value, freeAt] = await this.#run(async () => (await this.store.client.eval(
-        OPEN, 6, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'),
+        OPEN, 7, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'), this.#key('ends'),
         record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - now), maxPending,
       )) as [string, string, string?]);
       if (outcome === 'full') throw new TooManyPending(Number(value), Number(freeAt));
@@ -230,7 +236,7 @@ export class RedisAccessStore implements AccessStore {
   async move(id: string, from: AccessState, next: AccessRecord, now: number): Promise<boolean> {
     const requester = partyKey(next.requester);
     const moved = await this.#run(() => this.store.client.eval(
-      MOVE, 6, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending'), this.#key('grants', requester),
+      MOVE, 7, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending'), this.#key('grants', requester), this.#key('ends'),
       from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - now), id, next.grantedUntil ?? 0,
     ));
     return Number(moved) === 1;
@@ -250,6 +256,15 @@ export class RedisAccessStore implements AccessStore {
 
   async recent(limit: number): Promise<AccessRecord[]> {
     return this.#records(await this.#run(() => this.store.client.zrevrange(this.#key('all'), 0, limit - 1)));
+  }
+
+  async due(now: number, limit: number): Promise<AccessRecord[]> {
+    const ids = await this.#run(() => this.store.client.zrangebyscore(this.#key('ends'), '-inf', now, 'LIMIT', 0, limit));
+    const records = await this.#records(ids);
+    // A record gone (kept no longer) leaves the index too.
+    const gone = ids.filter((id) => !records.some((r) => r.id === id));
+    if (gone.length) await this.#run(() => this.store.client.zrem(this.#key('ends'), ...gone));
+    return records;
   }
 
   /** The records of these ids, in order, in one round trip; ids whose record has gone are left out. */
@@ -354,6 +369,16 @@ export class MemoryAccessStore implements AccessStore {
 
   async recent(limit: number): Promise<AccessRecord[]> {
     return this.#newest(() => true, limit);
+  }
+
+  async due(now: number, limit: number): Promise<AccessRecord[]> {
+    const out: AccessRecord[] = [];
+    for (const held of [...this.#records.values()].filter((r) => (r.state === 'pending' || r.state === 'approved') && r.liveUntil <= now).sort((a, b) => a.liveUntil - b.liveUntil)) {
+      if (out.length >= limit) break;
+      const r = parse(held.json, held.duplicates);
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   #newest(keep: (r: { state: AccessState; requester: string; liveUntil: number }) => boolean, limit: number): AccessRecord[] {

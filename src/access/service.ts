@@ -317,6 +317,21 @@ export class AccessRequests {
     return out;
   }
 
+  /**
+   * Settles what has run out unseen: pending requests and grants past their time, each moved to
+   * expired and its audit event written once (whichever instance wins), so the trail records an
+   * expiry even when nobody comes back to it. Returns how many of those it looked at are now expired.
+   */
+  async sweep(limit = 100): Promise<number> {
+    const now = this.#clock();
+    let settled = 0;
+    for (const r of await this.#store.due(now, limit)) {
+      const after = await this.#settle(r, now, null);
+      if (after.state === 'expired' && r.state !== 'expired') settled += 1;
+    }
+    return settled;
+  }
+
   /** A grant was used by a request (once per request and grant). */
   used(caller: Pick<Caller, 'viewer' | 'requestId' | 'roleName'>, grant: AccessRecord, field: string): void {
     this.options.audit.event('access.used', {
@@ -326,7 +341,7 @@ export class AccessRequests {
   }
 
   /** A record as of now: a pending request or a grant past its time is moved to expired (and the event written) by whoever sees it first. */
-  async #settle(record: AccessRecord, now: number, requestId: string): Promise<AccessRecord> {
+  async #settle(record: AccessRecord, now: number, requestId: string | null): Promise<AccessRecord> {
     const state = stateAt(record, now);
     if (state === record.state) return record;
     const next: AccessRecord = { ...record, state: 'expired', ended: { by: null, at: record.state === 'pending' ? record.pendingUntil : record.grantedUntil! } };
@@ -336,7 +351,7 @@ export class AccessRequests {
     }
     {
       this.options.audit.event(record.state === 'pending' ? 'access.request-expired' : 'access.expired', {
-        requestId, accessRequest: record.id, requester: record.requester, approver: record.decision?.by ?? null, target: record.target, grantingRole: record.grantingRole,
+        requestId: requestId ?? undefined, sweep: requestId === null || undefined, accessRequest: record.id, requester: record.requester, approver: record.decision?.by ?? null, target: record.target, grantingRole: record.grantingRole,
         endedAt: iso(next.ended!.at),
       });
     }

@@ -10,6 +10,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { EventEmitter, once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { RedisAccessStore } from '../../../src/access/records.js';
 import { createAuditLog, type AuditLog } from '../../../src/audit/audit.js';
@@ -97,15 +98,26 @@ describe('just-in-time access', () => {
   const tokens: Record<string, string> = {};
   const stores = twoInstanceStores();
 
+  const written = new EventEmitter();
   const auditLog = (): AuditLog => createAuditLog({
     format: 'operation', redactVariables: [], file: null,
     destination: new Writable({
       write(chunk: Buffer, _enc, done) {
         for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) audit.push(JSON.parse(line) as Record<string, unknown>);
+        written.emit('line');
         done();
       },
     }),
   });
+  /** The first audit line (written or to come) that matches. */
+  const auditLine = async (match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    const signal = AbortSignal.timeout(10_000);
+    for (;;) {
+      const found = audit.find(match);
+      if (found) return found;
+      await once(written, 'line', { signal });
+    }
+  };
 
   before(async () => {
     mb = await startEmulator({ port: 0 });
@@ -135,7 +147,7 @@ describe('just-in-time access', () => {
     const env = { SALES_KEY: keys.sales, ANALYSTS_KEY: keys.analyst, SUPPORT_KEY: keys.support, ACCESS_HOOK_SECRET: secret };
     const start = (store: typeof stores.one): Promise<AuthzStack> => startAuthzStack({
       emulator: mb, issuer: idp.issuer, audience: AUDIENCE, policy: policy(hookUrl), env,
-      deps: { audit: auditLog(), access: { store: new RedisAccessStore(store), clock, webhook: { baseDelayMs: 20 } } },
+      deps: { audit: auditLog(), access: { store: new RedisAccessStore(store), clock, webhook: { baseDelayMs: 20 }, sweepMs: 100 } },
     });
     one = await start(stores.one);
     two = await start(stores.two);
@@ -410,6 +422,18 @@ describe('just-in-time access', () => {
       await writeFile(one.policyFile, original);
       assert.equal(await one.policy.reload('test'), true);
     }
+  });
+
+  test('a grant nobody comes back to is still recorded as expired, once, by the instances\' sweep', async () => {
+    const asked = await ask(one, 'bea', 'QUESTION', '10', 10);
+    await approve(two, 'olga', asked.id);
+    offsetMs += 11 * 60_000;
+    // No request by its holder: the sweep of one of the two instances settles it.
+    const line = await auditLine((l) => l['event'] === 'access.expired' && l['accessRequest'] === asked.id);
+    assert.deepEqual([line['sweep'], subjectOf(line['requester']), subjectOf(line['approver'])], [true, 'bea', 'olga']);
+    const state = ok<{ accessRequests: { id: string; state: string }[] }>(await gql(one, 'bea', '{ accessRequests(mine: true) { id state } }')).accessRequests.find((r) => r.id === asked.id);
+    assert.equal(state?.state, 'EXPIRED');
+    assert.equal(events('access.expired').filter((l) => l['accessRequest'] === asked.id).length, 1, 'two instances sweeping, one event');
   });
 
   test('the webhook never holds up the request, and is retried with backoff after a failure', async () => {

@@ -91,6 +91,11 @@ function contract(name: string, open: () => { a: AccessStore; b: AccessStore }):
         await a.move(later.record.id, 'pending', { ...later.record, state: 'denied' }, NOW);
       }
       assert.deepEqual((await a.grantsOf(party(who))).map((r) => r.id), [record.id]);
+      // Due for the sweep: nothing yet; past its end, the grant (and the denied ones never).
+      const later = NOW + 30 * 24 * 3_600_000 + 1;
+      assert.ok(!(await b.due(NOW + 1, 10_000)).some((r) => r.id === record.id));
+      assert.ok((await b.due(later, 10_000)).some((r) => r.id === record.id));
+      assert.ok(!(await b.due(later, 10_000)).some((r) => r.requester.subject === who && r.state === 'denied'));
       assert.equal(await a.move(record.id, 'approved', { ...approved, state: 'revoked', ended: { by: party('olga'), at: NOW } }, NOW), true);
       assert.deepEqual(await b.grantsOf(party(who)), []);
     });
