@@ -94,8 +94,8 @@ export interface AccessStore {
   byRequester(party: Pick<Party, 'issuer' | 'subject'>, limit: number): Promise<AccessRecord[]>;
   /** The party's records in state approved (revoked and expired ones leave at once), latest end first; some may be past `grantedUntil`. */
   grantsOf(party: Pick<Party, 'issuer' | 'subject'>): Promise<AccessRecord[]>;
-  /** Everyone's requests still pending at `now`, oldest first, at most `limit` (what approvers answer). */
-  pending(now: number, limit: number): Promise<AccessRecord[]>;
+  /** Requests still pending at `now` whose grant would go through one of `grantingRoles`, soonest end of wait first, at most `limit` (what approvers answer). */
+  pending(now: number, limit: number, grantingRoles: readonly string[]): Promise<AccessRecord[]>;
   /** Everyone's requests, newest first, at most `limit` (what approvers look back on). */
   recent(limit: number): Promise<AccessRecord[]>;
   /** Pending requests and grants whose time is over at `now` but which are not yet settled as expired, soonest first, at most `limit`. */
@@ -126,7 +126,8 @@ function parse(json: string, duplicates: number): AccessRecord | null {
 // Every key carries the hash tag {access}, so the scripts' keys share one Cluster slot, and every key a
 // script touches is declared. A record is a hash: `s` its state, `r` its JSON, `d` its merged asks.
 // Indexes: the requester's records (`by`, newest last), their pending ones (`pend`, by end of wait),
-// their grants (`grants`, by end of grant), everyone's pending (`pending`), everyone's (`all`), and
+// their grants (`grants`, by end of grant), the pending ones per granting role (`pending:<role>`, so an
+// approver reads only those of the roles they answer for), everyone's (`all`), and
 // everything whose time runs out (`ends`: pending requests and grants, by when they end), for the sweep.
 // `same` names the pending request per requester and target as "<id> <pendingUntil>"; it is deleted when
 // the request leaves pending.
@@ -215,7 +216,7 @@ export class RedisAccessStore implements AccessStore {
     const requester = partyKey(record.requester);
     for (let attempt = 0; ; attempt++) {
       const [outcome, value, freeAt] = await this.#run(async () => (await this.store.client.eval(
-        OPEN, 7, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending'), this.#key('ends'),
+        OPEN, 7, this.#key('same', requester, sameKey), this.#key('r', record.id), this.#key('by', requester), this.#key('all'), this.#key('pend', requester), this.#key('pending', record.grantingRole), this.#key('ends'),
         record.id, JSON.stringify(record), now, record.pendingUntil, Math.max(1, keepUntil(record) - now), maxPending,
       )) as [string, string, string?]);
       if (outcome === 'full') throw new TooManyPending(Number(value), Number(freeAt));
@@ -236,7 +237,7 @@ export class RedisAccessStore implements AccessStore {
   async move(id: string, from: AccessState, next: AccessRecord, now: number): Promise<boolean> {
     const requester = partyKey(next.requester);
     const moved = await this.#run(() => this.store.client.eval(
-      MOVE, 7, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending'), this.#key('grants', requester), this.#key('ends'),
+      MOVE, 7, this.#key('r', id), this.#key('same', requester, sameKeyOf(next)), this.#key('by', requester), this.#key('pend', requester), this.#key('pending', next.grantingRole), this.#key('grants', requester), this.#key('ends'),
       from, next.state, JSON.stringify(next), Math.max(1, keepUntil(next) - now), id, next.grantedUntil ?? 0,
     ));
     return Number(moved) === 1;
@@ -250,8 +251,10 @@ export class RedisAccessStore implements AccessStore {
     return this.#records(await this.#run(() => this.store.client.zrevrange(this.#key('grants', partyKey(party)), 0, PER_REQUESTER_INDEX - 1)));
   }
 
-  async pending(now: number, limit: number): Promise<AccessRecord[]> {
-    return this.#records(await this.#run(() => this.store.client.zrangebyscore(this.#key('pending'), `(${now}`, '+inf', 'LIMIT', 0, limit)));
+  async pending(now: number, limit: number, grantingRoles: readonly string[]): Promise<AccessRecord[]> {
+    const perRole = await Promise.all(grantingRoles.map((role) => this.#run(() => this.store.client.zrangebyscore(this.#key('pending', role), `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit))));
+    const scored: [string, number][] = perRole.flatMap((flat) => flat.flatMap((v, i) => (i % 2 === 0 ? [[v, Number(flat[i + 1])] as [string, number]] : [])));
+    return this.#records(scored.sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id));
   }
 
   async recent(limit: number): Promise<AccessRecord[]> {
@@ -356,13 +359,13 @@ export class MemoryAccessStore implements AccessStore {
     return this.#newest((r) => r.requester === requester && r.state === 'approved', PER_REQUESTER_INDEX).sort((a, b) => (b.grantedUntil ?? 0) - (a.grantedUntil ?? 0));
   }
 
-  async pending(now: number, limit: number): Promise<AccessRecord[]> {
+  async pending(now: number, limit: number, grantingRoles: readonly string[]): Promise<AccessRecord[]> {
     // As in Redis: the soonest end of wait first.
     const out: AccessRecord[] = [];
     for (const held of [...this.#records.values()].filter((r) => r.state === 'pending' && r.liveUntil > now).sort((a, b) => a.liveUntil - b.liveUntil)) {
       if (out.length >= limit) break;
       const r = parse(held.json, held.duplicates);
-      if (r) out.push(r);
+      if (r && grantingRoles.includes(r.grantingRole)) out.push(r);
     }
     return out;
   }

@@ -211,7 +211,7 @@ export class AccessRequests {
     const approver = this.#approverRoles(caller).size > 0;
     const [own, pending, recent] = await Promise.all([
       filter.mine === false ? [] : this.#guard(() => this.#store.byRequester(me, LIST_LIMIT)),
-      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.pending(now, LIST_LIMIT * 5)),
+      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.pending(now, LIST_LIMIT * 5, this.#answeredRoles(caller))),
       filter.mine === true || !approver || filter.state === 'pending' ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT)),
     ]);
     const seen = new Set<string>();
@@ -375,6 +375,13 @@ export class AccessRequests {
     return out;
   }
 
+  /** The granting roles with an entry the caller may answer (through any role it may act in). */
+  #answeredRoles(caller: Caller): string[] {
+    return this.options.policy().roles
+      .filter((role) => role.grantable.some((rule) => rule.approvers.some((a) => caller.availableRoles.includes(a))))
+      .map((role) => role.name);
+  }
+
   #event(name: string, caller: Caller, record: AccessRecord, extra: Record<string, unknown>): void {
     this.options.audit.event(name, {
       requestId: caller.requestId, accessRequest: record.id, requester: record.requester, requesterRole: record.requesterRole, target: record.target,
@@ -438,7 +445,12 @@ export function forCaller(service: AccessRequests, caller: Caller, locate: Locat
     list: (state, mine, first) => service.list(caller, { state, mine, first }),
     decide: (id, approve, note) => service.decide(caller, id, approve, note),
     revoke: (id) => service.revoke(caller, id),
-    grants: () => service.grantsOf(caller.viewer, caller.requestId, false),
+    // The grants that act now: those the policy in force still offers as granted.
+    grants: async () => {
+      const all = await service.grantsOf(caller.viewer, caller.requestId, false);
+      const acting = await Promise.all(all.map((g) => service.stillOffered(caller.viewer, g, locate).catch(() => false)));
+      return all.filter((_, i) => acting[i]);
+    },
     decidingRole: (record) => service.decidingRole(caller, record),
     now: () => service.now(),
   };

@@ -94,7 +94,7 @@ export interface CallerAccessRequests {
   list(state: AccessState | null, mine: boolean | null, first: number): Promise<AccessRecord[]>;
   decide(id: string, approve: boolean, note: string | null): Promise<AccessRecord>;
   revoke(id: string): Promise<AccessRecord>;
-  /** The caller's grants in force. */
+  /** The caller's grants in force (not ended, and still offered by the policy in force as granted). */
   grants(): Promise<AccessRecord[]>;
   /** The role through which the caller may answer this request, or null. */
   decidingRole(record: AccessRecord): string | null;

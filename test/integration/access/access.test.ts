@@ -394,6 +394,7 @@ describe('just-in-time access', () => {
       await writeFile(one.policyFile, narrowed);
       assert.equal(await one.policy.reload('test'), true);
       assert.equal(errorOf(await gql(one, 'lee', QUERY)).extensions.code, 'FORBIDDEN', 'a 60-minute grant under an entry now of 30 minutes');
+      assert.ok(!ok<{ viewer: { grants: { target: { id: string } }[] } }>(await gql(one, 'lee', '{ viewer { grants { target { id } } } }')).viewer.grants.some((g) => g.target.id === '1'), 'nor listed as acting');
       assert.equal(ok<{ dashboard: { name: string } }>(await gql(two, 'lee', QUERY)).dashboard.name, 'Sales overview');
     } finally {
       await writeFile(one.policyFile, original);

@@ -77,7 +77,8 @@ function contract(name: string, open: () => { a: AccessStore; b: AccessStore }):
       const mine = await b.byRequester(party(who), 50);
       assert.equal(await a.move(mine[0]!.id, 'pending', { ...mine[0]!, state: 'denied' }, NOW), true);
       assert.equal((await b.open(draft(who, 999), 'later', NOW, 10)).merged, false);
-      assert.ok((await a.pending(NOW, 500)).filter((r) => r.requester.subject === who).length === 10, 'the approvers\' pending index');
+      assert.ok((await a.pending(NOW, 500, ['analyst'])).filter((r) => r.requester.subject === who).length === 10, 'the approvers\' pending index, by granting role');
+      assert.ok(!(await a.pending(NOW, 500, ['support'])).some((r) => r.requester.subject === who), 'another role\'s approvers do not read them');
     });
 
     test('grants: approved records in force, however many requests came after; a revoked one leaves at once', async () => {
