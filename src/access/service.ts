@@ -20,7 +20,7 @@ import type { AuditLog } from '../audit/audit.js';
 import type { CallerAccessRequests } from '../context/context.js';
 import { BadUserInputError, ForbiddenError, NotFoundError, RateLimitedError, UpstreamUnavailableError } from '../errors/index.js';
 import { viewerInGroups, type Viewer } from '../identity/viewer.js';
-import type { CollectionAccess, GrantRule, Policy, RolePolicy } from '../policy/policy.js';
+import { collectionHeld, type GrantRule, type Policy, type RolePolicy } from '../policy/policy.js';
 import {
   AccessStoreUnavailable, sameKeyOf, stateAt, TooManyPending, type AccessRecord, type AccessState, type AccessStore, type AccessTarget, type AccessTargetKind, type Party,
 } from './records.js';
@@ -118,7 +118,7 @@ export class AccessRequests {
     const readable = async (role: RolePolicy): Promise<boolean> => {
       if (role.collections.all) return true;
       const at = await where(role.name);
-      return at !== null && roleReads(role.collections, kind === 'collection' ? id : at.collectionId, at.ancestors);
+      return at !== null && collectionHeld(role.collections, kind === 'collection' ? id : at.collectionId, at.ancestors);
     };
     const named = new Set<GrantRule>();
     for (const { role, rule } of entries) {
@@ -208,11 +208,11 @@ export class AccessRequests {
   async list(caller: Caller, filter: { state: AccessState | null; mine: boolean | null; first: number }): Promise<AccessRecord[]> {
     const me = partyOf(caller.viewer);
     const now = this.#clock();
-    const approver = this.#approverRoles(caller).size > 0;
+    const answered = [...new Set(this.#approvals(caller).map((a) => a.grantingRole))];
     const [own, pending, recent] = await Promise.all([
       filter.mine === false ? [] : this.#guard(() => this.#store.byRequester(me, LIST_LIMIT)),
-      filter.mine === true || !approver ? [] : this.#guard(() => this.#store.pending(now, LIST_LIMIT * 5, this.#answeredRoles(caller))),
-      filter.mine === true || !approver || filter.state === 'pending' ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT)),
+      filter.mine === true || answered.length === 0 ? [] : this.#guard(() => this.#store.pending(now, LIST_LIMIT * 5, answered)),
+      filter.mine === true || answered.length === 0 || filter.state === 'pending' ? [] : this.#guard(() => this.#store.recent(LIST_LIMIT)),
     ]);
     const seen = new Set<string>();
     const out: AccessRecord[] = [];
@@ -242,7 +242,7 @@ export class AccessRequests {
    */
   oversees(caller: Caller, record: AccessRecord): boolean {
     if (record.approvers.some((a) => caller.availableRoles.includes(a))) return true;
-    return this.#approverRoles(caller, record.grantingRole).size > 0;
+    return this.#approvals(caller).some((a) => a.grantingRole === record.grantingRole);
   }
 
   /** Approves or denies a pending request. */
@@ -365,21 +365,14 @@ export class AccessRequests {
     return record;
   }
 
-  /** The roles the caller may act in that the policy in force names as approvers (of `grantingRole`'s entries, or of any). */
-  #approverRoles(caller: Caller, grantingRole?: string): Set<string> {
-    const out = new Set<string>();
+  /** Which granting roles' entries the caller answers, and through which of its roles: one pair per (granting role, approving role). */
+  #approvals(caller: Caller): { readonly grantingRole: string; readonly approverRole: string }[] {
+    const out: { grantingRole: string; approverRole: string }[] = [];
     for (const role of this.options.policy().roles) {
-      if (grantingRole !== undefined && role.name !== grantingRole) continue;
-      for (const rule of role.grantable) for (const a of rule.approvers) if (caller.availableRoles.includes(a)) out.add(a);
+      const approving = new Set(role.grantable.flatMap((rule) => rule.approvers.filter((a) => caller.availableRoles.includes(a))));
+      for (const approverRole of approving) out.push({ grantingRole: role.name, approverRole });
     }
     return out;
-  }
-
-  /** The granting roles with an entry the caller may answer (through any role it may act in). */
-  #answeredRoles(caller: Caller): string[] {
-    return this.options.policy().roles
-      .filter((role) => role.grantable.some((rule) => rule.approvers.some((a) => caller.availableRoles.includes(a))))
-      .map((role) => role.name);
   }
 
   #event(name: string, caller: Caller, record: AccessRecord, extra: Record<string, unknown>): void {
@@ -414,13 +407,6 @@ export const entryFingerprint = (rule: GrantRule): string => {
   return createHash('sha256').update(JSON.stringify([...canonical, rule.maxMinutes])).digest('base64url').slice(0, 22);
 };
 
-/** Whether a role's `collections` hold an object in `collectionId` (for a collection: its own id), below `ancestors`. */
-async function roleReads(access: CollectionAccess, collectionId: number | 'root' | null, ancestors: () => Promise<readonly number[]>): Promise<boolean> {
-  if (access.all) return true;
-  if (collectionId === null || collectionId === 'root') return access.root;
-  if (access.ids.includes(collectionId) || access.subtrees.includes(collectionId)) return true;
-  return access.subtrees.length > 0 && (await ancestors()).some((a) => access.subtrees.includes(a));
-}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const who = (p: Party): string => p.name ?? p.email ?? p.subject;

@@ -5,32 +5,19 @@
  * Subtrees need each collection's location, which comes from the request's (single) collection list.
  */
 import type { Collection } from '../metabase/types.js';
-import type { CollectionAccess } from '../policy/policy.js';
+import { collectionHeld, type CollectionAccess } from '../policy/policy.js';
 
 type CollectionKey = number | 'root';
 type CollectionMap = ReadonlyMap<CollectionKey, Collection>;
 
-export class AccessChecker {
+/** What every collection check answers per object (memoized) and per list, from its `collection` answer. */
+export abstract class CollectionCheck {
   readonly #memo = new WeakMap<object, Promise<boolean>>();
 
-  constructor(private readonly access: CollectionAccess, private readonly collections: () => Promise<CollectionMap>) {}
+  abstract readonly unrestricted: boolean;
 
-  /** Whether the role may see everything Metabase shows it (no per-collection check needed). */
-  get unrestricted(): boolean {
-    return this.access.all;
-  }
-
-  /** May the role read items directly in this collection (`null` is the root collection)? */
-  async collection(id: CollectionKey | null): Promise<boolean> {
-    const a = this.access;
-    if (a.all) return true;
-    if (id === null || id === 'root') return a.root;
-    if (a.ids.includes(id)) return true;
-    if (a.subtrees.length === 0) return false;
-    if (a.subtrees.includes(id)) return true;
-    const found = (await this.collections()).get(id);
-    return !!found && ancestors(found).some((ancestor) => a.subtrees.includes(ancestor));
-  }
+  /** May items directly in this collection be read (`null` is the root collection)? */
+  abstract collection(id: CollectionKey | null): Promise<boolean>;
 
   /**
    * The same answer for an object, computed once per object per request (shield asks per field).
@@ -46,11 +33,30 @@ export class AccessChecker {
     return answer;
   }
 
-  /** The items whose collection the role may read, in order. */
+  /** The items whose collection may be read, in order. */
   async filter<T>(items: readonly T[], collectionOf: (item: T) => CollectionKey | null): Promise<T[]> {
-    if (this.access.all) return [...items];
+    if (this.unrestricted) return [...items];
     const keep = await Promise.all(items.map((item) => this.collection(collectionOf(item))));
     return items.filter((_, i) => keep[i]);
+  }
+}
+
+export class AccessChecker extends CollectionCheck {
+  constructor(private readonly access: CollectionAccess, private readonly collections: () => Promise<CollectionMap>) {
+    super();
+  }
+
+  /** Whether the role may see everything Metabase shows it (no per-collection check needed). */
+  get unrestricted(): boolean {
+    return this.access.all;
+  }
+
+  /** May the role read items directly in this collection (`null` is the root collection)? */
+  collection(id: CollectionKey | null): Promise<boolean> {
+    return collectionHeld(this.access, id, async () => {
+      const found = id === null || id === 'root' ? undefined : (await this.collections()).get(id);
+      return found ? ancestors(found) : [];
+    });
   }
 }
 

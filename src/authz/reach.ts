@@ -24,7 +24,7 @@ import type { Card, Collection, Dashboard } from '../metabase/types.js';
 import type { ActiveRole } from '../policy/store.js';
 import type { AccessRecord, AccessTargetKind } from '../access/records.js';
 import type { AccessRequests, Locate, TargetLocation } from '../access/service.js';
-import { AccessChecker, ancestors } from './access.js';
+import { AccessChecker, ancestors, CollectionCheck } from './access.js';
 
 /** Loaders through one role's credential, for this request (made once per role: they are shared by every reach through it). */
 export type RoleLoaders = (role: ActiveRole) => Promise<{ loaders: Loaders; scope: string | null }>;
@@ -63,26 +63,15 @@ export function ownReach(role: Pick<ActiveRole, 'maxRows' | 'canViewSql'>, loade
 const NO_COLLECTIONS = { all: false, ids: [], subtrees: [], root: false } as const;
 
 /** Both checks at once: what a grant lists is in its target and in the granting role's own collections. */
-class BothAccess implements CollectionAccessCheck {
+class BothAccess extends CollectionCheck {
   readonly unrestricted = false;
-  readonly #memo = new WeakMap<object, Promise<boolean>>();
 
-  constructor(private readonly a: CollectionAccessCheck, private readonly b: CollectionAccessCheck) {}
+  constructor(private readonly a: CollectionAccessCheck, private readonly b: CollectionAccessCheck) {
+    super();
+  }
 
   async collection(id: number | 'root' | null): Promise<boolean> {
     return (await this.a.collection(id)) && this.b.collection(id);
-  }
-
-  object(root: object, collectionId: number | 'root' | null | undefined): Promise<boolean> {
-    if (collectionId === undefined) return Promise.resolve(true);
-    let answer = this.#memo.get(root);
-    if (!answer) this.#memo.set(root, (answer = this.collection(collectionId)));
-    return answer;
-  }
-
-  async filter<T>(items: readonly T[], collectionOf: (item: T) => number | 'root' | null): Promise<T[]> {
-    const keep = await Promise.all(items.map((item) => this.collection(collectionOf(item))));
-    return items.filter((_, i) => keep[i]);
   }
 }
 

@@ -83,6 +83,17 @@ export type CollectionAccess =
   | { readonly all: true }
   | { readonly all: false; readonly ids: readonly number[]; readonly subtrees: readonly number[]; readonly root: boolean };
 
+/**
+ * Whether `access` holds items directly in collection `id` (`null` or `root`: the root collection).
+ * `ancestors` gives the collections above `id`; it is asked only when a subtree must be checked.
+ */
+export async function collectionHeld(access: CollectionAccess, id: number | 'root' | null, ancestors: () => Promise<readonly number[]>): Promise<boolean> {
+  if (access.all) return true;
+  if (id === null || id === 'root') return access.root;
+  if (access.ids.includes(id) || access.subtrees.includes(id)) return true;
+  return access.subtrees.length > 0 && (await ancestors()).some((a) => access.subtrees.includes(a));
+}
+
 export interface RolePolicy {
   readonly name: string;
   readonly description: string | null;
