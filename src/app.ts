@@ -8,7 +8,8 @@
  *   body         parsed by Fastify (size, JSON, media type)
  *   preHandler   vetted operations (an id becomes its document; vetted-only roles send ids only)
  *                → request limits (document, variables) → risk flags (agent traffic)
- *   handler      Apollo: parse, validate → operation gate → shield rules → resolvers
+ *   handler      Apollo: the request's context (server/request-context.ts: role, loaders, reaches)
+ *                → parse, validate → operation gate → shield rules → resolvers
  *   onSend       `connection: close` while draining; response size for the record
  *   onResponse   one request log line
  *
@@ -28,13 +29,11 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { auditPlugin, NO_AUDIT, type AuditLog } from './audit/audit.js';
 import { protect } from './authz/rules.js';
-import { AccessChecker } from './authz/access.js';
-import { locator, ownReach, RequestReaches } from './authz/reach.js';
 import { MemoryAccessStore, type AccessStore } from './access/records.js';
-import { createAccessRequests, forCaller } from './access/service.js';
+import { createAccessRequests } from './access/service.js';
 import type { WebhookOptions } from './access/webhook.js';
-import type { ActiveRole } from './policy/store.js';
-import { contextWithoutRole, type GatewayContext } from './context/context.js';
+import type { GatewayContext } from './context/context.js';
+import { requestContext } from './server/request-context.js';
 import { createFormatError } from './errors/format-error.js';
 import { operationGatePlugin } from './gate/plugin.js';
 import { checkRequestLimits } from './gate/request-gate.js';
@@ -44,7 +43,6 @@ import { registerMcp } from './mcp/endpoint.js';
 import { McpTools } from './mcp/tools.js';
 import { explorerSignIn, registerExplorer } from './explorer/explorer.js';
 import type { TokenVerification } from './identity/issuers.js';
-import { createLoaders } from './metabase/loaders.js';
 import { stringifyWithRawJson } from './metabase/raw-rows.js';
 import type { PolicyStore } from './policy/store.js';
 import { AuditRecorder } from './server/audit-recording.js';
@@ -56,7 +54,6 @@ import { registerHealth, type GatewayState } from './server/health.js';
 import { clientErrorHandler, installErrorHandlers, OTHER_HEADERS_BYTES, sendError, URL_BYTES } from './server/http-errors.js';
 import { rateLimit } from './server/rate-limit.js';
 import { flagRisks, LocalRiskHistory, settleRiskFlags } from './server/risk-flags.js';
-import { runGateFor } from './server/run-gate.js';
 import type { SharedState } from './server/shared-state.js';
 import { localConcurrencyLimiter, localRequestLimiter } from './store/rate-limiter.js';
 import { logCompletedRequest } from './server/request-log.js';
@@ -180,50 +177,8 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
     ...(deps.access?.clock ? { clock: deps.access.clock } : {}), ...(deps.access?.webhook ? { webhook: deps.access.webhook } : {}),
   });
   // Expiries nobody comes back to are settled (and audited) by a sweep; every instance sweeps, one wins each.
-  const sweep = setInterval(() => {
-    accessRequests.sweep().catch((err: unknown) => logger.debug({ event: 'access.sweep-failed', problem: (err as Error).message }, 'the access sweep did not run'));
-  }, deps.access?.sweepMs ?? 30_000);
-  sweep.unref();
-  const apolloHandler = fastifyApolloHandler(apollo, {
-    context: async (request): Promise<GatewayContext> => {
-      const { viewer, role, availableRoles, noRoleReason, limits } = request.caller!;
-      const active = deps.policy.current;
-      const policy = active.policy;
-      const requestId = String(request.id);
-      const gate = role ? runGateFor(role, role.rateLimitTier ? policy.rateLimitTiers[role.rateLimitTier] : undefined, viewer, shared.limiter, shared.concurrency) : null;
-      // Loaders through one role's credential (the caller's own role, a grant's, or one that offers
-      // access), made once per role for the request: what one fetched, the others find.
-      const made = new Map<string, ReturnType<typeof makeLoaders>>();
-      const loadersFor = (through: ActiveRole): ReturnType<typeof makeLoaders> => {
-        let loaders = made.get(through.name);
-        if (!loaders) made.set(through.name, (loaders = makeLoaders(through)));
-        return loaders;
-      };
-      const makeLoaders = async (through: ActiveRole) => {
-        const scope = shared.cache || shared.runs ? await through.client.cacheScope() : null;
-        const cache = shared.cache && scope !== null ? {
-          cache: shared.cache, scope, metadata: policy.cache.metadata,
-          resultTtlMs: through.resultCache.ttlMs, nativeResults: through.resultCache.nativeSql,
-          shareWaitMs: settings.cache.shareWaitMs, shareLockMs: settings.metabase.timeoutMs + 5_000,
-        } : null;
-        return { loaders: createLoaders(through.client, settings.limits, request.scope, { cache, gate }), scope };
-      };
-      const roles = () => active.roles;
-      const locate = locator(roles, loadersFor);
-      const base = {
-        requestId, viewer, availableRoles, noRoleReason, operationLimits: limits, trail: request.trail ?? null, log: request.log,
-        limits: { maxPageSize: settings.limits.maxPageSize, maxSearchChars: settings.limits.searchTextChars }, runs: shared.runs,
-        accessRequests: forCaller(accessRequests, { viewer, availableRoles, roleName: role?.name ?? null, requestId }, locate),
-      };
-      if (!role) return contextWithoutRole(base);
-      const { loaders, scope } = await loadersFor(role);
-      const runOwner = shared.runs && scope ? { issuer: viewer.issuer, subject: viewer.subject, role: role.name, scope } : null;
-      const access = new AccessChecker(role.collections, loaders.collections);
-      const own = ownReach(role, loaders, access, runOwner);
-      const reaches = new RequestReaches({ viewer, requestId, roleName: role.name, own, roles, loadersFor, locate, service: accessRequests });
-      return { ...base, roleName: role.name, role, loaders, runOwner, access, reaches };
-    },
-  });
+  const stopSweeping = accessRequests.sweepEvery(deps.access?.sweepMs ?? 30_000, logger);
+  const apolloHandler = fastifyApolloHandler(apollo, { context: requestContext({ settings, policy: deps.policy, shared, accessRequests }) });
 
   const vetted = deps.vetted ?? VettedOperations.load();
   const authenticateCaller = authenticate({ policy: deps.policy, tokens: deps.tokens });
@@ -287,7 +242,7 @@ export async function createGateway(settings: Settings, deps: GatewayDeps): Prom
       try {
         await drain(app, recorder, settings.drainGraceMs);
         await apollo.stop().catch(() => undefined);
-        clearInterval(sweep);
+        stopSweeping();
         await accessRequests.close();
       } finally {
         watchdog.stop();

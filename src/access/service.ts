@@ -332,6 +332,15 @@ export class AccessRequests {
     return settled;
   }
 
+  /** Sweeps every `everyMs` in the background (a failed sweep is logged at debug and tried again); returns the stop. */
+  sweepEvery(everyMs: number, logger: { debug(obj: object, msg: string): void }): () => void {
+    const timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => logger.debug({ event: 'access.sweep-failed', problem: (err as Error).message }, 'the access sweep did not run'));
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** A grant was used by a request (once per request and grant). */
   used(caller: Pick<Caller, 'viewer' | 'requestId' | 'roleName'>, grant: AccessRecord, field: string): void {
     this.options.audit.event('access.used', {
